@@ -1,0 +1,169 @@
+"""One exception tree, split by what the pipeline does next.
+
+    ConnectorError
+    ├── TransientError            retry later with backoff; the report keeps its state
+    │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
+    │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
+    │   └── ImapUnavailable       IMAP down or refusing login
+    └── PermanentError            the input or report goes to quarantine with the reason
+        ├── InputError            bad input: the message names file, segment, field, expectation
+        │   └── MalformedHL7
+        ├── UnmappedCode          a local code with no mapping, when the config holds such reports
+        ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
+        ├── CdaBuildError         the document could not be built or failed validation
+        ├── RoutingError          no recipient, or a MetaDMPMSS combination outside the matrix
+        ├── SmtpRejected          5xx for a recipient or for the whole message
+        └── ConfigError           the configuration is wrong (file, line, key, expectation)
+
+Rules for every class here: ``str(exc)`` never holds patient data (names, birth
+dates, INS/NIR, result values, raw segments). Errors carry *where* (file, segment,
+field, report id) and *what was expected*, never *what was found* when that could
+be a patient value. Each class's docstring is its default message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CdaBuildError",
+    "ConfigError",
+    "ConnectorError",
+    "ImapUnavailable",
+    "InputError",
+    "MalformedHL7",
+    "MappingFileError",
+    "PermanentError",
+    "RoutingError",
+    "SmtpRejected",
+    "SmtpTemporaryError",
+    "StoreUnavailable",
+    "TransientError",
+    "UnmappedCode",
+]
+
+
+class ConnectorError(Exception):
+    """Connector error."""
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class TransientError(ConnectorError):
+    """A temporary failure: the operation will be retried."""
+
+
+class PermanentError(ConnectorError):
+    """A permanent failure: the item goes to quarantine with this reason."""
+
+
+class StoreUnavailable(TransientError):
+    """The durable store could not commit."""
+
+
+class SmtpTemporaryError(TransientError):
+    """The SMTP server answered with a temporary failure or could not be reached."""
+
+    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ImapUnavailable(TransientError):
+    """The IMAP server is unreachable or refused the login."""
+
+
+class InputError(PermanentError):
+    """The input could not be read.
+
+    ``source`` is the file name or ``mllp:<peer>``; ``segment`` is e.g. ``OBX[3]``
+    (the third OBX of the message); ``field`` is e.g. ``OBX-5``; ``expected`` says
+    what a valid value looks like. The found value is never included.
+    """
+
+    def __init__(
+        self,
+        expected: str,
+        *,
+        source: str = "",
+        segment: str = "",
+        field: str = "",
+        message_index: int | None = None,
+    ) -> None:
+        self.source = source
+        self.segment = segment
+        self.field = field
+        self.expected = expected
+        self.message_index = message_index
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        where = [p for p in (self.source, self._message_label(), self.segment, self.field) if p]
+        return f"{' '.join(where) or 'input'}: expected {self.expected}"
+
+    def _message_label(self) -> str:
+        return f"message {self.message_index}" if self.message_index is not None else ""
+
+    def located(self, source: str) -> "InputError":
+        """The same error with the input's file name filled in."""
+        return type(self)(
+            self.expected,
+            source=source,
+            segment=self.segment,
+            field=self.field,
+            message_index=self.message_index,
+        )
+
+
+class MalformedHL7(InputError):
+    """The HL7 message is not well formed."""
+
+
+class UnmappedCode(PermanentError):
+    """A local test code has no mapping and the configuration holds such reports."""
+
+    def __init__(self, local_code: str, *, report_id: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        super().__init__(
+            f"report {report_id or '?'}: local code {local_code!r} has no entry in mappings/"
+        )
+
+
+class MappingFileError(PermanentError):
+    """A mapping file failed to load or lint."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        where = path + (f":{line}" if line is not None else "")
+        where += f" [{key}]" if key else ""
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class CdaBuildError(PermanentError):
+    """The CDA document could not be built or failed validation."""
+
+
+class RoutingError(PermanentError):
+    """No valid recipient could be determined for the report."""
+
+
+class SmtpRejected(PermanentError):
+    """The SMTP server permanently refused the message or a recipient."""
+
+    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class ConfigError(PermanentError):
+    """The configuration is invalid."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.key = key
+        where = path + (f":{line}" if line is not None else "")
+        where += f" [{key}]" if key else ""
+        super().__init__(f"{where}: {message}" if where else message)

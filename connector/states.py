@@ -1,0 +1,59 @@
+"""The one state enum of a report's life, and the states of each recipient.
+
+A report moves forward only; each transition is one store transaction, so a crash
+leaves it in the last committed state and the service resumes from there.
+
+    RECEIVED ──► PARSED ──► MAPPED ──► BUILT ──► SENDING ──► SENT ──► DELIVERED ──► READ
+        │           │          │          │          │          │          │
+        └───────────┴──────────┴──────────┴──────────┴──────────┴──────────┴──► QUARANTINED
+                                                     │
+                                                     └──► WAITING (no address yet; retried)
+
+- RECEIVED    the input is durably stored (the SIL was acknowledged, or the file may leave the drop folder)
+- PARSED      the ORU became a LabReport
+- MAPPED      codes and units mapped (unmapped local codes are counted, not fatal by default)
+- BUILT       CDA, PDF, XDM and the e-mail exist and are stored; Message-ID and ENVID are fixed here
+- SENDING     an SMTP attempt is under way (on restart: resend the *stored* message, same Message-ID)
+- SENT        every recipient was accepted by the operator (250 after DATA)
+- DELIVERED   every recipient has a success DSN
+- READ        every recipient has an MDN (processed or displayed)
+- WAITING     no recipient address yet, or transient failures pending a retry
+- QUARANTINED a person must act; ``reason`` says what to do
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+__all__ = ["RecipientState", "ReportState", "TERMINAL_STATES"]
+
+
+class ReportState(str, Enum):
+    RECEIVED = "received"
+    PARSED = "parsed"
+    MAPPED = "mapped"
+    BUILT = "built"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    WAITING = "waiting"
+    QUARANTINED = "quarantined"
+
+
+# A report in one of these needs no more work from the pipeline (acks may still arrive for SENT/DELIVERED).
+TERMINAL_STATES = frozenset({ReportState.SENT, ReportState.DELIVERED, ReportState.READ, ReportState.QUARANTINED})
+
+
+class RecipientState(str, Enum):
+    """Per recipient: pending → accepted (250) → delivered / delayed / failed → displayed / processed / error."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"  # 5xx at RCPT or DATA: permanent
+    DELAYED = "delayed"  # DSN Action: delayed
+    DELIVERED = "delivered"  # DSN Action: delivered / relayed / expanded
+    FAILED = "failed"  # DSN Action: failed (bounce)
+    DISPLAYED = "displayed"  # MDN displayed
+    PROCESSED = "processed"  # MDN processed (integrated)
+    ERROR = "error"  # MDN processed/error with a 900–906 code, or a "KO Intégration" mail

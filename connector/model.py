@@ -51,6 +51,7 @@ __all__ = [
     "Practitioner",
     "PreviousResult",
     "RawSegment",
+    "Recipient",
     "ReferenceRange",
     "Result",
     "ResultValue",
@@ -499,6 +500,24 @@ class MappedReport:
         for r in self.results:
             seen.setdefault(r.chapter.code, r.chapter)
         return tuple(seen.values())
+
+
+# ---------------------------------------------------------------------------- delivery
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One MSSanté mailbox a report goes to.
+
+    ``kind``: "prescriber" (directory lookup of the prescriber's IDNPS), "copy" (OBR-28),
+    "prt" (a PRT RCT participant of the French CDA-in-HL7 flow) or "patient"
+    (``<INS>@patient.mssante.fr``, qualified INS only). ``idnps`` feeds ZAM Z02/Z03.
+    """
+
+    address: str
+    kind: str
+    idnps: str = ""
+    display_name: str = ""
 
 
 # ---------------------------------------------------------------------------- identities we assign

@@ -3,21 +3,21 @@
 A report moves forward only; each transition is one store transaction, so a crash
 leaves it in the last committed state and the service resumes from there.
 
-    RECEIVED ──► PARSED ──► MAPPED ──► BUILT ──► SENDING ──► SENT ──► DELIVERED ──► READ
-        │           │          │          │          │          │          │
-        └───────────┴──────────┴──────────┴──────────┴──────────┴──────────┴──► QUARANTINED
-                                                     │
-                                                     └──► WAITING (no address yet; retried)
+    RECEIVED ──► PARSED ──► BUILT ──► SENDING ──► SENT ──► DELIVERED ──► READ
+        │           │          │          │          │          │
+        └───────────┴──────────┴──────────┴──────────┴──────────┴──► QUARANTINED
+                               │          │
+                               └──────────┴──► WAITING ──► SENDING (retry with backoff)
 
 - RECEIVED    the input is durably stored (the SIL was acknowledged, or the file may leave the drop folder)
 - PARSED      the ORU became a LabReport
-- MAPPED      codes and units mapped (unmapped local codes are counted, not fatal by default)
-- BUILT       CDA, PDF, XDM and the e-mail exist and are stored; Message-ID and ENVID are fixed here
+- BUILT       mapped, CDA + PDF + XDM + e-mail built and stored; ids, Message-ID and ENVID fixed here
+              (mapping is not a state of its own: it is redone from the stored message, cheaply)
 - SENDING     an SMTP attempt is under way (on restart: resend the *stored* message, same Message-ID)
 - SENT        every recipient was accepted by the operator (250 after DATA)
 - DELIVERED   every recipient has a success DSN
 - READ        every recipient has an MDN (processed or displayed)
-- WAITING     no recipient address yet, or transient failures pending a retry
+- WAITING     no recipient address yet, or a transient failure: retried at next_attempt_at
 - QUARANTINED a person must act; ``reason`` says what to do
 """
 
@@ -31,7 +31,6 @@ __all__ = ["RecipientState", "ReportState", "TERMINAL_STATES"]
 class ReportState(str, Enum):
     RECEIVED = "received"
     PARSED = "parsed"
-    MAPPED = "mapped"
     BUILT = "built"
     SENDING = "sending"
     SENT = "sent"

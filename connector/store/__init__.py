@@ -1,1 +1,6 @@
-"""store stage."""
+"""store: the connector's only durable state (embedded SQLite, WAL, synchronous=FULL)."""
+
+from connector.store.db import Database, utcnow
+from connector.store.store import InputRecord, NewReport, ReportRow, Store
+
+__all__ = ["Database", "InputRecord", "NewReport", "ReportRow", "Store", "utcnow"]

@@ -1,0 +1,108 @@
+"""From a parsed report to everything that is sent: the pure middle of the pipeline.
+
+    LabReport ─map─► MappedReport ─► PDF/A ─► CDA (XSD-checked) ─► IHE_XDM.ZIP ─► e-mail
+
+No I/O and no store here: ``connector build`` (offline) and the service both call
+:func:`build_artifacts`; the service supplies ids minted once in the store, so a
+rebuild after a crash gives the same document and the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from connector.cda import XsdValidator, build_document
+from connector.cda.pdf import pdf_filename, render_pdf
+from connector.errors import CdaBuildError
+from connector.mapping import Mappings, MappingSettings, map_report
+from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
+from connector.package import MessageSettings, build_email, build_xdm, envid_for, message_id_for
+
+__all__ = ["Artifacts", "build_artifacts", "cda_time", "corrects", "series_key"]
+
+
+@dataclass(frozen=True, slots=True)
+class Artifacts:
+    mapped: MappedReport
+    cda: bytes
+    pdf: bytes
+    pdf_name: str
+    xdm: bytes
+    email: EmailMessage
+    message_id: str
+    envid: str
+
+    def email_bytes(self) -> bytes:
+        # CRLF line ends, as on the wire: the stored bytes are exactly what SMTP sends.
+        return self.email.as_bytes(policy=SMTP)
+
+
+def build_artifacts(
+    report: LabReport,
+    *,
+    mappings: Mappings,
+    mapping_settings: MappingSettings,
+    lab: LabIdentity,
+    ids: DocumentIdentity,
+    recipients: Sequence[Recipient],
+    message_settings: MessageSettings,
+    xsd: XsdValidator | None,
+) -> Artifacts:
+    mapped = map_report(report, mappings, mapping_settings)
+    pdf = render_pdf(mapped, lab=lab, ids=ids)
+    cda = build_document(mapped, lab=lab, ids=ids, pdf=pdf)
+    if xsd is not None:
+        errors = xsd.errors(cda)
+        if errors:
+            # XSD messages name elements and lines of *our* document, not patient values.
+            raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
+    xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
+                    submission_time=ids.effective_time)
+    domain = (lab.mailbox.rpartition("@")[2] or "connector.invalid")
+    message_id = message_id_for(ids, recipients, domain=domain)
+    name = pdf_filename(mapped, ids)
+    email = build_email(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
+                        recipients=recipients, message_id=message_id, settings=message_settings,
+                        date=_email_date(ids.effective_time))
+    return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id))
+
+
+def series_key(report: LabReport) -> str:
+    """Documents for the same order form one series (one setId): facility + order number + patient."""
+    order = report.orders[0] if report.orders else None
+    number = ""
+    if order is not None:
+        ident = order.filler_number or order.placer_number or order.placer_group
+        number = ident.value if ident else ""
+    ipp = report.patient.ipp
+    if not number:
+        return ""
+    basis = "|".join((report.header.sending_facility, number, ipp.value if ipp else ""))
+    return hashlib.sha256(basis.encode()).hexdigest()[:24]
+
+
+def corrects(report: LabReport) -> bool:
+    """A report that carries corrected results (OBX-11 C) replaces the previous version."""
+    return any(r.status == "C" for r in report.results) or any(o.status == "C" for o in report.orders)
+
+
+def cda_time(now: datetime, zone: str) -> str:
+    """A CDA TS with the lab's zone, e.g. 20261125231500+0100."""
+    sign = 1 if zone.startswith("+") else -1
+    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * sign
+    return now.astimezone(timezone(offset)).strftime("%Y%m%d%H%M%S") + zone
+
+
+def _email_date(ts: str) -> datetime | None:
+    try:
+        base = datetime.strptime(ts[:14], "%Y%m%d%H%M%S")
+        zone = ts[14:]
+        sign = 1 if zone.startswith("+") else -1
+        return base.replace(tzinfo=timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5]))))
+    except (ValueError, IndexError):
+        return None

@@ -1,0 +1,118 @@
+"""`connector build` and `connector preview`: the pipeline's build path on files, offline.
+
+Sends nothing and writes no store: each report gets version-1 ids derived from its
+report id and the message time, so building the same input twice gives the same files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from connector.build import build_artifacts
+from connector.cda import XsdValidator, default_xsd_path
+from connector.config import Config
+from connector.errors import ConnectorError, InputError, RoutingError
+from connector.mapping import Mappings, MappingSettings
+from connector.model import DocumentIdentity, LabReport, Recipient
+from connector.package import MessageSettings
+from connector.parse import ParseSettings, parse_message, split_messages
+from connector.send import Directory, RoutingSettings, import_directory, recipients_for
+
+__all__ = ["BuildResults", "build_files", "offline_identity", "write_private"]
+
+
+@dataclass
+class BuildResults:
+    built: list[tuple[str, Path]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+def offline_identity(report: LabReport, *, oid_root: str, zone: str) -> DocumentIdentity:
+    when = report.header.message_datetime or "19700101000000"
+    when = (when + "00000000000000")[:14] if len(when) < 14 else when[:14]
+    return DocumentIdentity(
+        document_id_root=f"{oid_root}.1", document_id_extension=report.report_id,
+        set_id_root=f"{oid_root}.3", set_id_extension=report.report_id, version=1,
+        effective_time=when + zone,
+    )
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read: temp name, fsync, rename."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _directory(config: Config, scratch: Path) -> Directory | None:
+    if config.directory_path.exists():
+        return Directory(config.directory_path)
+    if config.mode == "test":  # embedded defaults: the demo's synthetic directory rows
+        sample = resources.files("connector.demo").joinpath("directory.txt")
+        with resources.as_file(sample) as extract:
+            import_directory(extract, db_path=scratch / "directory.sqlite")
+        return Directory(scratch / "directory.sqlite")
+    return None
+
+
+def build_files(inputs: list[Path], out_dir: Path, config: Config) -> BuildResults:
+    results = BuildResults()
+    lab = config.lab_identity()
+    mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
+    xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
+    xsd = XsdValidator(xsd_path) if xsd_path else None
+    parse_settings = ParseSettings(identity_status_map=config.identity_status_map(),
+                                   allow_test_ins=config.identity.allow_test_ins)
+    routing = RoutingSettings(mailbox_choice=config.routing.mailbox_choice,
+                              patient_mailbox=config.routing.patient_mailbox, copy_to=config.routing.copy_to)
+    message_settings = MessageSettings(sender=lab.mailbox, nil=config.message.nil,
+                                       request_mdn=config.message.request_mdn, source_oid=lab.oid_root)
+    with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
+        directory = _directory(config, Path(scratch))
+        for path in inputs:
+            data = path.read_bytes()
+            messages = split_messages(data, source=path.name)
+            if not messages:
+                results.failures.append(InputError("at least one HL7 message starting with MSH",
+                                                   source=str(path)).describe())
+            for index, message in enumerate(messages):
+                try:
+                    reports = parse_message(message, source=str(path), index=index, settings=parse_settings)
+                except InputError as exc:
+                    results.failures.append(exc.located(str(path)).describe())
+                    continue
+                for report in reports:
+                    try:
+                        recipients: tuple[Recipient, ...] = ()
+                        if directory is not None:
+                            try:
+                                recipients = recipients_for(report, directory, routing)
+                            except RoutingError:
+                                recipients = ()  # offline: the e-mail is still written, with no To
+                        ids = offline_identity(report, oid_root=lab.oid_root, zone=lab.timezone)
+                        art = build_artifacts(report, mappings=mappings, mapping_settings=MappingSettings(
+                            hold_unmapped=config.mappings.hold_unmapped), lab=lab, ids=ids, recipients=recipients,
+                            message_settings=message_settings, xsd=xsd)
+                    except ConnectorError as exc:
+                        results.failures.append(f"{path}: report {report.report_id}: {exc}")
+                        continue
+                    folder = out_dir / report.report_id
+                    write_private(folder / "cda.xml", art.cda)
+                    write_private(folder / "IHE_XDM.ZIP", art.xdm)
+                    write_private(folder / "message.eml", art.email_bytes())
+                    write_private(folder / "report.pdf", art.pdf)
+                    results.built.append((report.report_id, folder))
+    return results

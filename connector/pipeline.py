@@ -1,0 +1,301 @@
+"""The stages in order, driven by the store: each step reads a committed state, does its
+work, and commits the next state in one transaction.
+
+    receive ─► split/parse ─► build (map, PDF, CDA, XDM, e-mail) ─► send ─► acknowledgements ─► ZAM
+    RECEIVED    PARSED          BUILT                                SENDING/SENT  DELIVERED/READ
+
+A crash anywhere leaves the last committed state; :meth:`Pipeline.recover` and the
+normal loop pick up from there. The e-mail is built once and stored, so a resend after a
+crash repeats the same bytes and the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from connector.build import build_artifacts, cda_time, corrects, series_key
+from connector.cda import XsdValidator
+from connector.config import Config
+from connector.errors import (
+    InputError,
+    PermanentError,
+    RoutingError,
+    SmtpRejected,
+    SmtpTemporaryError,
+    TransientError,
+    UnmappedCode,
+)
+from connector.intake import Receipt
+from connector.logs import event
+from connector.mapping import Mappings, MappingSettings
+from connector.model import LabReport, Recipient
+from connector.package import MessageSettings
+from connector.parse import ParseSettings, header_of, parse_message, split_messages
+from connector.send import Directory, RoutingSettings, SmtpClient, SmtpSettings, recipients_for, submit
+from connector.states import RecipientState, ReportState
+from connector.store import NewReport, ReportRow, Store, utcnow
+from connector.track import Ack, build_zam, parse_acks
+
+__all__ = ["Pipeline", "StepOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    report_id: str
+    state: ReportState
+
+
+class Pipeline:
+    """Implements the intake's Sink and moves reports forward; one instance per service."""
+
+    def __init__(
+        self,
+        *,
+        config: Config,
+        store: Store,
+        mappings: Callable[[], Mappings],
+        directory: Callable[[], Directory | None],
+        xsd: XsdValidator | None,
+        smtp: SmtpSettings | None = None,
+        smtp_context: ssl.SSLContext | None = None,
+        schematron: Callable[[bytes], list[str]] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.lab = config.lab_identity()
+        self._mappings = mappings
+        self._directory = directory
+        self.xsd = xsd
+        self.smtp = smtp
+        self.smtp_context = smtp_context
+        self._schematron = schematron
+        self._client: SmtpClient | None = None
+        self.parse_settings = ParseSettings(
+            identity_status_map=config.identity_status_map(),
+            allow_test_ins=config.identity.allow_test_ins,
+        )
+        self.mapping_settings = MappingSettings(hold_unmapped=config.mappings.hold_unmapped)
+        self.routing = RoutingSettings(
+            mailbox_choice=config.routing.mailbox_choice,
+            patient_mailbox=config.routing.patient_mailbox,
+            copy_to=config.routing.copy_to,
+        )
+        self.message_settings = MessageSettings(
+            sender=self.lab.mailbox, nil=config.message.nil, request_mdn=config.message.request_mdn,
+            source_oid=self.lab.oid_root,
+        )
+
+    # ------------------------------------------------------------------ intake (the Sink)
+
+    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
+        key = "|".join(dedup_key) if dedup_key else None
+        record = self.store.record_input(data, source=source, dedup_key=key)  # committed: safe to ACK/move
+        if record.duplicate:
+            event("input.duplicate", input_id=record.input_id, source=source)
+            return Receipt(record.input_id, duplicate=True, stored_ack=record.ack)
+        event("input.received", input_id=record.input_id, source=source, bytes=len(data))
+        return self.split(record.input_id, data, source=source)
+
+    def remember_ack(self, input_id: int, ack: bytes) -> None:
+        self.store.set_ack(input_id, ack)
+
+    def split(self, input_id: int, data: bytes, *, source: str) -> Receipt:
+        """Parse an input's messages and record its reports (or why a message was refused)."""
+        new: list[NewReport] = []
+        errors: list[tuple[int, InputError]] = []
+        messages = split_messages(data, source=source)
+        if not messages:
+            errors.append((0, InputError("at least one HL7 message starting with MSH", source=source)))
+        for index, message in enumerate(messages):
+            try:
+                reports = parse_message(message, source=source, index=index, settings=self.parse_settings)
+            except InputError as exc:
+                errors.append((index, exc))
+                continue
+            except Exception as exc:  # a parser bug must not lose the input: quarantine with the class name
+                errors.append((index, InputError(f"a message the parser can read (internal {type(exc).__name__})",
+                                                 source=source, message_index=index)))
+                continue
+            for patient_index, report in enumerate(reports):
+                new.append(NewReport(report.report_id, index, patient_index, report.header.control_id,
+                                     series_key(report)))
+        self.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
+        for index, exc in errors:
+            event("input.quarantined", level=logging.WARNING, input_id=input_id, source=source,
+                  message_index=index, segment=exc.segment, field=exc.field, reason=exc.describe())
+        for rep in new:
+            event("report.parsed", report_id=rep.report_id, input_id=input_id)
+        return Receipt(input_id, errors=tuple(e for _, e in errors), reports=tuple(r.report_id for r in new))
+
+    def recover(self) -> int:
+        """Inputs committed but never split (a crash between the two commits)."""
+        count = 0
+        for input_id in self.store.unsplit_inputs():
+            source, data = self.store.input_data(input_id)
+            self.split(input_id, data, source=source)
+            count += 1
+        return count
+
+    # ------------------------------------------------------------------ build
+
+    def load(self, row: ReportRow) -> LabReport:
+        source, data = self.store.input_data(row.input_id)
+        message = split_messages(data, source=source)[row.message_index]
+        return parse_message(message, source=source, index=row.message_index,
+                             settings=self.parse_settings)[row.patient_index]
+
+    def build(self, row: ReportRow) -> ReportState:
+        report_id = row.report_id
+        try:
+            report = self.load(row)
+            ids = self.store.document_identity(
+                report_id, oid_root=self.lab.oid_root, corrects=corrects(report),
+                effective_time=cda_time(datetime.now(timezone.utc), self.lab.timezone))
+            recipients = recipients_for(report, self._directory_or_fail(), self.routing)
+            artifacts = build_artifacts(
+                report, mappings=self._mappings(), mapping_settings=self.mapping_settings, lab=self.lab,
+                ids=ids, recipients=recipients, message_settings=self.message_settings, xsd=self.xsd)
+            if self._schematron is not None:
+                failures = self._schematron(artifacts.cda)
+                if failures:
+                    raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
+        except (RoutingError, UnmappedCode) as exc:
+            # Waits for the directory or a mapping: both are fixed by lab IT, then retried.
+            return self._wait(row, str(exc))
+        except TransientError as exc:
+            return self._wait(row, str(exc))
+        except PermanentError as exc:
+            self.store.quarantine(report_id, reason=str(exc))
+            event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=str(exc))
+            return ReportState.QUARANTINED
+        self.store.mark_built(report_id, email=artifacts.email_bytes(), message_id=artifacts.message_id,
+                              envid=artifacts.envid, recipients=recipients)
+        unmapped = len(artifacts.mapped.unmapped_codes)
+        event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version,
+              unmapped_codes=unmapped)
+        return ReportState.BUILT
+
+    def _directory_or_fail(self) -> Directory:
+        directory = self._directory()
+        if directory is None:
+            raise RoutingError("no MSSanté directory imported yet: run `connector directory import FILE`")
+        return directory
+
+    # ------------------------------------------------------------------ send
+
+    async def send(self, row: ReportRow) -> ReportState:
+        report_id = row.report_id
+        if self.smtp is None or self.smtp_context is None:
+            return self._wait(row, "no SMTP server configured")
+        email = self.store.email(report_id) or b""
+        pending = [r["address"] for r in self.store.recipients(report_id)
+                   if r["state"] == RecipientState.PENDING.value]
+        self.store.mark_sending(report_id)
+        event("report.sending", report_id=report_id, recipients=len(pending), attempt=row.attempts + 1)
+        if self._client is None:
+            self._client = SmtpClient(self.smtp, self.smtp_context)
+        try:
+            result = await submit(email, sender=self.lab.mailbox, recipients=pending, envid=row.envid,
+                                  settings=self.smtp, context=self.smtp_context, client=self._client)
+        except SmtpTemporaryError as exc:
+            event("smtp.error", level=logging.WARNING, report_id=report_id, code=exc.code, reason=str(exc))
+            return self._wait(row, f"SMTP temporary failure: {exc}")
+        except SmtpRejected as exc:
+            self.store.quarantine(report_id, reason=f"SMTP refused the message ({exc.code}): {exc}")
+            event("report.quarantined", level=logging.WARNING, report_id=report_id, code=exc.code)
+            return ReportState.QUARANTINED
+        temporary = {a: v for a, v in result.refused.items() if 400 <= v[0] < 500}
+        permanent = {a: v for a, v in result.refused.items() if a not in temporary}
+        state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply)
+        event(f"report.{state.value}", report_id=report_id, accepted=len(result.accepted),
+              refused=len(permanent), reply=result.reply[:80])
+        if temporary:
+            return self._wait(row, f"{len(temporary)} recipient(s) temporarily refused "
+                                   f"({sorted({v[0] for v in temporary.values()})})")
+        return state
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+
+    def _wait(self, row: ReportRow, reason: str) -> ReportState:
+        retry = self.config.retry
+        first = datetime.fromisoformat(row.received_at)
+        now = datetime.now(timezone.utc)
+        if now - first > timedelta(hours=retry.give_up_hours):
+            reason = f"gave up after {retry.give_up_hours:g} h: {reason}"
+            self.store.quarantine(row.report_id, reason=reason)
+            event("report.quarantined", level=logging.WARNING, report_id=row.report_id, reason=reason)
+            return ReportState.QUARANTINED
+        # Exponential backoff with jitter, so a recovered server is not hit by every report at once.
+        delay = min(retry.max_seconds, retry.first_seconds * 2 ** min(row.attempts, 20))
+        delay *= random.uniform(0.8, 1.2)
+        when = (now + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
+        self.store.mark_waiting(row.report_id, reason=reason, next_attempt_at=when)
+        if row.state is not ReportState.WAITING or row.reason != reason:
+            # One event per state change, not one per retry.
+            event("report.waiting", level=logging.WARNING, report_id=row.report_id, reason=reason,
+                  next_attempt_at=when)
+        return ReportState.WAITING
+
+    # ------------------------------------------------------------------ the loop body
+
+    async def step(self) -> list[StepOutcome]:
+        """Move every due report one step; returns what happened (empty when idle)."""
+        outcomes = []
+        for row in self.store.due(utcnow()):
+            if row.state is ReportState.PARSED or (row.state is ReportState.WAITING and not row.message_id):
+                state = self.build(row)
+            else:  # BUILT, SENDING (crashed mid-send: resend the stored bytes), WAITING with an e-mail
+                state = await self.send(row)
+            outcomes.append(StepOutcome(row.report_id, state))
+        return outcomes
+
+    # ------------------------------------------------------------------ acknowledgements
+
+    def handle_ack_mail(self, raw: bytes) -> bool:
+        """Apply the acks one returned mail carries; False when it matches no report of ours."""
+        known = False
+        for ack in parse_acks(raw):
+            report_id = self.store.find_report(envid=ack.envid, message_id=ack.original_message_id)
+            if report_id is None:
+                event("ack.unmatched", kind=ack.kind, state=ack.state.value)
+                continue
+            known = True
+            zam = self._zam(report_id, ack)
+            state = self.store.apply_ack(report_id, address=ack.recipient, state=ack.state,
+                                         code=ack.error_code or ack.status, detail=ack.diagnostic, zam=zam)
+            event(f"recipient.{ack.state.value}", report_id=report_id, kind=ack.kind,
+                  code=ack.error_code or ack.status, report_state=state.value)
+        return known
+
+    def _zam(self, report_id: str, ack: Ack) -> tuple[str, str, bytes] | None:
+        if ack.state in (RecipientState.DELAYED,):
+            return None
+        kind = "Z02" if ack.kind == "dsn" else "Z03"
+        row = self.store.report(report_id)
+        if row is None:
+            return None
+        source, data = self.store.input_data(row.input_id)
+        header = header_of(split_messages(data, source=source)[row.message_index])
+        if header is None:
+            return None
+        rcpt = next((r for r in self.store.recipients(report_id)
+                     if r["address"].lower() == ack.recipient.lower()), None)
+        recipient = Recipient(address=ack.recipient, kind=rcpt["kind"] if rcpt else "",
+                              idnps=rcpt["idnps"] if rcpt else "")
+        ok = ack.state in (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
+        name = f"{report_id}-{kind}-{ack.recipient.lower()}-{ack.state.value}"
+        control_id = hashlib.sha256(name.encode()).hexdigest()[:20]
+        data = build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=ack.error_code,
+                         error_label=ack.diagnostic[:80], sender_app=self.config.sil.ack_application,
+                         sender_facility=self.config.sil.ack_facility, control_id=control_id,
+                         when=cda_time(datetime.now(timezone.utc), self.lab.timezone)[:14])
+        return kind, name, data

@@ -1,0 +1,177 @@
+"""`connector run`: the long-running service.
+
+Loops, each small and restartable:
+- intake: the drop folder (watchdog + periodic rescan) and the MLLP listener hand inputs
+  to the pipeline, which commits them before anything is acknowledged or moved;
+- work: every due report moves one step (build, send, retry) — woken by intake or a timer;
+- acks: the lab mailbox is read over IMAP; acks are applied, committed, then moved;
+- outbox: ZAMs go to the SIL; mapping files are reloaded when they change.
+
+SIGTERM/SIGINT: stop taking input, finish the step in progress, close connections.
+Whatever was in flight is in the store and resumes at the next start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from connector.config import Config
+from connector.errors import TransientError
+from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings
+from connector.logs import configure, event
+from connector.metrics import Metrics, MetricsServer
+from connector.runtime import Runtime, open_runtime
+
+__all__ = ["serve"]
+
+# Idle polling: short enough that a report dropped between two watchdog events still leaves in a second.
+WORK_INTERVAL_SECONDS = 1.0
+RELOAD_INTERVAL_SECONDS = 5.0
+
+
+def serve(config: Config) -> int:
+    configure()
+    runtime = open_runtime(config)
+    event("service.started", mode=config.mode, store=str(config.store_path),
+          mappings_version=runtime.mappings().version, **runtime.store.db.durability)
+    try:
+        recovered = runtime.pipeline.recover()
+        if recovered:
+            event("service.recovered", inputs=recovered)
+        asyncio.run(Service(runtime).run())
+    except Exception as exc:  # the last line: one event with the class, never the text (it may quote input)
+        event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__)
+        return 3
+    finally:
+        runtime.close()
+        event("service.stopped")
+    return 0
+
+
+class Service:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.config = runtime.config
+        self.stop = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.metrics = Metrics(runtime.store)
+        self._alive = False
+
+    def _ready(self) -> bool:
+        return self._alive and not self.stop.is_set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        config = self.config
+        folder = None
+        if config.intake.folder.enabled:
+            f = config.intake.folder
+            folder = DropFolder(FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
+                                               quarantine=config.path(f.quarantine),
+                                               stable_seconds=f.stable_seconds), _WakingSink(self))
+            folder.start()
+        mllp = None
+        if config.intake.mllp.enabled:
+            m = config.intake.mllp
+            mllp = MllpServer(MllpSettings(host=m.host, port=m.port, max_message_bytes=m.max_message_bytes,
+                                           max_connections=m.max_connections), _WakingSink(self),
+                              ack_app=config.sil.ack_application, ack_facility=config.sil.ack_facility)
+            await mllp.start()
+            event("mllp.listening", port=mllp.port)
+        http = None
+        if config.metrics.enabled:
+            http = MetricsServer(self.metrics, host=config.metrics.host, port=config.metrics.port,
+                                 ready=self._ready)
+            http.start()
+            event("metrics.listening", port=http.port)
+        self._alive = True
+        tasks = [asyncio.create_task(self._work()), asyncio.create_task(self._reload())]
+        if config.imap.enabled:
+            tasks.append(asyncio.create_task(self._acks()))
+        if config.sil.zam_folder or config.sil.zam_host:
+            tasks.append(asyncio.create_task(self._outbox()))
+        await self.stop.wait()
+        event("service.stopping")
+        if mllp is not None:
+            await mllp.stop()
+        if folder is not None:
+            folder.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.runtime.pipeline.close()
+        if http is not None:
+            http.stop()
+
+    async def _work(self) -> None:
+        pipeline = self.runtime.pipeline
+        while not self.stop.is_set():
+            try:
+                outcomes = await pipeline.step()
+            except Exception as exc:  # a bug in one step must not stop the service; the store kept the state
+                event("pipeline.error", level=logging.ERROR, error=type(exc).__name__)
+                outcomes = []
+            if outcomes:
+                continue
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), WORK_INTERVAL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _reload(self) -> None:
+        while not self.stop.is_set():
+            await asyncio.sleep(RELOAD_INTERVAL_SECONDS)
+            if await asyncio.to_thread(self.runtime.mappings.reload_if_changed):
+                self.wake.set()
+
+
+    async def _acks(self) -> None:
+        from connector.track_io import read_acks_once
+
+        while not self.stop.is_set():
+            try:
+                handled = await asyncio.to_thread(read_acks_once, self.runtime)
+                if handled:
+                    event("acks.read", mails=handled)
+            except TransientError as exc:
+                self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
+                event("imap.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            await self._sleep(self.config.imap.poll_seconds)
+
+    async def _outbox(self) -> None:
+        from connector.track_io import deliver_outbox_once
+
+        while not self.stop.is_set():
+            try:
+                await asyncio.to_thread(deliver_outbox_once, self.runtime)
+            except TransientError as exc:
+                event("sil.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            await self._sleep(WORK_INTERVAL_SECONDS * 5)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self.stop.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+
+class _WakingSink:
+    """The pipeline as the intake's Sink, waking the work loop after each input."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.pipeline = service.runtime.pipeline
+        self.loop = asyncio.get_running_loop()
+
+    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None):  # type: ignore[no-untyped-def]
+        receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+        self.loop.call_soon_threadsafe(self.service.wake.set)
+        return receipt
+
+    def remember_ack(self, input_id: int, ack: bytes) -> None:
+        self.pipeline.remember_ack(input_id, ack)

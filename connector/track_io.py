@@ -1,0 +1,57 @@
+"""The service's side of tracking: read the lab mailbox once, deliver pending ZAMs once.
+
+Order matters for "nothing lost, nothing twice": an ack mail is applied and committed
+(recipient state, report state, the ZAM it owes the SIL, the IMAP cursor) *before* it
+is moved out of the inbox; a crash in between re-reads it and applying it again changes
+nothing (same states, the ZAM is keyed by name).
+"""
+
+from __future__ import annotations
+
+
+from connector.runtime import Runtime
+from connector.send import TlsSettings, create_ssl_context
+from connector.track import AckMailbox, ImapSettings, SilOutbox
+
+__all__ = ["deliver_outbox_once", "read_acks_once"]
+
+
+def _imap_settings(runtime: Runtime) -> ImapSettings:
+    config = runtime.config
+    imap, tls = config.imap, config.imap.tls
+    return ImapSettings(
+        host=imap.host, port=imap.port,
+        tls=TlsSettings(cafile=config.path(tls.cafile), certfile=config.path(tls.certfile) if tls.certfile else None,
+                        keyfile=config.path(tls.keyfile) if tls.keyfile else None, verify=tls.verify),
+        username=imap.username, password=config.secret(imap.password_file, "CONNECTOR_IMAP_PASSWORD"),
+        sasl_external=imap.sasl_external, mailbox=imap.mailbox, done_folder=imap.done_folder,
+        unknown_folder=imap.unknown_folder,
+    )
+
+
+def read_acks_once(runtime: Runtime) -> int:
+    settings = _imap_settings(runtime)
+    context = create_ssl_context(settings.tls, production=runtime.config.production)
+    mailbox = AckMailbox(settings, context)
+    handled = 0
+    cursor = runtime.store.imap_cursor(settings.mailbox)
+    for new_cursor, raw in mailbox.fetch_new(cursor):
+        known = runtime.pipeline.handle_ack_mail(raw)
+        runtime.store.set_imap_cursor(settings.mailbox, new_cursor)
+        mailbox.move_done(new_cursor[1], known=known)
+        handled += 1
+    return handled
+
+
+def deliver_outbox_once(runtime: Runtime) -> int:
+    sil = runtime.config.sil
+    outbox = SilOutbox(folder=runtime.config.path(sil.zam_folder) if sil.zam_folder else None,
+                       host=sil.zam_host or None, port=sil.zam_port or None)
+    sent = 0
+    for outbox_id, name, data in runtime.store.pending_outbox():
+        outbox.deliver(data, name=name)
+        runtime.store.outbox_done(outbox_id)
+        sent += 1
+    return sent
+
+

@@ -1,1 +1,24 @@
-"""package stage."""
+"""Package stage: CDA bytes → IHE_XDM.ZIP (METADATA.XML + DOC0001.XML) → MSSanté e-mail.
+
+build_xdm        the zip, deterministic for the same inputs
+build_metadata   METADATA.XML alone (lcm:SubmitObjectsRequest)
+build_email      one patient's e-mail: subject, X-MSS-* headers, body, zip + PDF
+message_id_for   Message-ID fixed per document version and recipient set
+envid_for        the DSN ENVID derived from a Message-ID
+"""
+
+from __future__ import annotations
+
+from .ids import envid_for, message_id_for
+from .message import MessageSettings, build_email
+from .metadata import build_metadata
+from .xdm import build_xdm
+
+__all__ = [
+    "MessageSettings",
+    "build_email",
+    "build_metadata",
+    "build_xdm",
+    "envid_for",
+    "message_id_for",
+]

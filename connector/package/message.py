@@ -1,0 +1,157 @@
+"""The MSSanté e-mail around an IHE_XDM.ZIP and its PDF copy (stdlib ``email``, no hand-written MIME).
+
+One patient per e-mail (ECO.2.1.1). The subject, ``X-MSS-CODECDA`` and ``X-MSS-INS`` are read
+back from the CDA inside the zip, so the e-mail cannot disagree with the document it carries.
+The MIME boundary is derived from the Message-ID: a rebuilt e-mail (retry) is byte-identical
+when its inputs and date are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+
+from connector.errors import CdaBuildError, PermanentError
+from connector.model import DocumentIdentity, LabIdentity, MappedReport, Recipient
+
+from .cda_header import CdaHeader, read_header
+from .xdm import DOCUMENT_PATH
+
+__all__ = ["MAX_EMAIL_BYTES", "MessageSettings", "build_email", "subject_for"]
+
+# Mon espace santé rejects messages over 25 Mo; operators' limits are not lower (spec §1).
+MAX_EMAIL_BYTES = 25 * 1024 * 1024
+# The zip is ours, but bound what we read back from it (a CR-BIO is far smaller).
+MAX_CDA_BYTES = 20 * 1024 * 1024
+SUBJECT_PREFIX = "XDM/1.0/DDM+"
+DEFAULT_LABEL = "CR d'examens biologiques"
+XDM_FILENAME = "IHE_XDM.ZIP"
+DEFAULT_BODY = (
+    "Bonjour,\n\n"
+    "Veuillez trouver ci-joint un compte rendu d'examens de biologie médicale "
+    "(document CDA dans IHE_XDM.ZIP et copie PDF).\n\n"
+    "Ce message a été envoyé automatiquement par la messagerie applicative du laboratoire.\n"
+)
+_UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    sender: str  # the lab's applicative mailbox (From)
+    nil: str = ""  # X-MSS-NIL: ANS product-declaration reference, on every e-mail when set
+    request_mdn: bool = True  # Disposition-Notification-To: sender
+    reply_to: str = ""
+    source_oid: str = ""  # XDS sourceId (the lab's OID)
+
+
+def _birth_date(ts: str) -> str:
+    """CDA birthTime YYYYMMDD as JJ/MM/AAAA; "" when the day is not known."""
+    digits = ts[:8]
+    return f"{digits[6:8]}/{digits[4:6]}/{digits[0:4]}" if len(digits) == 8 and digits.isdigit() else ""
+
+
+def subject_for(header: CdaHeader) -> str:
+    """``XDM/1.0/DDM+<libellé> <NOM> <Prénom> <JJ/MM/AAAA>`` from the CDA (ECO.2.1.3)."""
+    label = header.code.display or DEFAULT_LABEL
+    parts = [header.family.upper(), header.given, _birth_date(header.birth_time)]
+    text = " ".join([SUBJECT_PREFIX + label, *(p for p in parts if p)])
+    return " ".join(text.split())  # no CR/LF or runs of blanks from the document
+
+
+def _cda_from_xdm(xdm: bytes, report_id: str) -> bytes:
+    try:
+        with zipfile.ZipFile(io.BytesIO(xdm)) as archive:
+            info = archive.getinfo(DOCUMENT_PATH)
+            if info.file_size > MAX_CDA_BYTES:
+                raise CdaBuildError(f"report {report_id}: {DOCUMENT_PATH} larger than {MAX_CDA_BYTES} bytes")
+            return archive.read(info)
+    except (zipfile.BadZipFile, KeyError):
+        raise CdaBuildError(f"report {report_id}: expected an IHE_XDM.ZIP holding {DOCUMENT_PATH}") from None
+
+
+def _body(mapped: MappedReport, recipients: Sequence[Recipient]) -> str:
+    flags = mapped.report.flags
+    if flags is not None:
+        to_patient_only = bool(recipients) and all(r.kind == "patient" for r in recipients)
+        if to_patient_only and flags.mail_body_patient.strip():
+            return flags.mail_body_patient
+        if flags.mail_body_ps.strip():
+            return flags.mail_body_ps
+    return DEFAULT_BODY
+
+
+def _address(text: str, what: str, report_id: str, display_name: str = "") -> Address:
+    try:
+        return Address(display_name=display_name.strip(), addr_spec=text.strip())
+    except (ValueError, IndexError):
+        raise PermanentError(f"report {report_id}: {what} is not an e-mail address (addr-spec)") from None
+
+
+def build_email(
+    *,
+    mapped: MappedReport,
+    lab: LabIdentity,
+    ids: DocumentIdentity,
+    xdm: bytes,
+    pdf: bytes,
+    pdf_name: str,
+    recipients: Sequence[Recipient],
+    message_id: str,
+    settings: MessageSettings,
+    date: datetime | None = None,
+    body: str | None = None,
+) -> EmailMessage:
+    """The e-mail for one patient's report version to ``recipients`` (at least one)."""
+    rid = mapped.report_id
+    if not recipients:
+        raise PermanentError(f"report {rid}: an e-mail needs at least one recipient")
+    if not pdf_name.lower().endswith(".pdf") or _UNSAFE_FILENAME.search(pdf_name):
+        raise PermanentError(f"report {rid}: PDF name must end in .pdf and hold no path or control characters")
+    if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id):
+        raise PermanentError(f"report {rid}: Message-ID must look like <id@domain>")
+    header = read_header(_cda_from_xdm(xdm, rid), report_id=rid)
+    if (header.id_root, header.id_extension) != (ids.document_id_root, ids.document_id_extension):
+        raise CdaBuildError(f"report {rid}: the CDA in the zip is not the document version being sent")
+    ins_sent = header.ins is not None and mapped.report.patient.ins_qualified
+    to_patient = any(r.kind == "patient" for r in recipients)
+
+    msg = EmailMessage()
+    msg["From"] = _address(settings.sender, "sender", rid)
+    # A professional's display name helps the reader; a patient's would only repeat patient data.
+    msg["To"] = [
+        _address(r.address, f"recipient {i + 1}", rid, "" if r.kind == "patient" else r.display_name)
+        for i, r in enumerate(recipients)
+    ]
+    if settings.reply_to:
+        msg["Reply-To"] = _address(settings.reply_to, "reply-to", rid)
+    msg["Subject"] = subject_for(header)
+    msg["Date"] = format_datetime((date or datetime.now(UTC)).astimezone(UTC))
+    msg["Message-ID"] = message_id
+    if settings.request_mdn:
+        msg["Disposition-Notification-To"] = f"<{_address(settings.sender, 'sender', rid).addr_spec}>"
+    msg["X-MSS-CODECDA"] = header.code.code
+    msg["X-MSS-INS"] = "O" if ins_sent else "N"
+    if settings.nil:
+        msg["X-MSS-NIL"] = settings.nil
+    if to_patient and mapped.report.flags is not None and mapped.report.flags.end_of_thread:
+        msg["X-MSS-MES"] = "FIN"
+
+    msg.set_content(body if body is not None else _body(mapped, recipients), charset="utf-8", cte="quoted-printable")
+    msg.add_attachment(xdm, maintype="application", subtype="zip", filename=XDM_FILENAME, params={"name": XDM_FILENAME})
+    # A non-ASCII name is written as RFC 2231 ``filename*=utf-8''…`` by the stdlib folder.
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename=pdf_name, params={"name": pdf_name})
+    for part in msg.iter_attachments():
+        del part["MIME-Version"]  # the stdlib repeats it on each part; only the top level needs it
+    msg.set_boundary("=_" + hashlib.sha256(message_id.encode()).hexdigest()[:32])
+    size = len(msg.as_bytes())
+    if size > MAX_EMAIL_BYTES:
+        raise PermanentError(f"report {rid}: e-mail of {size} bytes exceeds the {MAX_EMAIL_BYTES}-byte limit")
+    return msg

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from connector.runtime import Runtime
 from connector.send import TlsSettings, create_ssl_context
-from connector.track import AckMailbox, ImapSettings, SilOutbox
+from connector.track import AckMailbox, FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 
 __all__ = ["deliver_outbox_once", "read_acks_once"]
 
@@ -32,21 +32,21 @@ def _imap_settings(runtime: Runtime) -> ImapSettings:
 def read_acks_once(runtime: Runtime) -> int:
     settings = _imap_settings(runtime)
     context = create_ssl_context(settings.tls, production=runtime.config.production)
-    mailbox = AckMailbox(settings, context)
     handled = 0
-    cursor = runtime.store.imap_cursor(settings.mailbox)
-    for new_cursor, raw in mailbox.fetch_new(cursor):
-        known = runtime.pipeline.handle_ack_mail(raw)
-        runtime.store.set_imap_cursor(settings.mailbox, new_cursor)
-        mailbox.move_done(new_cursor[1], known=known)
-        handled += 1
+    with AckMailbox(settings, context) as mailbox:
+        cursor = runtime.store.imap_cursor(settings.mailbox)
+        for new_cursor, raw in mailbox.fetch_new(cursor):
+            known = runtime.pipeline.handle_ack_mail(raw)
+            runtime.store.set_imap_cursor(settings.mailbox, new_cursor)
+            mailbox.move_done(new_cursor[1], known=known)
+            handled += 1
     return handled
 
 
 def deliver_outbox_once(runtime: Runtime) -> int:
     sil = runtime.config.sil
-    outbox = SilOutbox(folder=runtime.config.path(sil.zam_folder) if sil.zam_folder else None,
-                       host=sil.zam_host or None, port=sil.zam_port or None)
+    outbox: SilOutbox = (FolderOutbox(runtime.config.path(sil.zam_folder)) if sil.zam_folder
+                         else MllpOutbox(sil.zam_host, sil.zam_port))
     sent = 0
     for outbox_id, name, data in runtime.store.pending_outbox():
         outbox.deliver(data, name=name)

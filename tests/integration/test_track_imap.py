@@ -1,0 +1,206 @@
+"""Real DSNs and injected MDNs read over IMAP from the Postfix + Dovecot operator simulator.
+
+Send one report mail to a known and an unknown mailbox (NOTIFY=SUCCESS,FAILURE, RET=HDRS, ENVID),
+read both DSNs with STARTTLS + LOGIN, inject MDNs (processed, processed/error 902) through the
+plain fixture port, read them with SASL EXTERNAL, file everything into the done folder and check
+that the cursor resumes with nothing new.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import smtplib
+import ssl
+import time
+import uuid
+from collections.abc import Iterator
+from email.header import Header
+from email.message import EmailMessage
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import make_msgid
+from pathlib import Path
+
+import aiosmtplib
+import pytest
+
+from connector.errors import ImapUnavailable
+from connector.send import TlsSettings, create_ssl_context
+from connector.states import RecipientState
+from connector.track import (
+    Ack,
+    AckMailbox,
+    Cursor,
+    ImapSettings,
+    encode_mailbox_name,
+    parse_acks,
+)
+
+try:  # the lead's root conftest may register the plugin; otherwise bring the fixture in here
+    import tests.conftest as _root
+
+    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
+except ImportError:
+    _REGISTERED = False
+if not _REGISTERED:
+    from tests.simulator.plugin import OperatorSim, operator_sim  # noqa: F401
+else:
+    from tests.simulator.plugin import OperatorSim
+
+pytestmark = pytest.mark.simulator
+
+
+def tls_settings(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> TlsSettings:
+    return TlsSettings(cafile=cafile or sim.pki.ca, certfile=sim.pki.client_cert if client_cert else None,
+                       keyfile=sim.pki.client_key if client_cert else None)
+
+
+def tls_context(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> ssl.SSLContext:
+    """The send stage's one SSLContext factory, as the service will build it for IMAP too."""
+    return create_ssl_context(tls_settings(sim, client_cert=client_cert, cafile=cafile), production=False)
+
+
+def settings(sim: OperatorSim, **overrides: object) -> ImapSettings:
+    base: dict[str, object] = {
+        "host": sim.imap_host, "port": sim.imap_port, "username": sim.lab_mailbox,
+        "password": sim.passwords[sim.lab_mailbox], "done_folder": "Traités", "unknown_folder": "Inconnus",
+        "tls": tls_settings(sim),
+    }
+    base.update(overrides)
+    return ImapSettings(**base)  # type: ignore[arg-type]
+
+
+def mdn(sim: OperatorSim, message_id: str, disposition: str, error: str = "") -> MIMEMultipart:
+    msg = MIMEMultipart("report", report_type="disposition-notification")
+    msg["From"] = "dr.x@hopital.test"
+    msg["To"] = sim.lab_mailbox
+    msg["Subject"] = Header(("[KO Intégration système !][902] " if error else "")
+                            + "XDM/1.0/DDM+CR SYNTH-NOM SYNTH-PRENOM", "utf-8").encode()
+    msg["Message-ID"] = make_msgid(domain="hopital.test")
+    msg.attach(MIMEText("Le document n'a pas pu être intégré." if error else "Intégré.", "plain", "utf-8"))
+    fields = (f"Reporting-UA: dpi.hopital.test; DPI-X\r\nOriginal-Recipient: rfc822;dr.x@hopital.test\r\n"
+              f"Final-Recipient: rfc822; dr.x@hopital.test\r\nOriginal-Message-ID: {message_id}\r\n"
+              f"Disposition: automatic-action/MDN-sent-automatically; {disposition}\r\n")
+    if error:
+        fields += f"Error: {error}\r\n"
+    report = MIMEBase("message", "disposition-notification")
+    report.set_payload(fields)
+    msg.attach(report)
+    return msg
+
+
+def fetch_until(box: AckMailbox, cursor: Cursor | None, want: int, match: object,
+                timeout: float = 15.0) -> tuple[Cursor | None, list[tuple[int, Ack]]]:
+    """Poll IMAP until ``want`` acks satisfy ``match``; returns the last cursor and (uid, ack) pairs."""
+    found: list[tuple[int, Ack]] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        for cur, raw in box.fetch_new(cursor):
+            cursor = cur
+            found.extend((cur[1], a) for a in parse_acks(raw) if match(a))  # type: ignore[operator]
+        if len(found) >= want or time.monotonic() > deadline:
+            return cursor, found
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def sent(operator_sim: OperatorSim) -> Iterator[tuple[str, str, str]]:
+    """(envid, Message-ID, unknown address) of one report mail sent through the submission port."""
+    sim = operator_sim
+    envid = uuid.uuid4().hex
+    unknown = f"inconnu-{envid[:8]}@hopital.test"
+    msg = EmailMessage()
+    msg["From"] = sim.lab_mailbox
+    msg["To"] = f"dr.x@hopital.test, {unknown}"
+    msg["Subject"] = "XDM/1.0/DDM+CR d'examens biologiques SYNTH-NOM SYNTH-PRENOM"
+    msg["Message-ID"] = make_msgid(domain="labo.test")
+    msg["Disposition-Notification-To"] = sim.lab_mailbox
+    msg.set_content("Compte rendu de biologie (synthétique).")
+    import asyncio
+
+    errors, _ = asyncio.run(aiosmtplib.send(
+        msg, sender=sim.lab_mailbox, recipients=["dr.x@hopital.test", unknown], hostname=sim.smtp_host,
+        port=sim.submission_port, start_tls=True, tls_context=tls_context(sim), timeout=10,
+        mail_options=["RET=HDRS", f"ENVID={envid}"], rcpt_options=["NOTIFY=SUCCESS,FAILURE"]))
+    assert errors == {}
+    yield envid, str(msg["Message-ID"]), unknown
+
+
+def test_dsns_then_mdns_over_imap(operator_sim: OperatorSim, sent: tuple[str, str, str]) -> None:
+    sim = operator_sim
+    envid, message_id, unknown = sent
+
+    # 1. both real DSNs, STARTTLS + LOGIN
+    with AckMailbox(settings(sim), tls_context(sim, client_cert=False)) as box:
+        cursor, dsns = fetch_until(box, None, 2, lambda a: a.kind == "dsn" and a.envid == envid)
+        by_recipient = {a.recipient: a for _, a in dsns}
+        assert set(by_recipient) == {"dr.x@hopital.test", unknown}
+        assert by_recipient["dr.x@hopital.test"].state is RecipientState.DELIVERED  # Action: relayed (LMTP)
+        failed = by_recipient[unknown]
+        assert (failed.state, failed.status, failed.error_code) == (RecipientState.FAILED, "5.1.1", "550")
+        assert all(a.original_message_id == message_id for _, a in dsns)  # from RET=HDRS headers
+        for uid, _ in dsns:
+            box.move_done(uid, known=True)
+
+    # 2. MDNs injected through the plain fixture port, read with SASL EXTERNAL
+    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=10) as smtp:
+        smtp.send_message(mdn(sim, message_id, "processed"), from_addr="", to_addrs=[sim.lab_mailbox])
+        smtp.send_message(mdn(sim, message_id, "processed/error",
+                              "902^Identifiant de patient inconnu^applicationErrorCondition| E^Error^errorSeverity"),
+                          from_addr="", to_addrs=[sim.lab_mailbox])
+    with AckMailbox(settings(sim, sasl_external=True, username="", password=""), tls_context(sim)) as box:
+        cursor, mdns = fetch_until(box, cursor, 2, lambda a: a.kind == "mdn" and a.original_message_id == message_id)
+        states = sorted((a.state.value, a.error_code) for _, a in mdns)
+        assert states == [("error", "902"), ("processed", "")]
+        for uid, _ in mdns:
+            box.move_done(uid, known=True)
+        # cursor resume: nothing of ours comes back
+        again = [a for _, raw in box.fetch_new(cursor) for a in parse_acks(raw)
+                 if a.envid == envid or a.original_message_id == message_id]
+        assert again == []
+
+    # 3. the four messages are in the done folder
+    with imaplib.IMAP4(sim.imap_host, sim.imap_port, timeout=10) as imap:
+        imap.starttls(ssl_context=tls_context(sim, client_cert=False))
+        imap.login(sim.lab_mailbox, sim.passwords[sim.lab_mailbox])
+        typ, _ = imap.select('"' + encode_mailbox_name("Traités") + '"', readonly=True)
+        assert typ == "OK"
+        _, dsn_hits = imap.uid("SEARCH", "BODY", envid)
+        _, mdn_hits = imap.uid("SEARCH", "BODY", message_id.strip("<>"))
+        assert len(dsn_hits[0].split()) == 2
+        assert len(mdn_hits[0].split()) >= 2  # the MDNs (the DSNs' returned headers hold it too)
+
+
+def test_changed_uidvalidity_rescans(operator_sim: OperatorSim, sent: tuple[str, str, str]) -> None:
+    sim = operator_sim
+    envid = sent[0]
+    sim.wait_for_messages(sim.lab_mailbox, 2, match=lambda raw: envid.encode() in raw)
+    with AckMailbox(settings(sim), tls_context(sim, client_cert=False)) as box:
+        cursor, first = fetch_until(box, None, 2, lambda a: a.envid == envid)
+        assert cursor is not None and len(first) == 2
+        stale = (cursor[0] + 1, cursor[1])  # the folder was recreated: same UIDs mean other messages
+        rescanned = [a for _, raw in box.fetch_new(stale) for a in parse_acks(raw) if a.envid == envid]
+        assert len(rescanned) == 2
+        assert [a for _, raw in box.fetch_new(cursor) for a in parse_acks(raw) if a.envid == envid] == []
+        box.move_done(first[0][0], known=False)  # into the unknown folder
+        box.move_done(first[1][0], known=True)
+
+
+def test_implicit_tls_with_external(operator_sim: OperatorSim) -> None:
+    sim = operator_sim
+    with AckMailbox(settings(sim, port=sim.imaps_port, starttls=False, sasl_external=True), tls_context(sim)) as box:
+        list(box.fetch_new(None))  # connects, authenticates, selects
+
+
+@pytest.mark.parametrize("case", ["bad password", "unknown CA", "external without cert"])
+def test_refusals_are_imap_unavailable(operator_sim: OperatorSim, case: str) -> None:
+    sim = operator_sim
+    if case == "bad password":
+        box = AckMailbox(settings(sim, password="wrong"), tls_context(sim, client_cert=False))
+    elif case == "unknown CA":
+        box = AckMailbox(settings(sim), tls_context(sim, client_cert=False, cafile=sim.pki.rogue_ca))
+    else:
+        box = AckMailbox(settings(sim, sasl_external=True), tls_context(sim, client_cert=False))
+    with box, pytest.raises(ImapUnavailable):
+        list(box.fetch_new(None))

@@ -1,0 +1,111 @@
+"""SilOutbox: folder (atomic, 0600) and MLLP (waits for the SIL's ACK, retries) on loopback."""
+
+from __future__ import annotations
+
+import socket
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from connector.errors import ConfigError, PermanentError, TransientError
+from connector.track import FolderOutbox, MllpOutbox, encode_mailbox_name
+
+ZAM = b"MSH|^~\\&|PFI-X|Org|SIL-Y|labo|2026||ZAM^Z02^ZAM_Z01|018|P|2.6\rEVN||2026\r"
+
+
+def test_folder_outbox_writes_atomically_with_0600(tmp_path: Path) -> None:
+    FolderOutbox(tmp_path).deliver(ZAM, name="zam-018")
+    target = tmp_path / "zam-018.hl7"
+    assert target.read_bytes() == ZAM
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["zam-018.hl7"]  # no temp file left
+
+
+@pytest.mark.parametrize("name", ["", "../x", ".hidden", "a/b"])
+def test_folder_outbox_refuses_bad_names(tmp_path: Path, name: str) -> None:
+    with pytest.raises(ConfigError):
+        FolderOutbox(tmp_path).deliver(ZAM, name=name)
+
+
+def test_folder_outbox_failure_is_transient(tmp_path: Path) -> None:
+    with pytest.raises(TransientError):
+        FolderOutbox(tmp_path / "missing").deliver(ZAM, name="zam-1")
+
+
+class FakeSil:
+    """An MLLP listener answering each frame with the next reply in ``replies`` (None: hang up)."""
+
+    def __init__(self, replies: list[bytes | None]) -> None:
+        self.replies = replies
+        self.received: list[bytes] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        for reply in self.replies:
+            conn, _ = self.sock.accept()
+            with conn:
+                buf = b""
+                while b"\x1c\x0d" not in buf:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        break
+                    buf += chunk
+                self.received.append(buf)
+                if reply is not None:
+                    conn.sendall(b"\x0b" + reply + b"\x1c\x0d")
+
+
+def ack(code: str) -> bytes:
+    return b"MSH|^~\\&|SIL-Y|labo|PFI-X|Org|2026||ACK^Z02^ACK|9|P|2.6\rMSA|" + code.encode() + b"|018\r"
+
+
+@pytest.fixture
+def sil(request: pytest.FixtureRequest) -> Iterator[FakeSil]:
+    server = FakeSil(request.param)
+    yield server
+    server.sock.close()
+
+
+@pytest.mark.parametrize("sil", [[ack("AA")]], indirect=True)
+def test_mllp_outbox_waits_for_aa(sil: FakeSil) -> None:
+    MllpOutbox("127.0.0.1", sil.port, backoff=0.01).deliver(ZAM, name="zam-018")
+    assert sil.received == [b"\x0b" + ZAM + b"\x1c\x0d"]
+
+
+@pytest.mark.parametrize("sil", [[None, ack("AE"), ack("CA")]], indirect=True)
+def test_mllp_outbox_retries_until_accepted(sil: FakeSil) -> None:
+    MllpOutbox("127.0.0.1", sil.port, backoff=0.01).deliver(ZAM, name="zam-018")
+    assert len(sil.received) == 3
+
+
+@pytest.mark.parametrize("sil", [[ack("AE"), ack("AE")]], indirect=True)
+def test_mllp_outbox_gives_up_with_transient_error(sil: FakeSil) -> None:
+    with pytest.raises(TransientError, match="MSA-1 AE"):
+        MllpOutbox("127.0.0.1", sil.port, attempts=2, backoff=0.01).deliver(ZAM, name="zam-018")
+
+
+@pytest.mark.parametrize("sil", [[ack("AR")]], indirect=True)
+def test_mllp_outbox_reject_is_permanent(sil: FakeSil) -> None:
+    with pytest.raises(PermanentError):
+        MllpOutbox("127.0.0.1", sil.port, backoff=0.01).deliver(ZAM, name="zam-018")
+
+
+def test_mllp_outbox_unreachable_is_transient() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]
+    with pytest.raises(TransientError):
+        MllpOutbox("127.0.0.1", port, attempts=2, backoff=0.01, timeout=1).deliver(ZAM, name="zam-1")
+
+
+@pytest.mark.parametrize(
+    ("name", "encoded"),
+    [("INBOX", "INBOX"), ("Traités", "Trait&AOk-s"), ("A&B", "A&-B"), ("Reçus/Échecs", "Re&AOc-us/&AMk-checs")],
+)
+def test_mailbox_names_in_modified_utf7(name: str, encoded: str) -> None:
+    assert encode_mailbox_name(name) == encoded

@@ -48,11 +48,18 @@ def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
         return {
             "report_id": row.report_id, "state": row.state.value, "reason": row.reason,
             "attempts": row.attempts, "message_id": row.message_id, "control_id": row.control_id,
-            "recipients": store.recipients(report_id),
+            "recipients": [_masked(r) for r in store.recipients(report_id)],
             "events": [{"at": at, "event": ev, "detail": d} for at, ev, d in store.events(report_id)],
         }
     finally:
         store.close()
+
+
+def _masked(recipient: dict[str, str]) -> dict[str, str]:
+    """A patient's mailbox is ``<INS>@patient.mssante.fr``: shown by kind only."""
+    if recipient["kind"] == "patient":
+        return {**recipient, "address": "(patient mailbox)", "detail": ""}
+    return recipient
 
 
 def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> list[str]:

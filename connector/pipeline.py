@@ -292,7 +292,10 @@ class Pipeline:
         recipient = Recipient(address=ack.recipient, kind=rcpt["kind"] if rcpt else "",
                               idnps=rcpt["idnps"] if rcpt else "")
         ok = ack.state in (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
-        name = f"{report_id}-{kind}-{ack.recipient.lower()}-{ack.state.value}"
+        # Idempotence key: one ZAM per (report, kind, recipient, state). The address is hashed:
+        # a patient's mailbox is their INS.
+        who = hashlib.sha256(ack.recipient.lower().encode()).hexdigest()[:16]
+        name = f"{report_id}-{kind}-{who}-{ack.state.value}"
         control_id = hashlib.sha256(name.encode()).hexdigest()[:20]
         data = build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=ack.error_code,
                          error_label=ack.diagnostic[:80], sender_app=self.config.sil.ack_application,

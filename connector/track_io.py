@@ -8,7 +8,10 @@ nothing (same states, the ZAM is keyed by name).
 
 from __future__ import annotations
 
+import logging
 
+from connector.errors import PermanentError
+from connector.logs import event
 from connector.runtime import Runtime
 from connector.send import TlsSettings, create_ssl_context
 from connector.track import AckMailbox, FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
@@ -49,8 +52,14 @@ def deliver_outbox_once(runtime: Runtime) -> int:
                          else MllpOutbox(sil.zam_host, sil.zam_port))
     sent = 0
     for outbox_id, name, data in runtime.store.pending_outbox():
-        outbox.deliver(data, name=name)
+        try:
+            outbox.deliver(data, name=name)
+        except PermanentError as exc:  # the SIL answered AR: resending the same bytes cannot help
+            event("sil.zam_refused", level=logging.ERROR, outbox_id=outbox_id, reason=str(exc))
+            runtime.store.outbox_done(outbox_id, refused=True)
+            continue
         runtime.store.outbox_done(outbox_id)
+        event("sil.zam_sent", outbox_id=outbox_id)
         sent += 1
     return sent
 

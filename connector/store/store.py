@@ -316,7 +316,10 @@ class Store:
                 "WHERE report_id = ? AND lower(address) = lower(?)",
                 (state.value, code, detail[:200], now, report_id, address),
             )
-            self._event(c, report_id, f"recipient.{state.value}", f"{address} {code}".strip())
+            kind = c.execute("SELECT kind FROM recipients WHERE report_id = ? AND lower(address) = lower(?)",
+                             (report_id, address)).fetchone()
+            # The kind, not the address: a patient's mailbox is their INS.
+            self._event(c, report_id, f"recipient.{state.value}", f"{kind[0] if kind else '?'} {code}".strip())
             if zam is not None:
                 kind, name, data = zam
                 c.execute(
@@ -350,9 +353,11 @@ class Store:
         return [(r["id"], r["name"], r["data"]) for r in self.db.query(
             "SELECT id, name, data FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?", (limit,))]
 
-    def outbox_done(self, outbox_id: int) -> None:
+    def outbox_done(self, outbox_id: int, *, refused: bool = False) -> None:
+        """Handed over (sent = 1), or refused by the SIL for good (sent = -1: kept for the operator)."""
         with self.db.transaction() as c:
-            c.execute("UPDATE outbox SET sent = 1, attempts = attempts + 1 WHERE id = ?", (outbox_id,))
+            c.execute("UPDATE outbox SET sent = ?, attempts = attempts + 1 WHERE id = ?",
+                      (-1 if refused else 1, outbox_id))
 
     # ------------------------------------------------------------------ operator views
 

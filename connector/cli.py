@@ -40,6 +40,12 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
             sys.exit(EXIT_FAILED)
         except KeyboardInterrupt:
             sys.exit(130)
+        except (OSError, ValueError) as exc:  # files, permissions, bad arguments: say which, no traceback
+            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        except Exception as exc:  # a bug: the class name only (its text may quote input), and exit 3
+            click.echo(f"error: internal {type(exc).__name__}; see the log", err=True)
+            sys.exit(EXIT_SERVICE)
         sys.exit(code or EXIT_OK)
 
     return wrapper
@@ -80,7 +86,9 @@ def main() -> None:
 def demo(as_json: bool) -> int:
     """Run the whole path on bundled samples against an in-process TLS SMTP server."""
     from connector.demo.run import run_demo
+    from connector.logs import configure
 
+    configure(level="warning")  # the table is the output; warnings (quarantine reasons) as JSON on stderr
     rows = run_demo()
     ok = all(r["state"] in ("sent", "delivered", "read") for r in rows)
 

@@ -50,6 +50,7 @@ def run_demo() -> list[dict[str, Any]]:
                                                     quarantine=str(base / "quarantine"), stable_seconds=0)),
         )
         sample_dir = resources.files("connector.demo").joinpath("samples")
+        config.directory_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with resources.as_file(resources.files("connector.demo").joinpath("directory.txt")) as extract:
             import_directory(extract, db_path=config.directory_path)
         runtime = open_runtime(config)

@@ -31,13 +31,51 @@ class Received:
     mail_options: list[str] = field(default_factory=list)
 
 
+# DSN parameters (RFC 3461) that aiosmtpd does not know: taken off the command, kept on the envelope.
+_DSN_PARAMS = ("RET=", "ENVID=", "NOTIFY=", "ORCPT=")
+
+
+class _DsnSMTP(SMTP):
+    """aiosmtpd with the DSN extension's parameters accepted, as an MSSanté operator does."""
+
+    def _strip(self, arg: str, kept: list[str]) -> str:
+        words = arg.split(" ")
+        kept.extend(w for w in words if w.upper().startswith(_DSN_PARAMS))
+        return " ".join(w for w in words if not w.upper().startswith(_DSN_PARAMS))
+
+    async def smtp_MAIL(self, arg: str) -> None:
+        kept: list[str] = []
+        arg = self._strip(arg or "", kept)
+        await super().smtp_MAIL(arg)
+        if self.envelope.mail_from is not None:
+            self.envelope.mail_options.extend(kept)
+
+    async def smtp_RCPT(self, arg: str) -> None:
+        kept: list[str] = []
+        arg = self._strip(arg or "", kept)
+        await super().smtp_RCPT(arg)
+        self.envelope.rcpt_options.extend(kept)
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _DsnSMTP(self.handler, **self.SMTP_kwargs)
+
+
 class _Handler:
     def __init__(self, server: "DemoSmtpServer") -> None:
         self.server = server
 
+    async def handle_EHLO(self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        return responses[:-1] + ["250-DSN", responses[-1]]
+
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         if session.ssl is None:
             return "530 5.7.0 Must issue a STARTTLS command first"
+        if not smtp.transport.get_extra_info("peercert"):
+            return "554 5.7.1 No client certificate presented"
         data = envelope.original_content or b""
         received = Received(envelope.mail_from or "", list(envelope.rcpt_tos), data,
                             list(envelope.mail_options))
@@ -63,8 +101,9 @@ class DemoSmtpServer:
         server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         self._server_cert.configure_cert(server_ctx)
         self.ca.configure_trust(server_ctx)
-        server_ctx.verify_mode = ssl.CERT_REQUIRED
-        self._controller = Controller(
+        # Asked, and checked per message in handle_DATA (aiosmtpd warns on CERT_REQUIRED).
+        server_ctx.verify_mode = ssl.CERT_OPTIONAL
+        self._controller = _Controller(
             _Handler(self), hostname=host, port=port or _free_port(host),
             tls_context=server_ctx, require_starttls=True, server_hostname="localhost",
         )

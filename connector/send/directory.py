@@ -128,6 +128,7 @@ def import_directory(extract: Path, *, db_path: Path, progress: Callable[[int], 
     database is replaced atomically only after a complete, committed, fsynced load.
     """
     db_path = Path(db_path)
+    db_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = db_path.with_name(f".{db_path.name}.importing")
     tmp.unlink(missing_ok=True)
     loaded = skipped = 0

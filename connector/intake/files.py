@@ -1,0 +1,142 @@
+"""Durable, private file operations for the drop folder.
+
+Durability recipe (Pillai et al., OSDI '14): write a temp file in the same directory,
+fsync it, rename it, fsync the directory. A move into archive/ or quarantine/ is a hard
+link (fails instead of overwriting), an fsync of the target directory, then an unlink of
+the source: a crash in between leaves the file in both places, never in neither. The
+directory fsyncs are batched (:class:`MoveBatch`): ~1 ms each on ext4, they dominated
+the cost of a file.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = [
+    "DIR_MODE",
+    "FILE_MODE",
+    "MoveBatch",
+    "ensure_private_dir",
+    "fsync_dir",
+    "link_no_replace",
+    "write_private_file",
+]
+
+log = logging.getLogger(__name__)
+
+DIR_MODE = 0o700  # folders hold patient data: owner only
+FILE_MODE = 0o600  # files we write hold patient data (or their names): owner only
+MAX_NAME_SUFFIX = 100_000  # name~1 … name~N for collisions; more means something is looping
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as 0700; warn when an existing folder is wider."""
+    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        log.warning("folder %s is group/other accessible (mode %o); 0700 expected", path, mode)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames, links and unlinks in ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Atomically (re)place ``path`` with ``data``, mode 0600; the caller fsyncs the folder."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+
+
+def link_no_replace(
+    src: Path, folder: Path, name: str, *, before: Callable[[Path], None] | None = None
+) -> tuple[Path, bool]:
+    """Put ``src`` at ``folder/name`` (or ``name~N``) without ever overwriting.
+
+    Returns the path used and whether ``src`` is still there (a hard link was made): the
+    caller must fsync ``folder`` BEFORE unlinking ``src``, so the file is durable in at
+    least one place at every instant (see :class:`MoveBatch`). ``before(target)`` runs
+    before each attempt (the quarantine writes the reason file there).
+    """
+    for n in range(MAX_NAME_SUFFIX):
+        target = folder / _suffixed(name, n)
+        if os.path.lexists(target):
+            continue
+        if before is not None:
+            before(target)
+        try:
+            os.link(src, target)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                raise
+            os.rename(src, target)  # no hard links here: checked above, single writer
+            return target, False
+        return target, True
+    raise FileExistsError(errno.EEXIST, f"no free name for {name} in {folder}")
+
+
+class MoveBatch:
+    """Moves out of one folder, made durable together: one fsync per folder per batch.
+
+    ``flush`` fsyncs the target folders, then unlinks the linked sources, then fsyncs the
+    source folder. A crash before the flush leaves each file in the source folder (and
+    maybe also linked in its target): it is received again and the sink dedups it.
+    """
+
+    def __init__(self, source: Path) -> None:
+        self._source = source
+        self._targets: set[Path] = set()
+        self._unlink: list[Path] = []
+        self._moves = 0
+
+    def __len__(self) -> int:
+        """Moves not yet flushed."""
+        return self._moves
+
+    def add(self, src: Path, target: Path, *, still_linked: bool) -> None:
+        self._targets.add(target.parent)
+        self._moves += 1
+        if still_linked:
+            self._unlink.append(src)
+
+    def flush(self) -> None:
+        if not self._targets:
+            return
+        for folder in self._targets:
+            fsync_dir(folder)
+        for src in self._unlink:
+            src.unlink(missing_ok=True)
+        fsync_dir(self._source)
+        self._targets.clear()
+        self._unlink.clear()
+        self._moves = 0
+
+
+def _suffixed(name: str, n: int) -> str:
+    if n == 0:
+        return name
+    stem, dot, ext = name.rpartition(".")
+    return f"{stem}~{n}.{ext}" if dot and stem else f"{name}~{n}"

@@ -1,0 +1,200 @@
+"""The MLLP listener: each message is committed by the sink, THEN acknowledged.
+
+Per message: read the MSH (dedup key) → ``sink.receive`` in a worker thread (it commits)
+→ build the ACK → ``sink.remember_ack`` → send. So an AA/CA is only ever sent for a
+committed message, and a resent message (same MSH-3, MSH-4, MSH-10) gets the stored
+ACK unchanged. Messages of one connection are handled in order.
+
+ACK codes (original mode; CA/CE/CR when the message sets MSH-15):
+- AA  committed (also a duplicate whose first ACK was not stored).
+- AE  temporary failure (store down, or an unexpected error in the sink): nothing is
+      promised, the sender must resend; the connection stays open.
+- AR  committed but permanently unreadable (the sink quarantined it), or larger than
+      ``max_message_bytes`` (then the connection is closed: the rest of the stream
+      cannot be trusted). AR, not AE, because resending the same bytes cannot help.
+
+Connections beyond ``max_connections`` are refused: closed at once, before any byte is
+read. The sender sees a clean failure and retries by its own policy; nothing was read,
+so nothing is lost, and no message sits unread while the sender's ACK timer runs.
+Bytes outside a frame are logged (count only) and dropped; idle clients are closed
+after ``idle_timeout``, a frame not finished within ``read_timeout`` closes the
+connection without an ACK (the sender resends).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector.errors import InputError, TransientError
+from connector.intake.ack import build_ack, read_header
+from connector.intake.framing import FrameReader, FrameTimeout, MessageTooLarge, frame
+from connector.intake.sink import Sink
+
+__all__ = ["MllpServer", "MllpSettings"]
+
+log = logging.getLogger(__name__)
+
+CONTROL_ID_CHARS = 20  # MSH-10 is ST(20) in v2.5
+
+
+@dataclass(frozen=True)
+class MllpSettings:
+    host: str = "127.0.0.1"
+    port: int = 2575  # 0 picks a free port (tests); read MllpServer.port
+    max_message_bytes: int = 64 * 1024 * 1024  # ANS CDA-in-ORU with PDF is ~1 MB; bounds memory per client
+    idle_timeout: float = 300  # seconds without a frame before an idle connection is closed
+    read_timeout: float = 60  # seconds to receive one whole frame once it started
+    max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    tls: ssl.SSLContext | None = None  # server context (client certs are checked if it requires them)
+
+
+class MllpServer:
+    """Asyncio MLLP server handing each message to a :class:`Sink`."""
+
+    def __init__(self, settings: MllpSettings, sink: Sink, *, ack_app: str, ack_facility: str) -> None:
+        self._settings = settings
+        self._sink = sink
+        self._ack_app = ack_app
+        self._ack_facility = ack_facility
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (useful when the settings said 0)."""
+        if self._server is None or not self._server.sockets:
+            raise RuntimeError("MLLP server not started")
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def start(self) -> None:
+        s = self._settings
+        self._server = await asyncio.start_server(self._serve, s.host, s.port, ssl=s.tls)
+        log.info("MLLP: listening on %s:%d (tls=%s)", s.host, self.port, s.tls is not None)
+
+    async def stop(self) -> None:
+        """Stop listening and close every connection.
+
+        A message whose commit is under way still commits (the thread runs on) but gets no
+        ACK; the sender resends it and the duplicate is recognised.
+        """
+        if self._server is None:
+            return
+        self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+        self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer_of(writer)
+        task = asyncio.current_task()
+        if len(self._connections) >= self._settings.max_connections or task is None:
+            log.warning("MLLP: refused %s: %d connections open", peer, len(self._connections))
+            await _close(writer)
+            return
+        self._connections.add(task)
+        try:
+            await self._converse(reader, writer, peer)
+        except FrameTimeout as exc:
+            log.info("MLLP: closing %s: %s", peer, exc)
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
+            log.info("MLLP: %s disconnected (%s)", peer, type(exc).__name__)
+        except asyncio.CancelledError:  # stop(): end quietly (asyncio 3.11 logs a cancelled handler)
+            log.info("MLLP: closing %s: server stopping", peer)
+        finally:
+            self._connections.discard(task)
+            await _close(writer)
+
+    async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
+        s = self._settings
+        frames = FrameReader(reader, max_bytes=s.max_message_bytes)
+        while True:
+            try:
+                data = await frames.next_frame(idle_timeout=s.idle_timeout, read_timeout=s.read_timeout)
+            except MessageTooLarge as exc:
+                too_large = InputError(f"a message of at most {exc.limit} bytes (message too large)")
+                log.warning("MLLP: %s sent a message over %d bytes; AR and close", peer, exc.limit)
+                writer.write(frame(self._ack(exc.head, "AR", too_large)))
+                await writer.drain()
+                return
+            finally:
+                if frames.dropped_bytes:
+                    log.warning("MLLP: %s: dropped %d bytes outside a frame", peer, frames.dropped_bytes)
+                    frames.dropped_bytes = 0
+            if data is None:
+                return
+            writer.write(frame(await self._answer(data, peer)))
+            await writer.drain()
+
+    async def _answer(self, data: bytes, peer: str) -> bytes:
+        """Commit through the sink, then the ACK to send; never raises (a NAK at worst).
+
+        The whole step runs in a worker thread: the sink blocks on the store and hl7apy
+        takes a few ms per ACK; the event loop keeps serving the other connections.
+        """
+        try:
+            return await asyncio.to_thread(self._commit_then_ack, data, peer)
+        except Exception as exc:  # noqa: BLE001 - never close without an answer (hl7apy mllp.py does)
+            log.error("MLLP: %s: handler failed (%s); AE so the sender resends", peer, type(exc).__name__)
+            return self._ack(data, "AE", None)
+
+    def _commit_then_ack(self, data: bytes, peer: str) -> bytes:
+        header = read_header(data)
+        # An empty MSH-10 is no identity: keying on it would take new messages for duplicates.
+        key = header.dedup_key if header is not None and header.control_id else None
+        try:
+            receipt = self._sink.receive(data, source=f"mllp:{peer}", dedup_key=key)
+        except TransientError as exc:
+            log.warning("MLLP: %s: not committed (%s); AE so the sender resends", peer, type(exc).__name__)
+            return self._ack(data, "AE", None)
+        except Exception as exc:  # noqa: BLE001 - a sink bug must still answer (and never log values)
+            log.error("MLLP: %s: sink failed (%s); AE so the sender resends", peer, type(exc).__name__)
+            return self._ack(data, "AE", None)
+        if receipt.duplicate and receipt.stored_ack is not None:
+            log.info("MLLP: %s: duplicate of input %d; stored ACK replayed", peer, receipt.input_id)
+            return receipt.stored_ack
+        code = "AR" if receipt.errors else "AA"
+        ack = self._ack(data, code, receipt.errors[0] if receipt.errors else None)
+        try:
+            self._sink.remember_ack(receipt.input_id, ack)
+        except Exception as exc:  # noqa: BLE001 - the input is committed: the ACK is still due
+            log.warning(
+                "MLLP: input %d: ACK not stored (%s); a resend gets a new one", receipt.input_id, type(exc).__name__
+            )
+        log.info("MLLP: %s: input %d committed, %s", peer, receipt.input_id, code)
+        return ack
+
+    def _ack(self, message: bytes | None, code: str, error: InputError | None) -> bytes:
+        control_id = uuid.uuid4().hex[:CONTROL_ID_CHARS]
+        when = datetime.now().astimezone().strftime("%Y%m%d%H%M%S%z")
+        try:
+            return build_ack(
+                message,
+                code=code,
+                error=error,
+                sending_app=self._ack_app,
+                sending_facility=self._ack_facility,
+                control_id=control_id,
+                when=when,
+            )
+        except Exception as exc:  # noqa: BLE001 - hl7apy failed: a bare NAK rather than silence
+            log.error("MLLP: ACK could not be built (%s); sending a minimal AE", type(exc).__name__)
+            return f"MSH|^~\\&|||||{when}||ACK^R01^ACK|{control_id}|P|2.5\rMSA|AE|".encode()
+
+
+def _peer_of(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "unknown"
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError, ssl.SSLError, asyncio.CancelledError):
+        await writer.wait_closed()

@@ -205,6 +205,21 @@ def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json
     return EXIT_OK if done else EXIT_FAILED
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@config_option
+@json_option
+@_guard
+def prune(dry_run: bool, config_path: Path | None, as_json: bool) -> int:
+    """Remove data past its retention period (archive 90 d, quarantine 365 d, store 400 d by default)."""
+    from connector.retention import prune as run_prune
+
+    report = run_prune(_config(config_path), dry_run=dry_run)
+    data = report.as_dict()
+    _emit(as_json, data, lambda: click.echo(", ".join(f"{k} {v}" for k, v in data.items() if k != "cutoffs")))
+    return EXIT_FAILED if report.file_errors else EXIT_OK
+
+
 @main.group()
 def quarantine() -> None:
     """Inputs that could not be read."""

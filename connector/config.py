@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from connector.errors import ConfigError
-from connector.model import Coded, IdentityStatus, LabIdentity
+from connector.model import IdentityStatus, LabIdentity
 
 __all__ = ["Config", "load_config", "parse_config"]
 
@@ -152,6 +152,27 @@ class RetryConfig:
     give_up_hours: float = 120.0  # then the report is quarantined with the last reason (Postfix: 5 days)
 
 
+MIN_ARCHIVE_DAYS = 1  # an archived file is already in the store; one day covers a same-day investigation
+MIN_QUARANTINE_DAYS = 30  # a person must have had time to read the reason and have the SIL resend
+MIN_STORE_DAYS = 30  # MDNs (read receipts) can arrive weeks after delivery and need the input for the ZAM
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Ages in days after which data is removed (`connector prune`); see docs/operations.md."""
+
+    archive_days: int = 90
+    quarantine_days: int = 365
+    store_days: int = 400
+
+    def check(self) -> None:
+        for key, value, floor in (("archive_days", self.archive_days, MIN_ARCHIVE_DAYS),
+                                  ("quarantine_days", self.quarantine_days, MIN_QUARANTINE_DAYS),
+                                  ("store_days", self.store_days, MIN_STORE_DAYS)):
+            if value < floor:
+                raise ConfigError(f"expected at least {floor} days, got {value}", key=f"retention.{key}")
+
+
 @dataclass(frozen=True)
 class MetricsConfig:
     enabled: bool = True
@@ -176,6 +197,7 @@ class Config:
     validation: ValidationConfig = ValidationConfig()
     retry: RetryConfig = RetryConfig()
     metrics: MetricsConfig = MetricsConfig()
+    retention: RetentionConfig = RetentionConfig()
     base_dir: str = ""  # set by the loader: relative paths are relative to the config file
 
     @property
@@ -213,7 +235,6 @@ class Config:
         return self.path(file_key).read_text(encoding="utf-8").strip() if file_key else ""
 
 
-DEFAULT_CHAPTER = Coded("18719-5", "Biochimie", "2.16.840.1.113883.6.1")
 _MODES = ("production", "test")
 
 
@@ -300,6 +321,10 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
 
     if config.mode not in _MODES:
         fail(f"expected one of: {', '.join(_MODES)}", "mode")
+    try:
+        config.retention.check()
+    except ConfigError as exc:
+        raise ConfigError(str(exc).partition(": ")[2], path=source, line=_line_of(node, exc.key), key=exc.key) from None
     for status in config.identity.status_map.values():
         if status not in {s.value for s in IdentityStatus} or not status:
             fail("expected RNIV statuses PROV, RECUP, VALI or QUAL as values", "identity.status_map")

@@ -33,6 +33,7 @@ from connector.errors import (
 )
 from connector.intake import Receipt
 from connector.logs import event
+from connector.metrics import Metrics
 from connector.mapping import Mappings, MappingSettings
 from connector.model import LabReport, Recipient
 from connector.package import MessageSettings
@@ -76,6 +77,7 @@ class Pipeline:
         self.smtp_context = smtp_context
         self._schematron = schematron
         self._client: SmtpClient | None = None
+        self.metrics: Metrics | None = None  # set by the service; None in offline use
         self.parse_settings = ParseSettings(
             identity_status_map=config.identity_status_map(),
             allow_test_ins=config.identity.allow_test_ins,
@@ -97,7 +99,10 @@ class Pipeline:
         key = "|".join(dedup_key) if dedup_key else None
         record = self.store.record_input(data, source=source, dedup_key=key)  # committed: safe to ACK/move
         if record.duplicate:
-            event("input.duplicate", input_id=record.input_id, source=source)
+            # Same MSH key, other bytes: the SIL reused a control id. Answered like a resend (the
+            # stored ACK), but said loudly: a person should check the SIL's numbering.
+            event("input.duplicate", level=logging.INFO if record.same_bytes else logging.WARNING,
+                  input_id=record.input_id, source=source, same_bytes=record.same_bytes)
             return Receipt(record.input_id, duplicate=True, stored_ack=record.ack)
         event("input.received", input_id=record.input_id, source=source, bytes=len(data))
         return self.split(record.input_id, data, source=source)
@@ -164,6 +169,8 @@ class Pipeline:
             if self._schematron is not None:
                 failures = self._schematron(artifacts.cda)
                 if failures:
+                    if self.metrics is not None:
+                        self.metrics.validation_failures.labels(check="schematron").inc()
                     raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
         except (RoutingError, UnmappedCode) as exc:
             # Waits for the directory or a mapping: both are fixed by lab IT, then retried.
@@ -177,6 +184,8 @@ class Pipeline:
         self.store.mark_built(report_id, email=artifacts.email_bytes(), message_id=artifacts.message_id,
                               envid=artifacts.envid, recipients=recipients)
         unmapped = len(artifacts.mapped.unmapped_codes)
+        if self.metrics is not None and unmapped:
+            self.metrics.unmapped.inc(unmapped)
         event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version,
               unmapped_codes=unmapped)
         return ReportState.BUILT
@@ -196,6 +205,12 @@ class Pipeline:
         email = self.store.email(report_id) or b""
         pending = [r["address"] for r in self.store.recipients(report_id)
                    if r["state"] == RecipientState.PENDING.value]
+        if not pending:
+            reason = ("no recipient left to send to (all were refused or failed): "
+                      "fix the address in the directory, then `connector retry`")
+            self.store.quarantine(report_id, reason=reason)
+            event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=reason)
+            return ReportState.QUARANTINED
         self.store.mark_sending(report_id)
         event("report.sending", report_id=report_id, recipients=len(pending), attempt=row.attempts + 1)
         if self._client is None:
@@ -204,21 +219,29 @@ class Pipeline:
             result = await submit(email, sender=self.lab.mailbox, recipients=pending, envid=row.envid,
                                   settings=self.smtp, context=self.smtp_context, client=self._client)
         except SmtpTemporaryError as exc:
+            self._count_smtp_error("temporary", exc.code)
             event("smtp.error", level=logging.WARNING, report_id=report_id, code=exc.code, reason=str(exc))
             return self._wait(row, f"SMTP temporary failure: {exc}")
         except SmtpRejected as exc:
+            self._count_smtp_error("rejected", exc.code)
             self.store.quarantine(report_id, reason=f"SMTP refused the message ({exc.code}): {exc}")
             event("report.quarantined", level=logging.WARNING, report_id=report_id, code=exc.code)
             return ReportState.QUARANTINED
         temporary = {a: v for a, v in result.refused.items() if 400 <= v[0] < 500}
         permanent = {a: v for a, v in result.refused.items() if a not in temporary}
         state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply)
+        if self.metrics is not None and result.accepted:
+            self.metrics.latency.labels(milestone="sent").observe(_age(row.received_at))
         event(f"report.{state.value}", report_id=report_id, accepted=len(result.accepted),
               refused=len(permanent), reply=result.reply[:80])
         if temporary:
             return self._wait(row, f"{len(temporary)} recipient(s) temporarily refused "
                                    f"({sorted({v[0] for v in temporary.values()})})")
         return state
+
+    def _count_smtp_error(self, kind: str, code: int | None) -> None:
+        if self.metrics is not None:
+            self.metrics.smtp_errors.labels(kind=f"{kind}_{code // 100}xx" if code else kind).inc()
 
     async def close(self) -> None:
         if self._client is not None:
@@ -272,8 +295,14 @@ class Pipeline:
             zam = self._zam(report_id, ack)
             state = self.store.apply_ack(report_id, address=ack.recipient, state=ack.state,
                                          code=ack.error_code or ack.status, detail=ack.diagnostic, zam=zam)
-            event(f"recipient.{ack.state.value}", report_id=report_id, kind=ack.kind,
-                  code=ack.error_code or ack.status, report_state=state.value)
+            bad = ack.state in (RecipientState.FAILED, RecipientState.ERROR)
+            event(f"recipient.{ack.state.value}", level=logging.WARNING if bad else logging.INFO,
+                  report_id=report_id, kind=ack.kind, code=ack.error_code or ack.status, report_state=state.value)
+            if self.metrics is not None:
+                self.metrics.acks.labels(kind=ack.kind, state=ack.state.value).inc()
+                row = self.store.report(report_id)
+                if row is not None and state in (ReportState.DELIVERED, ReportState.READ):
+                    self.metrics.latency.labels(milestone=state.value).observe(_age(row.received_at))
         return known
 
     def _zam(self, report_id: str, ack: Ack) -> tuple[str, str, bytes] | None:
@@ -284,7 +313,10 @@ class Pipeline:
         if row is None:
             return None
         source, data = self.store.input_data(row.input_id)
-        header = header_of(split_messages(data, source=source)[row.message_index])
+        messages = split_messages(data, source=source)
+        if row.message_index >= len(messages):  # input bytes pruned (retention): no ZAM can be built
+            return None
+        header = header_of(messages[row.message_index])
         if header is None:
             return None
         rcpt = next((r for r in self.store.recipients(report_id)
@@ -302,3 +334,7 @@ class Pipeline:
                          sender_facility=self.config.sil.ack_facility, control_id=control_id,
                          when=cda_time(datetime.now(timezone.utc), self.lab.timezone)[:14])
         return kind, name, data
+
+
+def _age(iso: str) -> float:
+    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()

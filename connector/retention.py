@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from connector.config import Config
+from connector.config import Config, RetentionConfig
 from connector.errors import ConfigError
 from connector.intake.folder import REASON_SUFFIX
 from connector.logs import event
@@ -44,9 +44,6 @@ from connector.store import Store
 __all__ = ["PruneReport", "RetentionConfig", "prune"]
 
 # Floors under the configured ages: a typo (0, 1) must not wipe what a person still needs.
-MIN_ARCHIVE_DAYS = 1  # an archived file is already in the store; one day covers a same-day investigation
-MIN_QUARANTINE_DAYS = 30  # a person must have had time to read the reason and have the SIL resend
-MIN_STORE_DAYS = 30  # MDNs (read receipts) can arrive weeks after delivery and need the input for the ZAM
 # Reports handled per transaction: short write locks, so the running service is never held up long.
 PRUNE_BATCH = 500
 # The timeline keeps one line saying why it is empty.
@@ -54,22 +51,6 @@ PRUNED_EVENT = "retention.pruned"
 
 _T = TypeVar("_T")
 _DONE = (ReportState.DELIVERED.value, ReportState.READ.value)
-
-
-@dataclass(frozen=True)
-class RetentionConfig:
-    """Ages in days after which data is removed (proposed ``retention:`` section of the config)."""
-
-    archive_days: int = 90
-    quarantine_days: int = 365
-    store_days: int = 400
-
-    def check(self) -> None:
-        for key, value, floor in (("archive_days", self.archive_days, MIN_ARCHIVE_DAYS),
-                                  ("quarantine_days", self.quarantine_days, MIN_QUARANTINE_DAYS),
-                                  ("store_days", self.store_days, MIN_STORE_DAYS)):
-            if value < floor:
-                raise ConfigError(f"expected at least {floor} days, got {value}", key=f"retention.{key}")
 
 
 @dataclass(frozen=True)
@@ -94,7 +75,7 @@ class PruneReport:
 def prune(config: Config, *, now: datetime | None = None, dry_run: bool = False,
           retention: RetentionConfig | None = None) -> PruneReport:
     """Remove what is past its retention age; ``retention`` overrides ``config.retention``."""
-    policy = retention or getattr(config, "retention", None) or RetentionConfig()
+    policy = retention or config.retention
     policy.check()
     now = (now or datetime.now(UTC)).astimezone(UTC)
     archive_cut = now - timedelta(days=policy.archive_days)

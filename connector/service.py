@@ -57,6 +57,7 @@ class Service:
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.metrics = Metrics(runtime.store)
+        runtime.pipeline.metrics = self.metrics
         self._alive = False
 
     def _ready(self) -> bool:
@@ -141,6 +142,9 @@ class Service:
             except TransientError as exc:
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
                 event("imap.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            except Exception as exc:  # a bug must not stop ack reading for good; the store kept its state
+                self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
+                event("acks.error", level=logging.ERROR, error=type(exc).__name__)
             await self._sleep(self.config.imap.poll_seconds)
 
     async def _outbox(self) -> None:
@@ -151,6 +155,8 @@ class Service:
                 await asyncio.to_thread(deliver_outbox_once, self.runtime)
             except TransientError as exc:
                 event("sil.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            except Exception as exc:  # as above: keep the loop alive, say what broke
+                event("sil.error", level=logging.ERROR, error=type(exc).__name__)
             await self._sleep(WORK_INTERVAL_SECONDS * 5)
 
     async def _sleep(self, seconds: float) -> None:

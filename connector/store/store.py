@@ -28,6 +28,7 @@ class InputRecord:
     input_id: int
     duplicate: bool
     ack: bytes | None = None
+    same_bytes: bool = True  # False: an MLLP resend under the same MSH key with other content
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +91,11 @@ class Store:
         digest = hashlib.sha256(data).hexdigest()
         with self.db.transaction() as c:
             row = c.execute(
-                "SELECT id, ack FROM inputs WHERE sha256 = ? OR (? IS NOT NULL AND dedup_key = ?)",
+                "SELECT id, ack, sha256 FROM inputs WHERE sha256 = ? OR (? IS NOT NULL AND dedup_key = ?)",
                 (digest, dedup_key, dedup_key),
             ).fetchone()
             if row is not None:
-                return InputRecord(row["id"], True, row["ack"])
+                return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest)
             cur = c.execute(
                 "INSERT INTO inputs (source, received_at, sha256, data, dedup_key) VALUES (?, ?, ?, ?, ?)",
                 (source, utcnow(), digest, data, dedup_key),
@@ -281,6 +282,12 @@ class Store:
             if r is None or r["state"] not in (ReportState.WAITING.value, ReportState.QUARANTINED.value):
                 return False
             target = ReportState.BUILT if r["email"] else ReportState.PARSED
+            # The operator asks for another try: refused or failed recipients are tried again too.
+            c.execute(
+                "UPDATE recipients SET state = ?, updated_at = ? WHERE report_id = ? AND state IN (?, ?, ?)",
+                (RecipientState.PENDING.value, utcnow(), report_id, RecipientState.REFUSED.value,
+                 RecipientState.FAILED.value, RecipientState.ERROR.value),
+            )
             c.execute(
                 "UPDATE reports SET state = ?, reason = '', next_attempt_at = '', updated_at = ? WHERE report_id = ?",
                 (target.value, utcnow(), report_id),

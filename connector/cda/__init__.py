@@ -1,1 +1,17 @@
-"""cda stage."""
+"""cda stage: MappedReport → CR-BIO CDA R2 document, and its validation (XSD + ANS schematrons)."""
+
+from .builder import build_document
+from .schematron import Failure, SchematronValidator
+from .validate import FileReport, validate_files
+from .xsd import XsdValidator, default_kit_dir, default_xsd_path
+
+__all__ = [
+    "Failure",
+    "FileReport",
+    "SchematronValidator",
+    "XsdValidator",
+    "build_document",
+    "default_kit_dir",
+    "default_xsd_path",
+    "validate_files",
+]

@@ -1,0 +1,97 @@
+"""XSD validation of CDA documents against the ANS kit's ``CDA_extended.xsd`` (lxml).
+
+The schema is loaded once (≈0.1 s) with a parser that never touches the network;
+``XMLSchema.validate`` is then thread-safe enough for our use because each call gets
+its own error log copy under a lock.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+from lxml import etree
+
+from connector.errors import CdaBuildError
+
+__all__ = ["XsdValidator", "default_kit_dir", "default_xsd_path"]
+
+KIT_RELATIVE = Path("cda") / "testcontenucda"
+XSD_RELATIVE = Path("infrastructure") / "cda" / "CDA_extended.xsd"
+# Enough to locate a problem; a broken builder would otherwise flood logs with thousands of lines.
+MAX_REPORTED_ERRORS = 50
+
+
+def _shared_ref() -> Path:
+    env = os.environ.get("CONNECTOR_SHARED_REF")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
+
+
+def default_kit_dir() -> Path | None:
+    """The ANS test kit (``testcontenucda``) next to the checkout, or None."""
+    kit = (_shared_ref() / KIT_RELATIVE).resolve()
+    return kit if (kit / "schematrons").is_dir() else None
+
+
+def default_xsd_path() -> Path | None:
+    """Env ``CONNECTOR_CDA_XSD``, else the kit's ``CDA_extended.xsd`` when present, else None."""
+    env = os.environ.get("CONNECTOR_CDA_XSD")
+    if env:
+        return Path(env)
+    kit = default_kit_dir()
+    if kit is None or not (kit / XSD_RELATIVE).is_file():
+        return None
+    return kit / XSD_RELATIVE
+
+
+class XsdValidator:
+    """Compiled CDA schema. Error messages hold line numbers and the schema rule, never text content."""
+
+    def __init__(self, xsd_path: Path) -> None:
+        # Local includes only: no network, no entities (the kit is trusted but read as data).
+        parser = etree.XMLParser(
+            no_network=True, resolve_entities=False, load_dtd=False
+        )
+        try:
+            doc = etree.parse(str(xsd_path), parser)
+            self._schema = etree.XMLSchema(doc)
+        except (OSError, etree.XMLSchemaParseError, etree.XMLSyntaxError) as exc:
+            raise CdaBuildError(
+                f"CDA schema {xsd_path} could not be loaded: {type(exc).__name__}"
+            ) from None
+        self._lock = threading.Lock()
+        self._parser = etree.XMLParser(
+            no_network=True, resolve_entities=False, load_dtd=False, huge_tree=True
+        )
+
+    def errors(self, document: bytes) -> list[str]:
+        """``[]`` when ``document`` is valid, else ``line N: message`` strings."""
+        try:
+            root = etree.fromstring(document, self._parser)
+        except etree.XMLSyntaxError as exc:
+            return [f"line {exc.lineno}: document is not well-formed XML"]
+        return self.errors_tree(root)
+
+    def errors_tree(self, root: etree._Element) -> list[str]:
+        with self._lock:
+            ok = self._schema.validate(root)
+            log = self._schema.error_log if not ok else None
+            entries = [] if log is None else [(e.line, e.message) for e in log]  # type: ignore[attr-defined]
+        return [
+            f"line {line}: {_without_values(msg)}"
+            for line, msg in entries[:MAX_REPORTED_ERRORS]
+        ]
+
+
+def _without_values(message: str) -> str:
+    """lxml quotes the offending value ("'12x' is not a valid value…"); drop it: it may be patient data."""
+    message = _QUOTED_VALUE.sub(r"\1'…'\2", message)
+    return _THE_VALUE.sub("The value '…'", message)
+
+
+_QUOTED_VALUE = re.compile(r"(: )'[^']*'( is not)")
+_THE_VALUE = re.compile(r"The value '[^']*'")

@@ -18,6 +18,7 @@ from email.policy import SMTP
 
 from connector.cda import XsdValidator, build_document
 from connector.cda.pdf import pdf_filename, render_pdf
+from connector.embedded import artifacts_from_embedded
 from connector.errors import CdaBuildError
 from connector.mapping import Mappings, MappingSettings, map_report
 from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
@@ -53,6 +54,9 @@ def build_artifacts(
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
 ) -> Artifacts:
+    if report.documents:  # shape B: forward the SIL's own CDA with its own ids; `ids` and mappings unused
+        return artifacts_from_embedded(report, lab=lab, recipients=recipients, message_settings=message_settings,
+                                       xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid")
     mapped = map_report(report, mappings, mapping_settings)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     cda = build_document(mapped, lab=lab, ids=ids, pdf=pdf)

@@ -11,7 +11,8 @@
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
-        ├── RoutingError          no recipient, or a MetaDMPMSS combination outside the matrix
+        ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
+        │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
 
@@ -31,6 +32,7 @@ __all__ = [
     "InputError",
     "MalformedHL7",
     "MappingFileError",
+    "NoAddressYet",
     "PermanentError",
     "RoutingError",
     "SmtpRejected",
@@ -147,6 +149,10 @@ class CdaBuildError(PermanentError):
 
 class RoutingError(PermanentError):
     """No valid recipient could be determined for the report."""
+
+
+class NoAddressYet(RoutingError):
+    """No MSSanté address for the recipient yet: the report waits for a directory import and is retried."""
 
 
 class SmtpRejected(PermanentError):

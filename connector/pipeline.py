@@ -24,13 +24,14 @@ from connector.cda import XsdValidator
 from connector.config import Config
 from connector.errors import (
     InputError,
+    NoAddressYet,
     PermanentError,
-    RoutingError,
     SmtpRejected,
     SmtpTemporaryError,
     TransientError,
     UnmappedCode,
 )
+from connector.embedded import check_embedded
 from connector.intake import Receipt
 from connector.logs import event
 from connector.metrics import Metrics
@@ -127,6 +128,14 @@ class Pipeline:
                 errors.append((index, InputError(f"a message the parser can read (internal {type(exc).__name__})",
                                                  source=source, message_index=index)))
                 continue
+            try:
+                for report in reports:
+                    if report.documents:  # shape B: the SIL's own CDA is checked now, so the SIL gets AE
+                        check_embedded(report, lab=self.lab, xsd=self.xsd)
+            except (InputError, PermanentError) as exc:
+                errors.append((index, exc if isinstance(exc, InputError) else InputError(
+                    f"an embedded CDA the connector can forward ({exc})", source=source, message_index=index)))
+                continue
             for patient_index, report in enumerate(reports):
                 new.append(NewReport(report.report_id, index, patient_index, report.header.control_id,
                                      series_key(report)))
@@ -172,7 +181,7 @@ class Pipeline:
                     if self.metrics is not None:
                         self.metrics.validation_failures.labels(check="schematron").inc()
                     raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
-        except (RoutingError, UnmappedCode) as exc:
+        except (NoAddressYet, UnmappedCode) as exc:
             # Waits for the directory or a mapping: both are fixed by lab IT, then retried.
             return self._wait(row, str(exc))
         except TransientError as exc:
@@ -193,7 +202,7 @@ class Pipeline:
     def _directory_or_fail(self) -> Directory:
         directory = self._directory()
         if directory is None:
-            raise RoutingError("no MSSanté directory imported yet: run `connector directory import FILE`")
+            raise NoAddressYet("no MSSanté directory imported yet: run `connector directory import FILE`")
         return directory
 
     # ------------------------------------------------------------------ send

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connector.errors import ConfigError, RoutingError
+from connector.errors import ConfigError, NoAddressYet, RoutingError
 from connector.model import LabReport, Participant, Practitioner, Recipient
 from connector.send.directory import Directory
 
@@ -57,7 +57,7 @@ class RoutingSettings:
 
 def recipients_for(report: LabReport, directory: Directory, settings: RoutingSettings) -> tuple[Recipient, ...]:
     """The report's MSSanté recipients, or :class:`RoutingError` with the reason when there is none."""
-    to_pros, to_patient = _decide(report, settings)
+    to_pros, to_patient = matrix_decision(report, settings)
     found: list[Recipient] = []
     if to_pros:
         if report.flags is None:
@@ -75,11 +75,11 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
             raise RoutingError(f"report {report.report_id}: patient-only document but no qualified INS for the patient mailbox")
     unique = _dedupe(found)
     if not unique:
-        raise RoutingError(_no_address_reason(report, to_pros))
+        raise NoAddressYet(_no_address_reason(report, to_pros))
     return unique
 
 
-def _decide(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
+def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
     """(to professionals, to patient) from the MetaDMPMSS matrix, or from the settings for shape A."""
     flags = report.flags
     if flags is None:

@@ -49,14 +49,16 @@ def build_artifacts(
     mappings: Mappings,
     mapping_settings: MappingSettings,
     lab: LabIdentity,
-    ids: DocumentIdentity,
+    ids: DocumentIdentity | None,
     recipients: Sequence[Recipient],
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
 ) -> Artifacts:
-    if report.documents:  # shape B: forward the SIL's own CDA with its own ids; `ids` and mappings unused
+    if report.documents:  # shape B: forward the SIL's own CDA with its own ids (`ids` is None), no mapping
         return artifacts_from_embedded(report, lab=lab, recipients=recipients, message_settings=message_settings,
                                        xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid")
+    if ids is None:
+        raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
     mapped = map_report(report, mappings, mapping_settings)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     cda = build_document(mapped, lab=lab, ids=ids, pdf=pdf)

@@ -168,7 +168,7 @@ class Pipeline:
         report_id = row.report_id
         try:
             report = self.load(row)
-            ids = self.store.document_identity(
+            ids = None if report.documents else self.store.document_identity(  # shape B keeps the SIL's ids
                 report_id, oid_root=self.lab.oid_root, corrects=corrects(report),
                 effective_time=cda_time(datetime.now(timezone.utc), self.lab.timezone))
             recipients = recipients_for(report, self._directory_or_fail(), self.routing)
@@ -195,7 +195,7 @@ class Pipeline:
         unmapped = len(artifacts.mapped.unmapped_codes)
         if self.metrics is not None and unmapped:
             self.metrics.unmapped.inc(unmapped)
-        event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version,
+        event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version if ids else 0,
               unmapped_codes=unmapped)
         return ReportState.BUILT
 

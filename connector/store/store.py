@@ -318,11 +318,15 @@ class Store:
         """Record one recipient's ack (and the ZAM it gives the SIL) in one transaction; derive the report state."""
         now = utcnow()
         with self.db.transaction() as c:
-            c.execute(
-                "UPDATE recipients SET state = ?, code = ?, detail = ?, updated_at = ? "
-                "WHERE report_id = ? AND lower(address) = lower(?)",
-                (state.value, code, detail[:200], now, report_id, address),
-            )
+            row = c.execute("SELECT state FROM recipients WHERE report_id = ? AND lower(address) = lower(?)",
+                            (report_id, address)).fetchone()
+            # Acks arrive in any order (a relay's late DSN after the MDN): a recipient only moves forward.
+            if row is not None and _RANK[state.value] >= _RANK[row["state"]]:
+                c.execute(
+                    "UPDATE recipients SET state = ?, code = ?, detail = ?, updated_at = ? "
+                    "WHERE report_id = ? AND lower(address) = lower(?)",
+                    (state.value, code, detail[:200], now, report_id, address),
+                )
             kind = c.execute("SELECT kind FROM recipients WHERE report_id = ? AND lower(address) = lower(?)",
                              (report_id, address)).fetchone()
             # The kind, not the address: a patient's mailbox is their INS.
@@ -418,6 +422,12 @@ class Store:
         )
 
 
+# Forward order of a recipient's states; failures are as final as a read receipt.
+_RANK = {
+    RecipientState.PENDING.value: 0, RecipientState.ACCEPTED.value: 1, RecipientState.DELAYED.value: 2,
+    RecipientState.DELIVERED.value: 3, RecipientState.DISPLAYED.value: 4, RecipientState.PROCESSED.value: 5,
+    RecipientState.ERROR.value: 5, RecipientState.FAILED.value: 5, RecipientState.REFUSED.value: 5,
+}
 _DELIVERED = {RecipientState.DELIVERED.value}
 _READ = {RecipientState.DISPLAYED.value, RecipientState.PROCESSED.value}
 _BAD = {RecipientState.FAILED.value, RecipientState.ERROR.value, RecipientState.REFUSED.value}

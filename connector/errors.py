@@ -131,8 +131,8 @@ class UnmappedCode(PermanentError):
         )
 
 
-class MappingFileError(PermanentError):
-    """A mapping file failed to load or lint."""
+class _FileLocated(PermanentError):
+    """An error in a file people edit, written ``path:line [key]: message`` as editors and linters do."""
 
     def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
         self.path = path
@@ -141,6 +141,10 @@ class MappingFileError(PermanentError):
         where = path + (f":{line}" if line is not None else "")
         where += f" [{key}]" if key else ""
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class MappingFileError(_FileLocated):
+    """A mapping file failed to load or lint."""
 
 
 class CdaBuildError(PermanentError):
@@ -163,13 +167,5 @@ class SmtpRejected(PermanentError):
         self.code = code
 
 
-class ConfigError(PermanentError):
+class ConfigError(_FileLocated):
     """The configuration is invalid."""
-
-    def __init__(self, message: str, *, path: str = "", line: int | None = None, key: str = "") -> None:
-        self.path = path
-        self.line = line
-        self.key = key
-        where = path + (f":{line}" if line is not None else "")
-        where += f" [{key}]" if key else ""
-        super().__init__(f"{where}: {message}" if where else message)

@@ -37,6 +37,8 @@ class Artifacts:
     email: EmailMessage
     message_id: str
     envid: str
+    ids: DocumentIdentity  # the document's ids: ours (shape A) or the SIL's (shape B)
+    lifecycle: str = "F"  # F new, C replaces, D deletes (shape B's document OBX-11)
 
     def email_bytes(self) -> bytes:
         # CRLF line ends, as on the wire: the stored bytes are exactly what SMTP sends.
@@ -75,7 +77,8 @@ def build_artifacts(
     email = build_email(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
                         date=_email_date(ids.effective_time))
-    return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id))
+    return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id), ids,
+                     "C" if ids.replaces else "F")
 
 
 def series_key(report: LabReport) -> str:

@@ -48,6 +48,7 @@ def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
         return {
             "report_id": row.report_id, "state": row.state.value, "reason": row.reason,
             "attempts": row.attempts, "message_id": row.message_id, "control_id": row.control_id,
+            "document": store.document_of(report_id),
             "recipients": [_masked(r) for r in store.recipients(report_id)],
             "events": [{"at": at, "event": ev, "detail": d} for at, ev, d in store.events(report_id)],
         }

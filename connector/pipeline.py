@@ -191,7 +191,8 @@ class Pipeline:
             event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=str(exc))
             return ReportState.QUARANTINED
         self.store.mark_built(report_id, email=artifacts.email_bytes(), message_id=artifacts.message_id,
-                              envid=artifacts.envid, recipients=recipients)
+                              envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
+                              lifecycle=artifacts.lifecycle, dmp_state=_dmp_state(report))
         unmapped = len(artifacts.mapped.unmapped_codes)
         if self.metrics is not None and unmapped:
             self.metrics.unmapped.inc(unmapped)
@@ -343,6 +344,17 @@ class Pipeline:
                          sender_facility=self.config.sil.ack_facility, control_id=control_id,
                          when=cda_time(datetime.now(timezone.utc), self.lab.timezone)[:14])
         return kind, name, data
+
+
+def _dmp_state(report: LabReport) -> str:
+    """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.
+
+    The DMP feed itself (ITI-41) is a separate channel still to come: ``to_send`` reports are
+    recorded with the ids a later replace or delete needs (see ``Store.document_of``).
+    """
+    if report.flags is None or not report.flags.get("DESTDMP"):
+        return ""
+    return "to_send" if report.patient.ins_qualified else "not_eligible"
 
 
 def _age(iso: str) -> float:

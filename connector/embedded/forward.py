@@ -219,4 +219,4 @@ def artifacts_from_embedded(
                         message_id=message_id, settings=message_settings,
                         date=parse_instant(ids.effective_time, default_zone=lab.timezone),
                         body=_body(report, recipients, state, doc))
-    return Artifacts(mapped, doc.data, pdf, name, xdm, email, message_id, envid_for(message_id))
+    return Artifacts(mapped, doc.data, pdf, name, xdm, email, message_id, envid_for(message_id), ids, state)

@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS reports (
     message_id      TEXT,                       -- RFC 5322 Message-ID, fixed once, reused on retry
     envid           TEXT,                       -- DSN ENVID
     email           BLOB,                       -- the exact bytes sent (and resent)
+    lifecycle       TEXT    NOT NULL DEFAULT 'F', -- F new, C replaces, D deletes: for the DMP feed
+    dmp_state       TEXT    NOT NULL DEFAULT '',  -- '' not asked; to_send (DESTDMP=Y, qualified INS); not_eligible
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TEXT    NOT NULL DEFAULT '',
     created_at      TEXT    NOT NULL,

@@ -142,6 +142,13 @@ class Store:
 
     # ------------------------------------------------------------------ reports
 
+    def document_of(self, report_id: str) -> dict[str, object]:
+        """The ids needed to replace or delete the document later (DMP, corrections)."""
+        rows = self.db.query(
+            "SELECT document_root, document_ext, set_root, set_ext, version, replaces, lifecycle, dmp_state "
+            "FROM reports WHERE report_id = ?", (report_id,))
+        return dict(rows[0]) if rows else {}
+
     def report(self, report_id: str) -> ReportRow | None:
         rows = self.db.query("SELECT * FROM reports WHERE report_id = ?", (report_id,))
         return _row(rows[0]) if rows else None
@@ -206,15 +213,25 @@ class Store:
                     f"version {version}" + (" replaces an earlier version" if replaces else ""))
 
     def mark_built(
-        self, report_id: str, *, email: bytes, message_id: str, envid: str, recipients: Sequence[Recipient]
+        self, report_id: str, *, email: bytes, message_id: str, envid: str, recipients: Sequence[Recipient],
+        ids: DocumentIdentity | None = None, lifecycle: str = "F", dmp_state: str = "",
     ) -> None:
+        """Commit the built e-mail and its ids; ``ids`` records a document the SIL identified (shape B)."""
         now = utcnow()
         with self.db.transaction() as c:
             c.execute(
-                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = ?, envid = ?, updated_at = ? "
-                "WHERE report_id = ?",
-                (ReportState.BUILT.value, email, message_id, envid, now, report_id),
+                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = ?, envid = ?, updated_at = ?, "
+                "lifecycle = ?, dmp_state = ? WHERE report_id = ?",
+                (ReportState.BUILT.value, email, message_id, envid, now, lifecycle, dmp_state, report_id),
             )
+            if ids is not None:
+                replaces = "^".join(ids.replaces) if ids.replaces else ""
+                c.execute(
+                    "UPDATE reports SET document_root = ?, document_ext = ?, version = ?, set_root = ?, set_ext = ?,"
+                    " replaces = ?, effective_time = ? WHERE report_id = ? AND document_root IS NULL",
+                    (ids.document_id_root, ids.document_id_extension, ids.version, ids.set_id_root,
+                     ids.set_id_extension, replaces, ids.effective_time, report_id),
+                )
             for rcpt in recipients:
                 c.execute(
                     "INSERT OR IGNORE INTO recipients (report_id, address, kind, idnps, state, updated_at) "

@@ -21,6 +21,9 @@ from connector.errors import ConfigError, StoreUnavailable
 
 __all__ = ["Database", "utcnow"]
 
+# Bumped with every change to schema.sql; a store written by a newer connector is refused,
+# an older one is migrated in _migrate (none yet: version 1 is the first released schema).
+SCHEMA_VERSION = 1
 # Long enough to ride out a checkpoint or an operator command holding the lock.
 BUSY_TIMEOUT_MS = 10_000
 SYNCHRONOUS_FULL = 2
@@ -51,8 +54,13 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._configure()
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise ConfigError(f"the store was written by a newer connector (schema {version}, "
+                              f"this one knows {SCHEMA_VERSION}): upgrade the connector", path=str(path))
         schema = resources.files("connector.store").joinpath("schema.sql").read_text(encoding="utf-8")
         self._conn.executescript(schema)
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _configure(self) -> None:
         c = self._conn

@@ -255,6 +255,19 @@ def quarantine_release(item: str, config_path: Path | None) -> int:
     return EXIT_OK
 
 
+@quarantine.command("purge")
+@config_option
+@json_option
+@_guard
+def quarantine_purge(config_path: Path | None, as_json: bool) -> int:
+    """Forget released items: their stored bytes and their files in the quarantine folder."""
+    from connector.ops import purge_released
+
+    sources = purge_released(_config(config_path))
+    _emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------------------- mappings, LOINC, directory
 
 

@@ -7,6 +7,7 @@ work at once). No patient data is ever read here: only ids, states, reasons, cod
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from connector.config import Config
@@ -14,7 +15,7 @@ from connector.logs import event
 from connector.states import ReportState
 from connector.store import Store
 
-__all__ = ["quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
+__all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
 
 
 def _age(iso: str) -> float:
@@ -92,3 +93,20 @@ def release_item(config: Config, item: str) -> None:
         event("input.released", input_id=int(input_id), message_index=int(index or 0))
     finally:
         store.close()
+
+
+def purge_released(config: Config) -> list[str]:
+    """Remove released quarantine items from the store and their files from the quarantine folder."""
+    store = Store(config.store_path)
+    try:
+        sources = store.purge_released()
+    finally:
+        store.close()
+    folder = config.path(config.intake.folder.quarantine)
+    for source in sources:
+        name = Path(source).name  # never a path from the input: only the file's own name
+        for target in (folder / name, folder / f"{name}.reason.txt"):
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+    event("quarantine.purged", items=len(sources))
+    return sources

@@ -425,6 +425,22 @@ class Store:
             c.execute("UPDATE input_errors SET released = 1 WHERE input_id = ? AND message_index = ?",
                       (input_id, message_index))
 
+    def purge_released(self) -> list[str]:
+        """Forget released quarantine items: their rows, and the input bytes no report needs.
+
+        Returns the sources purged (file names), so their files can go from the quarantine folder.
+        """
+        with self.db.transaction() as c:
+            rows = c.execute("SELECT DISTINCT e.input_id, i.source FROM input_errors e JOIN inputs i "
+                             "ON i.id = e.input_id WHERE e.released = 1").fetchall()
+            for input_id, _ in rows:
+                c.execute("DELETE FROM input_errors WHERE input_id = ? AND released = 1", (input_id,))
+                # The sha256 stays: the same bytes arriving again are still recognised.
+                c.execute("UPDATE inputs SET data = x'' WHERE id = ? AND NOT EXISTS "
+                          "(SELECT 1 FROM reports WHERE input_id = ?) AND NOT EXISTS "
+                          "(SELECT 1 FROM input_errors WHERE input_id = ?)", (input_id, input_id, input_id))
+        return [source for _, source in rows]
+
     def last_errors(self, limit: int = 10) -> list[tuple[str, str, str, str]]:
         return [(r["at"], r["report_id"], r["event"], r["detail"]) for r in self.db.query(
             "SELECT at, report_id, event, detail FROM events WHERE event IN "

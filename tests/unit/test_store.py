@@ -101,3 +101,14 @@ def test_retry_returns_a_quarantined_report_to_its_last_good_step(store: Store) 
     assert store.retry("r-1")
     assert store.report("r-1").state is ReportState.PARSED
     assert not store.retry("r-1")  # only waiting or quarantined reports
+
+
+def test_purge_forgets_released_items_but_keeps_their_hash(store: Store) -> None:
+    rec = store.record_input(b"garbage", source="bad.hl7")
+    store.record_split(rec.input_id, [], [(0, "bad.hl7: expected MSH")])
+    assert store.purge_released() == []  # not released yet
+    store.release_input_error(rec.input_id, 0)
+    assert store.purge_released() == ["bad.hl7"]
+    assert store.input_errors(include_released=True) == []
+    assert store.input_data(rec.input_id)[1] == b""
+    assert store.record_input(b"garbage", source="bad.hl7").duplicate

@@ -181,8 +181,14 @@ class Pipeline:
                     if self.metrics is not None:
                         self.metrics.validation_failures.labels(check="schematron").inc()
                     raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
-        except (NoAddressYet, UnmappedCode) as exc:
-            # Waits for the directory or a mapping: both are fixed by lab IT, then retried.
+        except NoAddressYet as exc:
+            # Waits for the directory (fixed by a daily import), then retried. The SIL is told once,
+            # when the report starts waiting: a negative ZAM^Z02 with SMTPERRORCODE 510.
+            if row.state is not ReportState.WAITING:
+                self._tell_sil_no_address(row)
+            return self._wait(row, str(exc))
+        except UnmappedCode as exc:
+            # Waits for a mapping (config hold_unmapped): lab IT adds it, the service reloads, retried.
             return self._wait(row, str(exc))
         except TransientError as exc:
             return self._wait(row, str(exc))
@@ -319,6 +325,34 @@ class Pipeline:
         if ack.state in (RecipientState.DELAYED,):
             return None
         kind = "Z02" if ack.kind == "dsn" else "Z03"
+        rcpt = next((r for r in self.store.recipients(report_id)
+                     if r["address"].lower() == ack.recipient.lower()), None)
+        recipient = Recipient(address=ack.recipient, kind=rcpt["kind"] if rcpt else "",
+                              idnps=rcpt["idnps"] if rcpt else "")
+        ok = ack.state in (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
+        # Idempotence key: one ZAM per (report, kind, recipient, state). The address is hashed:
+        # a patient's mailbox is their INS.
+        who = hashlib.sha256(ack.recipient.lower().encode()).hexdigest()[:16]
+        name = f"{report_id}-{kind}-{who}-{ack.state.value}"
+        data = self._zam_bytes(report_id, kind, name, recipient=recipient, ok=ok, error_code=ack.error_code,
+                               error_label=ack.diagnostic[:80])
+        return None if data is None else (kind, name, data)
+
+    def _tell_sil_no_address(self, row: ReportRow) -> None:
+        try:
+            report = self.load(row)
+        except InputError:
+            return
+        prescriber = report.prescriber
+        recipient = Recipient(address="", kind="prescriber", idnps=prescriber.idnps if prescriber else "")
+        name = f"{row.report_id}-Z02-no-address"
+        data = self._zam_bytes(row.report_id, "Z02", name, recipient=recipient, ok=False, error_code="510",
+                               error_label="Aucune adresse MSSante dans l'annuaire pour le destinataire")
+        if data is not None:
+            self.store.add_outbox(row.report_id, kind="Z02", name=name, data=data)
+
+    def _zam_bytes(self, report_id: str, kind: str, name: str, *, recipient: Recipient, ok: bool,
+                   error_code: str, error_label: str) -> bytes | None:
         row = self.store.report(report_id)
         if row is None:
             return None
@@ -329,22 +363,11 @@ class Pipeline:
         header = header_of(messages[row.message_index])
         if header is None:
             return None
-        rcpt = next((r for r in self.store.recipients(report_id)
-                     if r["address"].lower() == ack.recipient.lower()), None)
-        recipient = Recipient(address=ack.recipient, kind=rcpt["kind"] if rcpt else "",
-                              idnps=rcpt["idnps"] if rcpt else "")
-        ok = ack.state in (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
-        # Idempotence key: one ZAM per (report, kind, recipient, state). The address is hashed:
-        # a patient's mailbox is their INS.
-        who = hashlib.sha256(ack.recipient.lower().encode()).hexdigest()[:16]
-        name = f"{report_id}-{kind}-{who}-{ack.state.value}"
         control_id = hashlib.sha256(name.encode()).hexdigest()[:20]
-        data = build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=ack.error_code,
-                         error_label=ack.diagnostic[:80], sender_app=self.config.sil.ack_application,
+        return build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=error_code,
+                         error_label=error_label, sender_app=self.config.sil.ack_application,
                          sender_facility=self.config.sil.ack_facility, control_id=control_id,
                          when=cda_time(datetime.now(timezone.utc), self.lab.timezone)[:14])
-        return kind, name, data
-
 
 def _dmp_state(report: LabReport) -> str:
     """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.

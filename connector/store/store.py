@@ -377,6 +377,12 @@ class Store:
         with self.db.transaction() as c:
             c.execute("INSERT OR REPLACE INTO imap_cursor VALUES (?, ?, ?)", (mailbox, *cursor))
 
+    def add_outbox(self, report_id: str, *, kind: str, name: str, data: bytes) -> None:
+        """Queue a ZAM for the SIL; ``name`` is its idempotence key (a second add is ignored)."""
+        with self.db.transaction() as c:
+            c.execute("INSERT OR IGNORE INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?)",
+                      (report_id, kind, name, data, utcnow()))
+
     def pending_outbox(self, limit: int = CLAIM_BATCH) -> list[tuple[int, str, bytes]]:
         return [(r["id"], r["name"], r["data"]) for r in self.db.query(
             "SELECT id, name, data FROM outbox WHERE sent = 0 ORDER BY id LIMIT ?", (limit,))]

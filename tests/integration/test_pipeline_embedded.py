@@ -53,3 +53,16 @@ def test_refused_at_intake_with_an_actionable_reason(runtime, name: str, words: 
     receipt = runtime.pipeline.receive((EMBEDDED / name).read_bytes(), source=name)
     assert receipt.errors and not receipt.reports
     assert words in receipt.errors[0].describe()
+
+
+async def test_no_directory_entry_waits_and_tells_the_sil_once(runtime) -> None:
+    oru = (ROOT / "tests" / "data" / "oru" / "01_nfs.hl7").read_bytes().replace(b"810000000001", b"819999999999")
+    receipt = runtime.pipeline.receive(oru, source="unknown_prescriber.hl7")
+    await drain(runtime.pipeline)
+    row = runtime.store.report(receipt.reports[0])
+    assert row.state is ReportState.WAITING and "819999999999" in row.reason
+    outbox = runtime.store.pending_outbox()
+    assert len(outbox) == 1 and b"ZAM^Z02" in outbox[0][2] and b"510^" in outbox[0][2]
+    runtime.store.retry(row.report_id)
+    await drain(runtime.pipeline)
+    assert len(runtime.store.pending_outbox()) == 1  # told once, not at every retry

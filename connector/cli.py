@@ -134,7 +134,7 @@ def run(config_path: Path | None) -> int:
 
     if config_path is None:
         raise click.UsageError("--config FILE (or $CONNECTOR_CONFIG) is required for `run`")
-    return serve(_config(config_path))
+    return serve(_config(config_path), config_path=config_path)
 
 
 # ---------------------------------------------------------------------------- operations

@@ -68,9 +68,7 @@ class Pipeline:
         smtp_context: ssl.SSLContext | None = None,
         schematron: Callable[[bytes], list[str]] | None = None,
     ) -> None:
-        self.config = config
         self.store = store
-        self.lab = config.lab_identity()
         self._mappings = mappings
         self._directory = directory
         self.xsd = xsd
@@ -79,6 +77,16 @@ class Pipeline:
         self._schematron = schematron
         self._client: SmtpClient | None = None
         self.metrics: Metrics | None = None  # set by the service; None in offline use
+        self.reconfigure(config)
+
+    def reconfigure(self, config: Config) -> None:
+        """Take the settings that apply live (lab, identity, mappings options, routing, message, retry).
+
+        Called at start and on a configuration reload; the parts that need a restart (store,
+        intake, SMTP, IMAP, metrics) are the service's to judge (``connector.service``).
+        """
+        self.config = config
+        self.lab = config.lab_identity()
         self.parse_settings = ParseSettings(
             identity_status_map=config.identity_status_map(),
             allow_test_ins=config.identity.allow_test_ins,

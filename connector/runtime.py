@@ -49,6 +49,12 @@ class MappingsHolder:
     def __call__(self) -> Mappings:
         return self._current
 
+    def retarget(self, directory: Path, loinc_dir: Path) -> None:
+        """The configuration now names other folders: load from there at the next check."""
+        with self._lock:
+            self.directory, self.loinc_dir = directory, loinc_dir
+            self._stamp = ()
+
     def _fingerprint(self) -> tuple[tuple[str, float, int], ...]:
         return tuple(sorted((p.name, p.stat().st_mtime, p.stat().st_size)
                             for p in self.directory.glob("*.y*ml")))

@@ -5,7 +5,9 @@ Loops, each small and restartable:
   to the pipeline, which commits them before anything is acknowledged or moved;
 - work: every due report moves one step (build, send, retry) — woken by intake or a timer;
 - acks: the lab mailbox is read over IMAP; acks are applied, committed, then moved;
-- outbox: ZAMs go to the SIL; mapping files are reloaded when they change.
+- outbox: ZAMs go to the SIL;
+- reload: mapping files and the configuration file are re-read when they change (a broken
+  one is refused with its line-numbered message and the last good one stays in use).
 
 SIGTERM/SIGINT: stop taking input, finish the step in progress, close connections.
 Whatever was in flight is in the store and resumes at the next start.
@@ -14,11 +16,13 @@ Whatever was in flight is in the store and resumes at the next start.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import signal
+from pathlib import Path
 
-from connector.config import Config
-from connector.errors import TransientError
+from connector.config import Config, load_config
+from connector.errors import ConfigError, TransientError
 from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings
 from connector.logs import configure, event
 from connector.metrics import Metrics, MetricsServer
@@ -31,7 +35,7 @@ WORK_INTERVAL_SECONDS = 1.0
 RELOAD_INTERVAL_SECONDS = 5.0
 
 
-def serve(config: Config) -> int:
+def serve(config: Config, *, config_path: Path | None = None) -> int:
     configure()
     runtime = open_runtime(config)
     event("service.started", mode=config.mode, store=str(config.store_path),
@@ -40,7 +44,7 @@ def serve(config: Config) -> int:
         recovered = runtime.pipeline.recover()
         if recovered:
             event("service.recovered", inputs=recovered)
-        asyncio.run(Service(runtime).run())
+        asyncio.run(Service(runtime, config_path=config_path).run())
     except Exception as exc:  # the last line: one event with the class, never the text (it may quote input)
         event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__)
         return 3
@@ -50,10 +54,16 @@ def serve(config: Config) -> int:
     return 0
 
 
+# Sections a reload applies at once; any other change is logged as needing a restart.
+LIVE_SECTIONS = frozenset({"lab", "identity", "routing", "message", "retry", "mappings", "retention"})
+
+
 class Service:
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, config_path: Path | None = None) -> None:
         self.runtime = runtime
         self.config = runtime.config
+        self.config_path = config_path
+        self._config_stamp = _stamp(config_path)
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.metrics = Metrics(runtime.store)
@@ -127,8 +137,34 @@ class Service:
     async def _reload(self) -> None:
         while not self.stop.is_set():
             await asyncio.sleep(RELOAD_INTERVAL_SECONDS)
+            if await asyncio.to_thread(self.reload_config_if_changed):
+                self.wake.set()
             if await asyncio.to_thread(self.runtime.mappings.reload_if_changed):
                 self.wake.set()
+
+    def reload_config_if_changed(self) -> bool:
+        """Re-read the configuration file when it changed; a broken file is refused, the old one kept."""
+        stamp = _stamp(self.config_path)
+        if self.config_path is None or stamp == self._config_stamp:
+            return False
+        self._config_stamp = stamp
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            event("config.rejected", level=logging.ERROR, reason=str(exc))
+            return False
+        old = self.config
+        changed = sorted(f.name for f in dataclasses.fields(fresh)
+                         if f.name != "base_dir" and getattr(fresh, f.name) != getattr(old, f.name))
+        restart = [name for name in changed if name not in LIVE_SECTIONS]
+        if restart:
+            event("config.restart_needed", level=logging.WARNING, sections=",".join(restart))
+        if fresh.mappings != old.mappings:
+            self.runtime.mappings.retarget(fresh.path(fresh.mappings.dir), fresh.path(fresh.mappings.loinc_dir))
+        self.runtime.pipeline.reconfigure(fresh)
+        self.runtime.config = self.config = fresh
+        event("config.reloaded", sections=",".join(c for c in changed if c in LIVE_SECTIONS))
+        return True
 
 
     async def _acks(self) -> None:
@@ -181,3 +217,10 @@ class _WakingSink:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self.pipeline.remember_ack(input_id, ack)
+
+
+def _stamp(path: Path | None) -> tuple[float, int] | None:
+    try:
+        return (path.stat().st_mtime, path.stat().st_size) if path is not None else None
+    except OSError:
+        return None

@@ -25,11 +25,10 @@ from hl7apy.core import Message  # type: ignore[import-untyped]
 from hl7apy.exceptions import HL7apyException  # type: ignore[import-untyped]
 
 from connector.errors import InputError
+from connector.logs import event
 from connector.model import MessageHeader
 
 __all__ = ["build_ack", "read_header"]
-
-log = logging.getLogger(__name__)
 
 ACK_CODES = ("AA", "AE", "AR")
 # HL7 table 0357 (message error condition codes) used in ERR-3.
@@ -54,12 +53,12 @@ def read_header(message: bytes) -> MessageHeader | None:
 
             _header_reader = header_of
         except Exception as exc:  # noqa: BLE001 - parse stage missing or broken: read MSH ourselves
-            log.warning("ACK: connector.parse.header_of unavailable (%s); minimal MSH reader used", type(exc).__name__)
+            event("mllp.header_reader_fallback", level=logging.WARNING, error=type(exc).__name__)
             _header_reader = _read_msh
     try:
         return _header_reader(message)
     except Exception as exc:  # noqa: BLE001 - an unreadable header only means "no MSA-2"
-        log.info("ACK: no readable MSH (%s)", type(exc).__name__)
+        event("mllp.header_unreadable", level=logging.INFO, error=type(exc).__name__)
         return None
 
 

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from connector.logs import event
+
 __all__ = [
     "DIR_MODE",
     "FILE_MODE",
@@ -26,8 +28,6 @@ __all__ = [
     "link_no_replace",
     "write_private_file",
 ]
-
-log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700  # folders hold patient data: owner only
 FILE_MODE = 0o600  # files we write hold patient data (or their names): owner only
@@ -40,7 +40,7 @@ def ensure_private_dir(path: Path) -> None:
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
-        log.warning("folder %s is group/other accessible (mode %o); 0700 expected", path, mode)
+        event("folder.not_private", level=logging.WARNING, folder=str(path), mode=f"{mode:04o}")
 
 
 def fsync_dir(path: Path) -> None:

@@ -42,10 +42,9 @@ from connector.intake.files import (
     write_private_file,
 )
 from connector.intake.sink import Receipt, Sink
+from connector.logs import event
 
 __all__ = ["DropFolder", "FolderSettings"]
-
-log = logging.getLogger(__name__)
 
 IGNORED_SUFFIXES = (".tmp", ".part")  # conventional names of files still being written
 REASON_SUFFIX = ".reason.txt"
@@ -141,7 +140,8 @@ class DropFolder:
             try:
                 self.scan_once()
             except Exception as exc:  # noqa: BLE001 - e.g. folder unmounted: keep the thread alive
-                log.error("drop folder: scan failed (%s)", type(exc).__name__)
+                event("folder.scan_failed", level=logging.ERROR, folder=str(self._settings.drop),
+                      error=type(exc).__name__)
             delay = RESCAN_SECONDS
             if self.waiting:
                 delay = min(delay, self._settings.stable_seconds)
@@ -190,21 +190,21 @@ class DropFolder:
         try:
             data = self._read(candidate)
         except OSError as exc:
-            log.warning("drop folder: %s not read (%s)", name, type(exc).__name__)
+            event("folder.read_failed", level=logging.WARNING, source=name, error=type(exc).__name__)
             return 0
         if data is None:
-            log.info("drop folder: %s changed while being read; will retry", name)
+            event("folder.file_changed", level=logging.INFO, source=name)
             return 0
         try:
             receipt = self._sink.receive(data, source=name)
         except TransientError as exc:
-            log.warning("drop folder: %s left in place, store unavailable (%s)", name, type(exc).__name__)
+            event("folder.store_unavailable", level=logging.WARNING, source=name, error=type(exc).__name__)
             self._store_down = True
             return 0
         except PermanentError as exc:
             return self._quarantine(candidate, None, [str(exc)])
         except Exception as exc:  # noqa: BLE001 - a sink bug must not stop the folder; file kept
-            log.error("drop folder: %s left in place, sink failed (%s)", name, type(exc).__name__)
+            event("folder.sink_failed", level=logging.ERROR, source=name, error=type(exc).__name__)
             return 0
         if receipt.errors:
             return self._quarantine(candidate, receipt, [e.describe() for e in receipt.errors])
@@ -257,20 +257,16 @@ class DropFolder:
         try:
             target, still_linked = link_no_replace(src, folder, candidate.name, before=before)
         except OSError as exc:
-            log.error(
-                "drop folder: %s not moved to %s (%s); will be re-received",
-                candidate.name,
-                folder.name,
-                type(exc).__name__,
-            )
+            event("folder.move_failed", level=logging.ERROR, source=candidate.name, folder=folder.name,
+                  error=type(exc).__name__)
             return 0
         self._moves.add(src, target, still_linked=still_linked)
         try:
             os.chmod(target, 0o600)  # the SIL's file holds patient data: owner only from here on
         except PermissionError:
-            log.warning("drop folder: %s kept its mode (owned by another user)", target.name)
-        input_id = receipt.input_id if receipt is not None else "-"
-        log.info("drop folder: %s → %s/%s (input %s)", candidate.name, folder.name, target.name, input_id)
+            event("folder.mode_kept", level=logging.WARNING, source=target.name, folder=folder.name)
+        event("folder.moved", level=logging.INFO, source=candidate.name, folder=folder.name, target=target.name,
+              input_id=receipt.input_id if receipt is not None else None)
         return 1
 
 

@@ -35,10 +35,9 @@ from connector.errors import InputError, TransientError
 from connector.intake.ack import build_ack, read_header
 from connector.intake.framing import FrameReader, FrameTimeout, MessageTooLarge, frame
 from connector.intake.sink import Sink
+from connector.logs import event
 
 __all__ = ["MllpServer", "MllpSettings"]
-
-log = logging.getLogger(__name__)
 
 CONTROL_ID_CHARS = 20  # MSH-10 is ST(20) in v2.5
 
@@ -75,7 +74,7 @@ class MllpServer:
     async def start(self) -> None:
         s = self._settings
         self._server = await asyncio.start_server(self._serve, s.host, s.port, ssl=s.tls)
-        log.info("MLLP: listening on %s:%d (tls=%s)", s.host, self.port, s.tls is not None)
+        event("mllp.started", level=logging.INFO, host=s.host, port=self.port, tls=s.tls is not None)
 
     async def stop(self) -> None:
         """Stop listening and close every connection.
@@ -96,18 +95,18 @@ class MllpServer:
         peer = _peer_of(writer)
         task = asyncio.current_task()
         if len(self._connections) >= self._settings.max_connections or task is None:
-            log.warning("MLLP: refused %s: %d connections open", peer, len(self._connections))
+            event("mllp.refused", level=logging.WARNING, peer=peer, connections=len(self._connections))
             await _close(writer)
             return
         self._connections.add(task)
         try:
             await self._converse(reader, writer, peer)
         except FrameTimeout as exc:
-            log.info("MLLP: closing %s: %s", peer, exc)
+            event("mllp.timeout", level=logging.INFO, peer=peer, reason=str(exc))
         except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError) as exc:
-            log.info("MLLP: %s disconnected (%s)", peer, type(exc).__name__)
+            event("mllp.disconnected", level=logging.INFO, peer=peer, error=type(exc).__name__)
         except asyncio.CancelledError:  # stop(): end quietly (asyncio 3.11 logs a cancelled handler)
-            log.info("MLLP: closing %s: server stopping", peer)
+            event("mllp.closed", level=logging.INFO, peer=peer, reason="server stopping")
         finally:
             self._connections.discard(task)
             await _close(writer)
@@ -120,13 +119,13 @@ class MllpServer:
                 data = await frames.next_frame(idle_timeout=s.idle_timeout, read_timeout=s.read_timeout)
             except MessageTooLarge as exc:
                 too_large = InputError(f"a message of at most {exc.limit} bytes (message too large)")
-                log.warning("MLLP: %s sent a message over %d bytes; AR and close", peer, exc.limit)
+                event("mllp.too_large", level=logging.WARNING, peer=peer, limit=exc.limit)
                 writer.write(frame(self._ack(exc.head, "AR", too_large)))
                 await writer.drain()
                 return
             finally:
                 if frames.dropped_bytes:
-                    log.warning("MLLP: %s: dropped %d bytes outside a frame", peer, frames.dropped_bytes)
+                    event("mllp.bytes_dropped", level=logging.WARNING, peer=peer, bytes=frames.dropped_bytes)
                     frames.dropped_bytes = 0
             if data is None:
                 return
@@ -142,7 +141,7 @@ class MllpServer:
         try:
             return await asyncio.to_thread(self._commit_then_ack, data, peer)
         except Exception as exc:  # noqa: BLE001 - never close without an answer (hl7apy mllp.py does)
-            log.error("MLLP: %s: handler failed (%s); AE so the sender resends", peer, type(exc).__name__)
+            event("mllp.handler_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code="AE")
             return self._ack(data, "AE", None)
 
     def _commit_then_ack(self, data: bytes, peer: str) -> bytes:
@@ -152,23 +151,22 @@ class MllpServer:
         try:
             receipt = self._sink.receive(data, source=f"mllp:{peer}", dedup_key=key)
         except TransientError as exc:
-            log.warning("MLLP: %s: not committed (%s); AE so the sender resends", peer, type(exc).__name__)
+            event("mllp.not_committed", level=logging.WARNING, peer=peer, error=type(exc).__name__, code="AE")
             return self._ack(data, "AE", None)
         except Exception as exc:  # noqa: BLE001 - a sink bug must still answer (and never log values)
-            log.error("MLLP: %s: sink failed (%s); AE so the sender resends", peer, type(exc).__name__)
+            event("mllp.sink_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code="AE")
             return self._ack(data, "AE", None)
         if receipt.duplicate and receipt.stored_ack is not None:
-            log.info("MLLP: %s: duplicate of input %d; stored ACK replayed", peer, receipt.input_id)
+            event("mllp.ack_replayed", level=logging.INFO, peer=peer, input_id=receipt.input_id)
             return receipt.stored_ack
         code = "AR" if receipt.errors else "AA"
         ack = self._ack(data, code, receipt.errors[0] if receipt.errors else None)
         try:
             self._sink.remember_ack(receipt.input_id, ack)
         except Exception as exc:  # noqa: BLE001 - the input is committed: the ACK is still due
-            log.warning(
-                "MLLP: input %d: ACK not stored (%s); a resend gets a new one", receipt.input_id, type(exc).__name__
-            )
-        log.info("MLLP: %s: input %d committed, %s", peer, receipt.input_id, code)
+            event("mllp.ack_not_stored", level=logging.WARNING, peer=peer, input_id=receipt.input_id,
+                  error=type(exc).__name__)
+        event("mllp.acked", level=logging.INFO, peer=peer, input_id=receipt.input_id, code=code)
         return ack
 
     def _ack(self, message: bytes | None, code: str, error: InputError | None) -> bytes:
@@ -185,7 +183,7 @@ class MllpServer:
                 when=when,
             )
         except Exception as exc:  # noqa: BLE001 - hl7apy failed: a bare NAK rather than silence
-            log.error("MLLP: ACK could not be built (%s); sending a minimal AE", type(exc).__name__)
+            event("mllp.ack_build_failed", level=logging.ERROR, error=type(exc).__name__, code="AE")
             return f"MSH|^~\\&|||||{when}||ACK^R01^ACK|{control_id}|P|2.5\rMSA|AE|".encode()
 
 

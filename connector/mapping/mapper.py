@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from connector.errors import UnmappedCode
+from connector.logs import event
 from connector.model import (
     Coded,
     LabReport,
@@ -39,8 +40,6 @@ from .mappings import Mappings
 from .values import cda_status, convert_previous, convert_range, convert_value, interpretation, parse_range
 
 __all__ = ["MappingSettings", "MappingStats", "map_report", "map_report_with_stats"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,11 +90,11 @@ def map_report_with_stats(
     stats = MappingStats(unmapped, tuple(dict.fromkeys(tally.mismatched)), tally.dropped_flags,
                          tuple(tally.dropped_results), mappings.version)
     if unmapped or stats.unit_mismatches or stats.dropped_flags or stats.dropped_results:
-        log.info(
-            "mapped report %s with mappings %s: %d unmapped code(s) %s, unit mismatches %s, %d flag(s) dropped, %d result(s) dropped",
-            report.report_id, mappings.version, len(unmapped), list(unmapped), list(stats.unit_mismatches),
-            stats.dropped_flags, len(stats.dropped_results),
-        )
+        # Local test codes (lab catalogue ids, not results) joined by ","; counts for the rest.
+        event("mapping.gaps", level=logging.INFO, report_id=report.report_id, mappings_version=mappings.version,
+              unmapped=len(unmapped), unmapped_local_codes=",".join(unmapped),
+              unit_mismatch_codes=",".join(stats.unit_mismatches), dropped_flags=stats.dropped_flags,
+              dropped_results=len(stats.dropped_results))
     return MappedReport(report, tuple(mapped), unmapped), stats
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
-__all__ = ["CHARSETS", "declared_charset", "decode_message"]
+from connector.logs import event
 
-log = logging.getLogger(__name__)
+__all__ = ["CHARSETS", "declared_charset", "decode_message"]
 
 # MSH-18 values (HL7 table 0211) we meet in France → Python codec.
 CHARSETS = {
@@ -42,7 +42,7 @@ def decode_message(data: bytes, declared: str, fallback: str) -> tuple[str, str]
     codec = CHARSETS.get(declared.upper())
     utf8 = _try(data, "utf-8")
     if codec in _SINGLE_BYTE and utf8 is not None:
-        log.warning("MSH-18 declares %r but the bytes are UTF-8; decoded as UTF-8", declared)
+        event("parse.charset_mismatch", level=logging.WARNING, declared=declared, charset="utf-8")
         return utf8, "utf-8"
     if codec is not None:
         text = _try(data, codec)
@@ -53,7 +53,7 @@ def decode_message(data: bytes, declared: str, fallback: str) -> tuple[str, str]
     if fallback:
         text = _try(data, fallback)
         if text is not None:
-            log.warning("MSH-18 declares %r but the bytes do not decode; decoded as %s", declared, fallback)
+            event("parse.charset_fallback", level=logging.WARNING, declared=declared, charset=fallback)
             return text, fallback
     return None
 

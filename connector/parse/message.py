@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from connector.errors import InputError, MalformedHL7
+from connector.logs import event
 from connector.model import (
     Comment,
     DocumentFlags,
@@ -37,8 +38,6 @@ from .timestamps import is_valid_dtm
 from .values import BadValue, encapsulated, is_encapsulated, text_value
 
 __all__ = ["MAX_SEGMENTS_PER_MESSAGE", "parse_message"]
-
-log = logging.getLogger(__name__)
 
 # 50 MB of ordinary segments is ~200 000 segments; a lab report has a few hundred at most.
 MAX_SEGMENTS_PER_MESSAGE = 100_000
@@ -92,7 +91,8 @@ def parse_message(
         raise
     except Exception as exc:  # noqa: BLE001 - contract: bad input never gives a traceback
         # The exception text may quote the input: log only its type, never its message.
-        log.error("parser defect %s on %s message %d", type(exc).__name__, source or "<input>", index)
+        event("parse.defect", level=logging.ERROR, source=source or "<input>", message_index=index,
+              error=type(exc).__name__)
         raise MalformedHL7(
             "a message the parser can read (internal parser error; the message is quarantined)",
             source=source,

@@ -28,11 +28,10 @@ from typing import Self
 import aiosmtplib
 
 from connector.errors import SmtpRejected, SmtpTemporaryError
+from connector.logs import event
 from connector.send.tls import TlsSettings
 
 __all__ = ["SmtpClient", "SmtpSettings", "SubmitResult", "submit", "xtext"]
-
-log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_CONNECTION = 100  # operators cap transactions per session; a fresh session also picks up a renewed cert
 MAX_REPLY_CHARS = 200  # a server reply kept in errors/results; enough for the enhanced code and the reason
@@ -162,7 +161,7 @@ class SmtpClient:
         self._stage = "EHLO"  # after STARTTLS: where Postfix refuses a client certificate (421)
         await smtp.ehlo()
         if s.dsn and not smtp.supports_extension("dsn"):  # once per session, not per message
-            log.warning("SMTP server %s does not offer DSN: deliveries will not be confirmed", s.host)
+            event("smtp.no_dsn", level=logging.WARNING, host=s.host)
         if s.username:
             self._stage = "AUTH"
             await smtp.login(s.username, s.password or "")

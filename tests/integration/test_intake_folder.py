@@ -14,6 +14,7 @@ import pytest
 
 from connector.errors import MalformedHL7, PermanentError, StoreUnavailable
 from connector.intake import DropFolder, FolderSettings, Receipt, files
+from connector.logs import JsonFormatter
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or reason files
 OLD = time.time() - 3600  # an mtime safely older than any stable_seconds used here
@@ -125,7 +126,12 @@ def test_unreadable_input_is_quarantined_with_a_reason(
     reason_file = settings.quarantine / "bad.hl7.reason.txt"
     reason = reason_file.read_text()
     assert "bad.hl7 message 1 OBX[2] OBX-5: expected a number" in reason
-    assert CANARY not in reason and CANARY not in caplog.text
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)  # every field, as the service writes it
+    assert CANARY not in reason and CANARY not in logged
+    moved = [r for r in caplog.records if getattr(r, "event", None) == "folder.moved"]
+    assert [(r.source, r.folder, r.target) for r in moved] == [  # type: ignore[attr-defined]
+        ("bad.hl7", "quarantine", "bad.hl7")
+    ]
     assert mode(reason_file) == 0o600
     assert not list(settings.drop.iterdir())
 

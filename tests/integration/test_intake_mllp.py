@@ -14,8 +14,14 @@ import trustme
 from connector.errors import MalformedHL7, StoreUnavailable
 from connector.intake import MllpServer, MllpSettings, Receipt, send_mllp
 from connector.intake.framing import frame
+from connector.logs import JsonFormatter
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or ACKs
+
+
+def _json_lines(caplog: pytest.LogCaptureFixture) -> str:
+    """The log lines as the service writes them (JSON with every field), not only the event names."""
+    return "\n".join(JsonFormatter().format(r) for r in caplog.records)
 
 
 def oru(control_id: str = "MSG1", extra: str = "") -> bytes:
@@ -121,7 +127,8 @@ async def test_garbage_between_frames_is_dropped(server: MllpServer, caplog: pyt
     ack = await asyncio.wait_for(reader.readuntil(b"\x1c\x0d"), 5)
     writer.close()
     assert msa(ack[1:-2])[1] == "AA"
-    assert "dropped 7 bytes" in caplog.text
+    dropped = [r for r in caplog.records if getattr(r, "event", None) == "mllp.bytes_dropped"]
+    assert [(r.levelno, r.bytes) for r in dropped] == [(logging.WARNING, 7)]  # type: ignore[attr-defined]
 
 
 async def test_oversized_message_gets_ar_then_close(sink: FakeSink) -> None:
@@ -201,7 +208,10 @@ async def test_sink_bug_still_answers_with_a_nak(
     sink.fail_with = RuntimeError(f"bug with {CANARY}")
     ack = await send_mllp("127.0.0.1", server.port, oru(), timeout=5)
     assert msa(ack)[1] == "AE"
-    assert CANARY not in caplog.text
+    assert [(r.event, r.error) for r in caplog.records if getattr(r, "event", "") == "mllp.sink_failed"] == [
+        ("mllp.sink_failed", "RuntimeError")
+    ]
+    assert CANARY not in _json_lines(caplog)
 
 
 async def test_unreadable_message_gets_ar_without_patient_data(
@@ -213,7 +223,8 @@ async def test_unreadable_message_gets_ar_without_patient_data(
     assert msa(ack)[1] == "AR"
     assert b"ERR||OBX^1^5|" in ack
     assert CANARY.encode() not in ack
-    assert CANARY not in caplog.text
+    assert CANARY not in _json_lines(caplog)
+    assert ("AR", 1) in [(r.code, r.input_id) for r in caplog.records if getattr(r, "event", "") == "mllp.acked"]
     assert ("remember", 1) in sink.events
 
 

@@ -8,6 +8,7 @@ import pytest
 from _parse_helpers import BAD_DIR, ORU_DIR
 
 from connector.errors import InputError, MalformedHL7
+from connector.logs import JsonFormatter
 from connector.parse import MAX_MESSAGE_BYTES, header_of, parse_message, split_messages
 
 # file → (segment, field) the error must name
@@ -49,7 +50,7 @@ def test_bad_file_names_segment_and_field(name: str, caplog: pytest.LogCaptureFi
     error = caught.value
     assert (error.segment, error.field) == EXPECTED[name]
     assert error.source == name and error.expected and str(error).startswith(name)
-    shown = str(error) + caplog.text
+    shown = str(error) + "\n".join(JsonFormatter().format(r) for r in caplog.records)  # every logged field
     for canary in CANARIES:
         assert canary not in shown, (name, canary)
 

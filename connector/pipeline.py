@@ -204,6 +204,12 @@ class Pipeline:
             self.store.quarantine(report_id, reason=str(exc))
             event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=str(exc))
             return ReportState.QUARANTINED
+        except Exception as exc:  # a defect: quarantined (not retried every second), class name only
+            reason = (f"internal error ({type(exc).__name__}) while building the report: "
+                      "report it to the connector's maintainers, then `connector retry`")
+            self.store.quarantine(report_id, reason=reason)
+            event("report.quarantined", level=logging.ERROR, report_id=report_id, reason=reason)
+            return ReportState.QUARANTINED
         self.store.mark_built(report_id, email=artifacts.email_bytes(), message_id=artifacts.message_id,
                               envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
                               lifecycle=artifacts.lifecycle, dmp_state=_dmp_state(report))
@@ -251,6 +257,14 @@ class Pipeline:
             self.store.quarantine(report_id, reason=f"SMTP refused the message ({exc.code}): {exc}")
             event("report.quarantined", level=logging.WARNING, report_id=report_id, code=exc.code)
             return ReportState.QUARANTINED
+        except ValueError as exc:  # aiosmtplib refuses an address with CR/LF or no domain: permanent
+            reason = f"an envelope address was refused before sending ({type(exc).__name__}): check the directory"
+            self.store.quarantine(report_id, reason=reason)
+            event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=reason)
+            return ReportState.QUARANTINED
+        except Exception as exc:  # a defect: retried with backoff (never every second), then given up
+            event("pipeline.error", level=logging.ERROR, report_id=report_id, error=type(exc).__name__)
+            return self._wait(row, f"internal error ({type(exc).__name__}) while sending")
         temporary = {a: v for a, v in result.refused.items() if 400 <= v[0] < 500}
         permanent = {a: v for a, v in result.refused.items() if a not in temporary}
         state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply)
@@ -286,8 +300,8 @@ class Pipeline:
         delay *= random.uniform(0.8, 1.2)
         when = (now + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
         self.store.mark_waiting(row.report_id, reason=reason, next_attempt_at=when)
-        if row.state is not ReportState.WAITING or row.reason != reason:
-            # One event per state change, not one per retry.
+        if row.state is not ReportState.WAITING:
+            # One event per state change, not one per retry (the reason is in the store and `show`).
             event("report.waiting", level=logging.WARNING, report_id=row.report_id, reason=reason,
                   next_attempt_at=when)
         return ReportState.WAITING

@@ -1,0 +1,101 @@
+"""A SIL's MLLP sender: one message at a time, resent until an AA/CA comes back (the connector may be down).
+
+Blocking sockets in a thread, so the test's main thread is free to kill and restart the service.
+Every ACK received is recorded per MSH-10: the ledger checks each message ended with exactly one
+accepting ACK and that a deliberate resend got the stored ACK back, byte for byte.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+START, END = b"\x0b", b"\x1c\x0d"
+ACK_TIMEOUT_SECONDS = 10.0  # commit (fsync) + hl7apy ACK take milliseconds; longer means the peer is gone
+RECONNECT_PAUSE_SECONDS = 0.2  # a real SIL waits longer; short keeps the test fast
+MAX_ACK_BYTES = 64 * 1024
+
+
+def ack_code(ack: bytes) -> str:
+    for segment in ack.split(b"\r"):
+        if segment.startswith(b"MSA|"):
+            return segment.split(b"|")[1].decode("ascii", "replace")
+    return ""
+
+
+@dataclass
+class SilSender:
+    host: str
+    port: int
+    acks: dict[str, list[bytes]] = field(default_factory=dict)  # MSH-10 → every ACK received, in order
+    replayed: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)  # MSH-10 → (first ACK, replayed ACK)
+    attempts: int = 0
+    _sock: socket.socket | None = None
+
+    def send_until_accepted(self, control_id: str, message: bytes, stop: threading.Event) -> bytes:
+        """Resend until AA/CA (or AR, recorded as such); returns the accepting ACK."""
+        while not stop.is_set():
+            self.attempts += 1
+            try:
+                ack = self._exchange(message)
+            except OSError:
+                self._close()
+                time.sleep(RECONNECT_PAUSE_SECONDS)
+                continue
+            self.acks.setdefault(control_id, []).append(ack)
+            if ack_code(ack) in ("AA", "CA", "AR", "CR"):
+                return ack
+            time.sleep(RECONNECT_PAUSE_SECONDS)  # AE: not committed, resend
+        raise TimeoutError(f"{control_id}: no ACK before the test stopped the sender")
+
+    def replay(self, control_id: str, message: bytes, first: bytes, stop: threading.Event) -> None:
+        """The SIL lost an ACK it had received and resends: the connector must answer the stored ACK."""
+        while not stop.is_set():
+            try:
+                self.replayed[control_id] = (first, self._exchange(message))
+                return
+            except OSError:
+                self._close()
+                time.sleep(RECONNECT_PAUSE_SECONDS)
+
+    def _exchange(self, message: bytes) -> bytes:
+        if self._sock is None:
+            self._sock = socket.create_connection((self.host, self.port), timeout=ACK_TIMEOUT_SECONDS)
+        self._sock.sendall(START + message + END)
+        buf = b""
+        while END not in buf:
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("connector closed the connection before the ACK")
+            buf += chunk
+            if len(buf) > MAX_ACK_BYTES:
+                raise ConnectionError("ACK too large")
+        start = buf.find(START)
+        return buf[start + 1: buf.find(END)]
+
+    def _close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def close(self) -> None:
+        self._close()
+
+
+def paced(items: list, action: Callable[[object], None], *, pause: Callable[[], float],
+          stop: threading.Event) -> threading.Thread:
+    """Run ``action`` on each item in a daemon thread, sleeping ``pause()`` seconds between items."""
+
+    def run() -> None:
+        for item in items:
+            if stop.is_set():
+                return
+            action(item)
+            stop.wait(pause())
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread

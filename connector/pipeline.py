@@ -11,6 +11,7 @@ crash repeats the same bytes and the same Message-ID.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
@@ -309,15 +310,25 @@ class Pipeline:
     # ------------------------------------------------------------------ the loop body
 
     async def step(self) -> list[StepOutcome]:
-        """Move every due report one step; returns what happened (empty when idle)."""
-        outcomes = []
-        for row in self.store.due(utcnow()):
-            if row.state is ReportState.PARSED or (row.state is ReportState.WAITING and not row.message_id):
-                state = self.build(row)
-            else:  # BUILT, SENDING (crashed mid-send: resend the stored bytes), WAITING with an e-mail
-                state = await self.send(row)
-            outcomes.append(StepOutcome(row.report_id, state))
-        return outcomes
+        """Move every due report one step; returns what happened (empty when idle).
+
+        Builds (CPU) run in a worker thread while sends (waiting on the operator) run on the
+        event loop, so the two overlap and the loop stays free for MLLP clients; a report built
+        now is sent at the next step.
+        """
+        rows = self.store.due(utcnow())
+        to_build = [r for r in rows if r.state is ReportState.PARSED
+                    or (r.state is ReportState.WAITING and not r.message_id)]
+        to_send = [r for r in rows if r not in to_build]  # BUILT, SENDING (resend the stored bytes), WAITING
+
+        async def builds() -> list[StepOutcome]:
+            return [StepOutcome(r.report_id, await asyncio.to_thread(self.build, r)) for r in to_build]
+
+        async def sends() -> list[StepOutcome]:
+            return [StepOutcome(r.report_id, await self.send(r)) for r in to_send]
+
+        built, sent = await asyncio.gather(builds(), sends())
+        return built + sent
 
     # ------------------------------------------------------------------ acknowledgements
 

@@ -64,14 +64,16 @@ class XsdValidator:
                 f"CDA schema {xsd_path} could not be loaded: {type(exc).__name__}"
             ) from None
         self._lock = threading.Lock()
+        # libxml2's default limits stay on (huge_tree off): a 10 MB text node holds any embedded PDF.
         self._parser = etree.XMLParser(
-            no_network=True, resolve_entities=False, load_dtd=False, huge_tree=True
+            no_network=True, resolve_entities=False, load_dtd=False, huge_tree=False
         )
 
     def errors(self, document: bytes) -> list[str]:
         """``[]`` when ``document`` is valid, else ``line N: message`` strings."""
         try:
-            root = etree.fromstring(document, self._parser)
+            with self._lock:  # an lxml parser is not to be shared between threads at once
+                root = etree.fromstring(document, self._parser)
         except etree.XMLSyntaxError as exc:
             return [f"line {exc.lineno}: document is not well-formed XML"]
         return self.errors_tree(root)

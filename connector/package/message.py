@@ -151,7 +151,9 @@ def build_email(
     for part in msg.iter_attachments():
         del part["MIME-Version"]  # the stdlib repeats it on each part; only the top level needs it
     msg.set_boundary("=_" + hashlib.sha256(message_id.encode()).hexdigest()[:32])
-    size = len(msg.as_bytes())
+    # Base64 grows the attachments by 4/3 plus a CRLF every 76 characters; headers and body are a
+    # few kB. An upper bound, so the message is serialised once (by the caller), not twice.
+    size = (len(xdm) + len(pdf) + 2) // 3 * 4 * 78 // 76 + len(body or "") * 3 + 16 * 1024
     if size > MAX_EMAIL_BYTES:
         raise PermanentError(f"report {rid}: e-mail of {size} bytes exceeds the {MAX_EMAIL_BYTES}-byte limit")
     return msg

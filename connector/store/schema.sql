@@ -53,7 +53,9 @@ CREATE TABLE IF NOT EXISTS reports (
     received_at     TEXT    NOT NULL,           -- input received (latency metrics)
     sent_at         TEXT    NOT NULL DEFAULT ''
 );
+-- The claim queries read one state at a time in index order, so they stay fast with 100,000 waiting.
 CREATE INDEX IF NOT EXISTS reports_state ON reports(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS reports_state_age ON reports(state, received_at);
 CREATE INDEX IF NOT EXISTS reports_message_id ON reports(message_id);
 CREATE INDEX IF NOT EXISTS reports_envid ON reports(envid);
 

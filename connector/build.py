@@ -13,8 +13,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
-from email.policy import SMTP
 
 from connector.cda import XsdValidator, build_document
 from connector.cda.pdf import pdf_filename, render_pdf
@@ -22,7 +20,7 @@ from connector.embedded import artifacts_from_embedded
 from connector.errors import CdaBuildError
 from connector.mapping import Mappings, MappingSettings, map_report
 from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
-from connector.package import MessageSettings, build_email, build_xdm, envid_for, message_id_for
+from connector.package import MessageSettings, build_email_bytes, build_xdm, envid_for, message_id_for
 
 __all__ = ["Artifacts", "build_artifacts", "cda_time", "corrects", "series_key"]
 
@@ -34,15 +32,14 @@ class Artifacts:
     pdf: bytes
     pdf_name: str
     xdm: bytes
-    email: EmailMessage
+    email: bytes  # exactly what SMTP sends: CRLF line ends
     message_id: str
     envid: str
     ids: DocumentIdentity  # the document's ids: ours (shape A) or the SIL's (shape B)
     lifecycle: str = "F"  # F new, C replaces, D deletes (shape B's document OBX-11)
 
     def email_bytes(self) -> bytes:
-        # CRLF line ends, as on the wire: the stored bytes are exactly what SMTP sends.
-        return self.email.as_bytes(policy=SMTP)
+        return self.email
 
 
 def build_artifacts(
@@ -74,7 +71,7 @@ def build_artifacts(
     domain = (lab.mailbox.rpartition("@")[2] or "connector.invalid")
     message_id = message_id_for(ids, recipients, domain=domain)
     name = pdf_filename(mapped, ids)
-    email = build_email(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
+    email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
                         date=_email_date(ids.effective_time))
     return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id), ids,

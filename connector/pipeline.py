@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
+from collections import OrderedDict
 import random
 import ssl
 from collections.abc import Callable
@@ -47,6 +49,10 @@ from connector.track import Ack, build_zam, parse_acks
 
 __all__ = ["Pipeline", "StepOutcome"]
 
+# Reports parsed at intake and not built yet that stay in memory: a burst of this many is built
+# without reparsing; beyond it (a backlog) the oldest are reparsed from the store when their turn comes.
+PARSED_CACHE_SIZE = 256
+
 
 @dataclass(frozen=True, slots=True)
 class StepOutcome:
@@ -78,6 +84,10 @@ class Pipeline:
         self._schematron = schematron
         self._client: SmtpClient | None = None
         self.metrics: Metrics | None = None  # set by the service; None in offline use
+        # Reports parsed at intake, kept for the build that usually follows at once (saves a reparse).
+        # Only a cache: the store's input bytes stay the source of truth, e.g. after a restart.
+        self._parsed: OrderedDict[str, LabReport] = OrderedDict()
+        self._parsed_lock = threading.Lock()  # intake threads add, the build thread takes
         self.reconfigure(config)
 
     def reconfigure(self, config: Config) -> None:
@@ -87,6 +97,8 @@ class Pipeline:
         intake, SMTP, IMAP, metrics) are the service's to judge (``connector.service``).
         """
         self.config = config
+        with self._parsed_lock:
+            self._parsed.clear()  # parsed under the old identity settings
         self.lab = config.lab_identity()
         self.parse_settings = ParseSettings(
             identity_status_map=config.identity_status_map(),
@@ -148,6 +160,7 @@ class Pipeline:
             for patient_index, report in enumerate(reports):
                 new.append(NewReport(report.report_id, index, patient_index, report.header.control_id,
                                      series_key(report)))
+                self._remember(report)
         self.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
         for index, exc in errors:
             event("input.quarantined", level=logging.WARNING, input_id=input_id, source=source,
@@ -167,7 +180,17 @@ class Pipeline:
 
     # ------------------------------------------------------------------ build
 
+    def _remember(self, report: LabReport) -> None:
+        with self._parsed_lock:
+            self._parsed[report.report_id] = report
+            while len(self._parsed) > PARSED_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+
     def load(self, row: ReportRow) -> LabReport:
+        with self._parsed_lock:
+            cached = self._parsed.pop(row.report_id, None)
+        if cached is not None:
+            return cached
         source, data = self.store.input_data(row.input_id)
         message = split_messages(data, source=source)[row.message_index]
         return parse_message(message, source=source, index=row.message_index,

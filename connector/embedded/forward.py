@@ -21,7 +21,7 @@ from connector.errors import CdaBuildError, InputError, RoutingError
 from connector.model import INS_OIDS, LabIdentity, LabReport, MappedReport, Recipient
 from connector.package import (
     MessageSettings,
-    build_email,
+    build_email_bytes,
     build_xdm,
     envid_for,
     message_id_for,
@@ -215,7 +215,7 @@ def artifacts_from_embedded(
     message_id = _message_id(doc, recipients, state, message_id_domain)
     pdf = doc.pdf or b""
     name = pdf_filename(mapped, ids)
-    email = build_email(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name, recipients=recipients,
+    email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name, recipients=recipients,
                         message_id=message_id, settings=message_settings,
                         date=parse_instant(ids.effective_time, default_zone=lab.timezone),
                         body=_body(report, recipients, state, doc))

@@ -10,13 +10,14 @@ envid_for        the DSN ENVID derived from a Message-ID
 from __future__ import annotations
 
 from .ids import envid_for, message_id_for
-from .message import MessageSettings, build_email
+from .message import MessageSettings, build_email, build_email_bytes
 from .metadata import build_metadata
 from .xdm import build_xdm
 
 __all__ = [
     "MessageSettings",
     "build_email",
+    "build_email_bytes",
     "build_metadata",
     "build_xdm",
     "envid_for",

@@ -19,7 +19,7 @@ from .pdf_font import FontSubset
 __all__ = ["DocumentInfo", "file_id_for", "srgb_profile", "write_pdf"]
 
 PAGE_WIDTH, PAGE_HEIGHT = 595.28, 841.89  # A4 in points
-_COMPRESSION = 6  # zlib level: level 9 is slower for a few hundred bytes less
+_COMPRESSION = 1  # zlib level: 6 costs 0.3 ms more per report for 3 % smaller files; 9 is slower still
 
 
 @dataclass(frozen=True, slots=True)

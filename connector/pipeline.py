@@ -339,10 +339,7 @@ class Pipeline:
         event loop, so the two overlap and the loop stays free for MLLP clients; a report built
         now is sent at the next step.
         """
-        rows = self.store.due(utcnow())
-        to_build = [r for r in rows if r.state is ReportState.PARSED
-                    or (r.state is ReportState.WAITING and not r.message_id)]
-        to_send = [r for r in rows if r not in to_build]  # BUILT, SENDING (resend the stored bytes), WAITING
+        to_build, to_send = self.store.due(utcnow())  # to_send: BUILT, SENDING (resend the stored bytes), WAITING
 
         async def builds() -> list[StepOutcome]:
             return [StepOutcome(r.report_id, await asyncio.to_thread(self.build, r)) for r in to_build]

@@ -106,9 +106,9 @@ def build_xdm(
         raise ValueError("build_xdm: submission_time must be 1980 or later (zip timestamps)")
     when = (instant.year, instant.month, instant.day, instant.hour, instant.minute, instant.second - instant.second % 2)
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compresslevel=ZIP_LEVEL) as archive:
-        archive.writestr(_entry(README_PATH, when), _readme(lab).encode("utf-8"))
-        archive.writestr(_entry(INDEX_PATH, when), _index(lab).encode("utf-8"))
-        archive.writestr(_entry(METADATA_PATH, when), metadata)
-        archive.writestr(_entry(DOCUMENT_PATH, when), cda)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(_entry(README_PATH, when), _readme(lab).encode("utf-8"), compresslevel=ZIP_LEVEL)
+        archive.writestr(_entry(INDEX_PATH, when), _index(lab).encode("utf-8"), compresslevel=ZIP_LEVEL)
+        archive.writestr(_entry(METADATA_PATH, when), metadata, compresslevel=ZIP_LEVEL)
+        archive.writestr(_entry(DOCUMENT_PATH, when), cda, compresslevel=ZIP_LEVEL)
     return buffer.getvalue()

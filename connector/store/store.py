@@ -153,22 +153,31 @@ class Store:
         rows = self.db.query("SELECT * FROM reports WHERE report_id = ?", (report_id,))
         return _row(rows[0]) if rows else None
 
-    def due(self, now: str, *, limit: int = CLAIM_BATCH) -> list[ReportRow]:
-        """Reports the pipeline should move on now: interrupted sends first, then ready e-mails,
-        then new reports (oldest first), then retries whose time has come.
+    def due(self, now: str, *, limit: int = CLAIM_BATCH) -> tuple[list[ReportRow], list[ReportRow]]:
+        """(to build, to send): the reports the pipeline should move on now, each list oldest first.
 
-        One indexed query per state: a single OR-query would sort the whole backlog each time.
+        To send: interrupted sends first, then built e-mails, then retries whose time has come.
+        To build: new reports, then retries of reports not built yet. Two lists, so the pipeline
+        can build one batch while it sends the other. One indexed query per state: a single
+        OR-query would sort the whole backlog each time.
         """
+        waiting = ("SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? AND message_id IS {} NULL "
+                   "ORDER BY next_attempt_at LIMIT ?")
+        send = self._oldest((ReportState.SENDING, ReportState.BUILT), limit)
+        send += [_row(r) for r in self.db.query(waiting.format("NOT"),
+                                                (ReportState.WAITING.value, now, limit - len(send)))]
+        build = self._oldest((ReportState.PARSED,), limit)
+        build += [_row(r) for r in self.db.query(waiting.format(""),
+                                                 (ReportState.WAITING.value, now, limit - len(build)))]
+        return build, send
+
+    def _oldest(self, states: tuple[ReportState, ...], limit: int) -> list[ReportRow]:
         rows: list[ReportRow] = []
-        for state in (ReportState.SENDING, ReportState.BUILT, ReportState.PARSED):
-            rows += [_row(r) for r in self.db.query(
-                "SELECT * FROM reports WHERE state = ? ORDER BY received_at LIMIT ?",
-                (state.value, limit - len(rows)))]
+        for state in states:
             if len(rows) >= limit:
-                return rows
-        rows += [_row(r) for r in self.db.query(
-            "SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?",
-            (ReportState.WAITING.value, now, limit - len(rows)))]
+                break
+            rows += [_row(r) for r in self.db.query(
+                "SELECT * FROM reports WHERE state = ? ORDER BY received_at LIMIT ?", (state.value, limit - len(rows)))]
         return rows
 
     def email(self, report_id: str) -> bytes | None:

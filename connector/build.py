@@ -17,10 +17,18 @@ from datetime import datetime, timedelta, timezone
 from connector.cda import XsdValidator, build_document
 from connector.cda.pdf import pdf_filename, render_pdf
 from connector.embedded import artifacts_from_embedded
-from connector.errors import CdaBuildError
+from connector.errors import CdaBuildError, InputError
 from connector.mapping import Mappings, MappingSettings, map_report
 from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
-from connector.package import MessageSettings, build_email_bytes, build_xdm, envid_for, message_id_for
+from connector.package import (
+    MessageSettings,
+    build_email_bytes,
+    build_xdm,
+    envid_for,
+    header_of,
+    message_id_for,
+)
+from connector.xmlsafe import parse_xml
 
 __all__ = ["Artifacts", "build_artifacts", "cda_time", "corrects", "series_key"]
 
@@ -61,19 +69,26 @@ def build_artifacts(
     mapped = map_report(report, mappings, mapping_settings)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     cda = build_document(mapped, lab=lab, ids=ids, pdf=pdf)
+    # The bytes are parsed back once, as a receiver would: the XSD check and the zip's METADATA
+    # and the e-mail's subject all read that one tree, so they cannot disagree with what is sent.
+    try:
+        root = parse_xml(cda, source=f"report {report.report_id} CDA")
+    except InputError as exc:
+        raise CdaBuildError(str(exc)) from None
     if xsd is not None:
-        errors = xsd.errors(cda)
+        errors = xsd.errors_tree(root)
         if errors:
             # XSD messages name elements and lines of *our* document, not patient values.
             raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
+    header = header_of(root, report_id=report.report_id)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
-                    submission_time=ids.effective_time)
+                    submission_time=ids.effective_time, header=header)
     domain = (lab.mailbox.rpartition("@")[2] or "connector.invalid")
     message_id = message_id_for(ids, recipients, domain=domain)
     name = pdf_filename(mapped, ids)
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
-                        date=_email_date(ids.effective_time))
+                        date=_email_date(ids.effective_time), header=header)
     return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id), ids,
                      "C" if ids.replaces else "F")
 

@@ -9,17 +9,20 @@ envid_for        the DSN ENVID derived from a Message-ID
 
 from __future__ import annotations
 
+from .cda_header import CdaHeader, header_of
 from .ids import envid_for, message_id_for
 from .message import MessageSettings, build_email, build_email_bytes
 from .metadata import build_metadata
 from .xdm import build_xdm
 
 __all__ = [
+    "CdaHeader",
     "MessageSettings",
     "build_email",
     "build_email_bytes",
     "build_metadata",
     "build_xdm",
     "envid_for",
+    "header_of",
     "message_id_for",
 ]

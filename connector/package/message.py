@@ -127,8 +127,13 @@ def build_email_bytes(
     settings: MessageSettings,
     date: datetime | None = None,
     body: str | None = None,
+    header: CdaHeader | None = None,
 ) -> bytes:
-    """The e-mail for one patient's report version to ``recipients`` (at least one), CRLF line ends."""
+    """The e-mail for one patient's report version to ``recipients`` (at least one), CRLF line ends.
+
+    The subject and X-MSS-* headers come from the CDA in ``xdm``; ``header`` may hand over that
+    CDA's already parsed header (the build parsed those bytes once for the XSD check).
+    """
     rid = mapped.report_id
     if not recipients:
         raise PermanentError(f"report {rid}: an e-mail needs at least one recipient")
@@ -136,7 +141,7 @@ def build_email_bytes(
         raise PermanentError(f"report {rid}: PDF name must end in .pdf and hold no path or control characters")
     if not re.fullmatch(r"<[^<>\s]+@[^<>\s]+>", message_id):
         raise PermanentError(f"report {rid}: Message-ID must look like <id@domain>")
-    header = read_header(_cda_from_xdm(xdm, rid), report_id=rid)
+    header = header or read_header(_cda_from_xdm(xdm, rid), report_id=rid)
     if (header.id_root, header.id_extension) != (ids.document_id_root, ids.document_id_extension):
         raise CdaBuildError(f"report {rid}: the CDA in the zip is not the document version being sent")
     ins_sent = header.ins is not None and mapped.report.patient.ins_qualified

@@ -191,9 +191,13 @@ def build_metadata(
     submission_time: str,
     source_oid: str = "",
     content_type: Code = CONTENT_TYPE,
+    header: CdaHeader | None = None,
 ) -> bytes:
-    """METADATA.XML for one CDA (bytes exactly as they go into DOC0001.XML)."""
-    header = read_header(cda, report_id=mapped.report_id)
+    """METADATA.XML for one CDA (bytes exactly as they go into DOC0001.XML).
+
+    ``header``: the CDA's header when the caller already parsed these very bytes.
+    """
+    header = header or read_header(cda, report_id=mapped.report_id)
     where = f"report {mapped.report_id}"
     if (header.id_root, header.id_extension) != (ids.document_id_root, ids.document_id_extension):
         raise CdaBuildError(

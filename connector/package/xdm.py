@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from connector.model import DocumentIdentity, LabIdentity, MappedReport, Recipient
 
 from ._times import parse_instant
+from .cda_header import CdaHeader
 from .metadata import DOCUMENT_URI, build_metadata
 
 __all__ = ["APPLICATION_VENDOR", "DOCUMENT_PATH", "METADATA_PATH", "build_xdm"]
@@ -90,6 +91,7 @@ def build_xdm(
     recipients: Sequence[Recipient],
     submission_time: str,
     source_oid: str = "",
+    header: CdaHeader | None = None,
 ) -> bytes:
     """The IHE_XDM.ZIP bytes for one CDA; same inputs, same bytes."""
     metadata = build_metadata(
@@ -100,6 +102,7 @@ def build_xdm(
         recipients=recipients,
         submission_time=submission_time,
         source_oid=source_oid,
+        header=header,
     )
     instant = parse_instant(submission_time, default_zone=lab.timezone)
     if instant.year < ZIP_EPOCH_YEAR:

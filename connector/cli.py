@@ -65,6 +65,26 @@ def _emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
         text()
 
 
+class _NoProgress:
+    pos = 0
+
+    def __enter__(self) -> "_NoProgress":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        self.pos += n
+
+
+def _progress(length: int, label: str) -> Any:
+    """A progress bar on an interactive terminal; nothing otherwise (stderr stays one line per failure)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _NoProgress()
+
+
 config_option = click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="CONNECTOR_CONFIG", help="Service configuration (YAML). Default: $CONNECTOR_CONFIG or embedded demo defaults.")
@@ -112,7 +132,8 @@ def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_
     """Build CDA, PDF, XDM zip and e-mail for every report in INPUTS, offline (sends nothing)."""
     from connector.offline import build_files
 
-    results = build_files(list(inputs), out_dir, _config(config_path))
+    with _progress(len(inputs), "building") as bar:
+        results = build_files(list(inputs), out_dir, _config(config_path), progress=bar.update)
     for failure in results.failures:
         click.echo(failure, err=True)
 
@@ -246,12 +267,14 @@ def quarantine_list(config_path: Path | None, as_json: bool) -> int:
 @quarantine.command("release")
 @click.argument("item")
 @config_option
+@json_option
 @_guard
-def quarantine_release(item: str, config_path: Path | None) -> int:
+def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> int:
     """Mark INPUT:MESSAGE handled (after the SIL resent a fixed message)."""
     from connector.ops import release_item
 
     release_item(_config(config_path), item)
+    _emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
     return EXIT_OK
 
 
@@ -329,14 +352,15 @@ def loinc() -> None:
 @loinc.command("import")
 @click.argument("csv_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
+@json_option
 @_guard
-def loinc_import(csv_path: Path, config_path: Path | None) -> int:
+def loinc_import(csv_path: Path, config_path: Path | None, as_json: bool) -> int:
     """Import the official LOINC CSV (Loinc.csv) or the ANS French labels."""
     from connector.mapping import import_loinc
 
     config = _config(config_path)
     count = import_loinc(csv_path, loinc_dir=config.path(config.mappings.loinc_dir))
-    click.echo(f"{count} LOINC rows imported")
+    _emit(as_json, {"imported": count}, lambda: click.echo(f"{count} LOINC rows imported"))
     return EXIT_OK
 
 
@@ -348,17 +372,19 @@ def directory() -> None:
 @directory.command("import")
 @click.argument("extract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
+@json_option
 @_guard
-def directory_import(extract: Path, config_path: Path | None) -> int:
+def directory_import(extract: Path, config_path: Path | None, as_json: bool) -> int:
     """Load Extraction_Correspondance_MSSante; replaces the previous import atomically."""
     from connector.send import import_directory
 
     config = _config(config_path)
     total = extract.stat().st_size
-    with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+    with _progress(total, "importing") as bar:
         count = import_directory(extract, db_path=config.directory_path,
                                  progress=lambda done: bar.update(done - bar.pos))
-    click.echo(f"{count} mailboxes imported into {config.directory_path}")
+    _emit(as_json, {"imported": count, "database": str(config.directory_path)},
+          lambda: click.echo(f"{count} mailboxes imported into {config.directory_path}"))
     return EXIT_OK
 
 

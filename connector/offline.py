@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -68,7 +69,8 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
     return None
 
 
-def build_files(inputs: list[Path], out_dir: Path, config: Config) -> BuildResults:
+def build_files(inputs: list[Path], out_dir: Path, config: Config,
+                progress: Callable[[int], object] | None = None) -> BuildResults:
     results = BuildResults()
     lab = config.lab_identity()
     mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
@@ -83,6 +85,8 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config) -> BuildResul
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
         for path in inputs:
+            if progress is not None:
+                progress(1)
             data = path.read_bytes()
             messages = split_messages(data, source=path.name)
             if not messages:

@@ -205,6 +205,9 @@ def artifacts_from_embedded(
     from connector.build import Artifacts
 
     doc = check_embedded(report, lab=lab, xsd=xsd)
+    if report.flags is not None and report.flags.get("ACK_LECTURE_MSS") is False:
+        # The SIL asked for no read acknowledgement for this document: no Disposition-Notification-To.
+        message_settings = dataclasses.replace(message_settings, request_mdn=False)
     _check_recipients(report, recipients)
     state = lifecycle(report)
     ids = doc.identity

@@ -55,6 +55,7 @@ def mail(art):  # the e-mail as the recipient's software parses it
 
     return email.message_from_bytes(art.email, policy=email.policy.default)
 
+
 def load(name: str) -> LabReport:
     data = (DATA / name).read_bytes()
     return parse_message(split_messages(data, source=name)[0], source=name)[0]
@@ -353,3 +354,13 @@ def test_ans_example_with_real_documents_goes_to_professional_and_patient() -> N
     assert art.cda == ours.documents[1].data  # the N3
     assert {a.addr_spec for a in mail(art)["To"].addresses} == {"adam.hoda@test-ci-sis.mssante.fr", PATIENT_BOX}
     assert isinstance(report.documents[0], EmbeddedDocument)
+
+
+def test_no_read_acknowledgement_when_the_sil_says_ack_lecture_n() -> None:
+    assert mail(forward(load("b01_n3_new.hl7")))["Disposition-Notification-To"] is not None
+    data = (DATA / "b01_n3_new.hl7").read_bytes().replace(
+        "ACK_LECTURE_MSS^Accusé de lecture^MetaDMPMSS||Y".encode(),
+        "ACK_LECTURE_MSS^Accusé de lecture^MetaDMPMSS||N".encode())
+    report = parse_message(split_messages(data)[0])[0]
+    assert report.flags is not None and report.flags.get("ACK_LECTURE_MSS") is False
+    assert mail(forward(report))["Disposition-Notification-To"] is None

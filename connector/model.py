@@ -6,8 +6,9 @@
 
 Conventions
 - Timestamps stay HL7 DTM strings as sent (``YYYY[MM[DD[HH[MM[SS[.S+]]]]]][+/-ZZZZ]``):
-  precision matters in a lab report and a ``datetime`` would invent it. Helpers in
-  :mod:`connector.parse.timestamps` turn them into CDA TS values.
+  precision matters in a lab report and a ``datetime`` would invent it. The parser checks
+  them (:mod:`connector.parse.timestamps`); the CDA stage writes them as TS
+  (:mod:`connector.cda.timestamps`).
 - Numbers stay :class:`~decimal.Decimal` together with the text as sent, so ``1.950``
   keeps its three decimals.
 - Every element that comes from a segment keeps that segment's text in ``raw``

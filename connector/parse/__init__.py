@@ -13,7 +13,7 @@ from .identity import nir_key_ok
 from .message import MAX_SEGMENTS_PER_MESSAGE, parse_message
 from .settings import DEFAULT_IDENTITY_STATUS_MAP, ParseSettings
 from .split import MAX_MESSAGE_BYTES, split_messages
-from .timestamps import is_valid_dtm, to_cda_ts
+from .timestamps import is_valid_dtm
 from .values import MAX_ENCAPSULATED_CHARS
 
 __all__ = [
@@ -28,5 +28,4 @@ __all__ = [
     "parse_message",
     "report_id_for",
     "split_messages",
-    "to_cda_ts",
 ]

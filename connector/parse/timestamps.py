@@ -9,7 +9,7 @@ import calendar
 import re
 from functools import lru_cache
 
-__all__ = ["is_valid_dtm", "to_cda_ts"]
+__all__ = ["is_valid_dtm"]
 
 _DTM = re.compile(
     r"(?P<y>\d{4})(?:(?P<mo>\d{2})(?:(?P<d>\d{2})(?:(?P<h>\d{2})(?:(?P<mi>\d{2})(?:(?P<s>\d{2})(?:\.\d{1,4})?)?)?)?)?)?"
@@ -39,14 +39,3 @@ def is_valid_dtm(value: str) -> bool:
         return False
     zone = parts["zone"]
     return zone is None or (int(zone[1:3]) <= 14 and int(zone[3:]) <= 59)
-
-
-def to_cda_ts(value: str, default_zone: str = "+0100") -> str:
-    """The CDA TS for an HL7 DTM: same digits; a time without zone gets ``default_zone``.
-
-    A date alone (``YYYYMMDD``) stays without zone: a zone on a date would invent a time.
-    """
-    match = _DTM.fullmatch(value)
-    if match is None or match.group("h") is None or match.group("zone") is not None:
-        return value
-    return value + default_zone

@@ -10,7 +10,6 @@ from connector.parse import (
     nir_key_ok,
     report_id_for,
     split_messages,
-    to_cda_ts,
 )
 from connector.parse.er7 import Encoding, unescape
 from connector.parse.fields import cnn, cx, xcn
@@ -61,12 +60,6 @@ def test_valid_dtm(value: str) -> None:
 @pytest.mark.parametrize("value", ["20261345", "20230229", "202611192460", "2026-11-19", "abc", "1700", "20261119+2500"])
 def test_invalid_dtm(value: str) -> None:
     assert not is_valid_dtm(value)
-
-
-def test_to_cda_ts() -> None:
-    assert to_cda_ts("202611190815") == "202611190815+0100"
-    assert to_cda_ts("20261119") == "20261119"
-    assert to_cda_ts("202611190815-0500") == "202611190815-0500"
 
 
 @pytest.mark.parametrize("eol", [b"\r", b"\n", b"\r\n"])

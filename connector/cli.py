@@ -68,7 +68,7 @@ def _emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
 class _NoProgress:
     pos = 0
 
-    def __enter__(self) -> "_NoProgress":
+    def __enter__(self) -> _NoProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

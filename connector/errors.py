@@ -105,7 +105,7 @@ class InputError(PermanentError):
     def _message_label(self) -> str:
         return f"message {self.message_index}" if self.message_index is not None else ""
 
-    def located(self, source: str) -> "InputError":
+    def located(self, source: str) -> InputError:
         """The same error with the input's file name filled in."""
         return type(self)(
             self.expected,

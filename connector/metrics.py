@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -41,7 +41,7 @@ class _StoreCollector(Collector):
         oldest = self.store.oldest_waiting()
         age = 0.0
         if oldest is not None:
-            age = (datetime.now(timezone.utc) - datetime.fromisoformat(oldest.received_at)).total_seconds()
+            age = (datetime.now(UTC) - datetime.fromisoformat(oldest.received_at)).total_seconds()
         yield GaugeMetricFamily("connector_oldest_waiting_seconds", "Age of the oldest report in progress",
                                 value=age)
         yield GaugeMetricFamily("connector_quarantined_inputs", "Inputs that could not be read, not released",
@@ -75,7 +75,7 @@ class MetricsServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
+            def do_GET(self) -> None:
                 if self.path == "/metrics":
                     self._reply(200, owner.metrics.render(), CONTENT_TYPE_LATEST)
                 elif self.path == "/healthz":

@@ -6,7 +6,7 @@ work at once). No patient data is ever read here: only ids, states, reasons, cod
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ __all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports"
 
 
 def _age(iso: str) -> float:
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
 
 
 def status_data(config: Config) -> dict[str, Any]:

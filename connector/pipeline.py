@@ -14,17 +14,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 import random
 import ssl
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connector.build import build_artifacts, cda_time, corrects, series_key
 from connector.cda import XsdValidator
 from connector.config import Config
+from connector.embedded import check_embedded
 from connector.errors import (
     InputError,
     NoAddressYet,
@@ -34,11 +35,10 @@ from connector.errors import (
     TransientError,
     UnmappedCode,
 )
-from connector.embedded import check_embedded
 from connector.intake import Receipt
 from connector.logs import event
-from connector.metrics import Metrics
 from connector.mapping import Mappings, MappingSettings
+from connector.metrics import Metrics
 from connector.model import LabReport, Recipient
 from connector.package import MessageSettings
 from connector.parse import ParseSettings, header_of, parse_message, split_messages
@@ -202,7 +202,7 @@ class Pipeline:
             report = self.load(row)
             ids = None if report.documents else self.store.document_identity(  # shape B keeps the SIL's ids
                 report_id, oid_root=self.lab.oid_root, corrects=corrects(report),
-                effective_time=cda_time(datetime.now(timezone.utc), self.lab.timezone))
+                effective_time=cda_time(datetime.now(UTC), self.lab.timezone))
             recipients = recipients_for(report, self._directory_or_fail(), self.routing)
             artifacts = build_artifacts(
                 report, mappings=self._mappings(), mapping_settings=self.mapping_settings, lab=self.lab,
@@ -313,7 +313,7 @@ class Pipeline:
     def _wait(self, row: ReportRow, reason: str) -> ReportState:
         retry = self.config.retry
         first = datetime.fromisoformat(row.received_at)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if now - first > timedelta(hours=retry.give_up_hours):
             reason = f"gave up after {retry.give_up_hours:g} h: {reason}"
             self.store.quarantine(row.report_id, reason=reason)
@@ -420,7 +420,7 @@ class Pipeline:
         return build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=error_code,
                          error_label=error_label, sender_app=self.config.sil.ack_application,
                          sender_facility=self.config.sil.ack_facility, control_id=control_id,
-                         when=cda_time(datetime.now(timezone.utc), self.lab.timezone)[:14])
+                         when=cda_time(datetime.now(UTC), self.lab.timezone)[:14])
 
 def _dmp_state(report: LabReport) -> str:
     """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.
@@ -434,4 +434,4 @@ def _dmp_state(report: LabReport) -> str:
 
 
 def _age(iso: str) -> float:
-    return (datetime.now(timezone.utc) - datetime.fromisoformat(iso)).total_seconds()
+    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TypeVar
 
 from connector.config import Config, RetentionConfig
-from connector.errors import ConfigError
 from connector.intake.folder import REASON_SUFFIX
 from connector.logs import event
 from connector.states import ReportState

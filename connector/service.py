@@ -131,7 +131,7 @@ class Service:
             self.wake.clear()
             try:
                 await asyncio.wait_for(self.wake.wait(), WORK_INTERVAL_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     async def _reload(self) -> None:
@@ -198,7 +198,7 @@ class Service:
     async def _sleep(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self.stop.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 

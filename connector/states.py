@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-__all__ = ["RecipientState", "ReportState", "TERMINAL_STATES"]
+__all__ = ["TERMINAL_STATES", "RecipientState", "ReportState"]
 
 
 class ReportState(str, Enum):

@@ -8,7 +8,6 @@ only the operator is an in-process aiosmtpd server (connector.demo.server).
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import shutil
 import tempfile
 from importlib import resources

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import ssl
 import tempfile
-from dataclasses import dataclass, field
 import uuid
+from dataclasses import dataclass, field
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -63,7 +63,7 @@ class _Controller(Controller):
 
 
 class _Handler:
-    def __init__(self, server: "DemoSmtpServer") -> None:
+    def __init__(self, server: DemoSmtpServer) -> None:
         self.server = server
 
     async def handle_EHLO(self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str,
@@ -130,7 +130,7 @@ class DemoSmtpServer:
         ctx.load_cert_chain(str(self.client_pem))
         return ctx
 
-    def __enter__(self) -> "DemoSmtpServer":
+    def __enter__(self) -> DemoSmtpServer:
         self._controller.start()
         return self
 

@@ -23,7 +23,7 @@ from .loinc import LOINC_OID, LoincTable, check_digit_ok
 from .units import ucum_trap
 from .values import parse_range
 
-__all__ = ["BatteryMapping", "Finding", "TestMapping", "ReadResult", "VALUE_TYPES", "mapping_files", "read_directory"]
+__all__ = ["VALUE_TYPES", "BatteryMapping", "Finding", "ReadResult", "TestMapping", "mapping_files", "read_directory"]
 
 VALUE_TYPES = ("numeric", "coded", "text")
 TOP_KEYS = frozenset({"chapter", "subchapter", "tests", "batteries", "units"})

@@ -18,9 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = [
+    "IMPORTED_DB_NAME",
     "LOINC_OID",
     "LOINC_SYSTEMS",
-    "IMPORTED_DB_NAME",
     "LoincConcept",
     "LoincTable",
     "check_digit_ok",
@@ -120,7 +120,7 @@ class LoincTable:
         self.imported_db = imported_db
 
     @classmethod
-    def open(cls, loinc_dir: Path | None = None, *, subset_dir: Path | None = None) -> "LoincTable":
+    def open(cls, loinc_dir: Path | None = None, *, subset_dir: Path | None = None) -> LoincTable:
         subset_path = (subset_dir or default_loinc_dir()) / SUBSET_NAME
         subset: dict[str, LoincConcept] = {}
         if subset_path.is_file():

@@ -7,9 +7,9 @@ the previous instance when the new load raises :class:`MappingFileError`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from connector.errors import MappingFileError
 from connector.model import Coded
@@ -31,7 +31,7 @@ def default_mappings_dir() -> Path:
 class Mappings:
     """Local test codes → LOINC/UCUM/chapter, battery codes, local unit spellings."""
 
-    __slots__ = ("_tests", "_batteries", "_units", "_by_loinc", "_loinc", "_version", "_directory", "_displays")
+    __slots__ = ("_batteries", "_by_loinc", "_directory", "_displays", "_loinc", "_tests", "_units", "_version")
 
     def __init__(
         self,
@@ -57,7 +57,7 @@ class Mappings:
         self._displays: dict[str, str | None] = {}  # LOINC display look-ups (the imported table is on disk)
 
     @classmethod
-    def load(cls, directory: Path, *, loinc_dir: Path | None = None) -> "Mappings":
+    def load(cls, directory: Path, *, loinc_dir: Path | None = None) -> Mappings:
         """Read every mapping file; raise MappingFileError (path, line, key) on the first error."""
         loinc = LoincTable.open(loinc_dir, subset_dir=default_loinc_dir())
         read = read_directory(Path(directory), loinc)

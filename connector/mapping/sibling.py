@@ -38,7 +38,7 @@ from .mapper import MappingSettings, map_report
 from .mappings import Mappings
 from .values import format_decimal
 
-__all__ = ["run_sibling_tests", "obx_to_result"]
+__all__ = ["obx_to_result", "run_sibling_tests"]
 
 EXPECT_KEYS = ("loinc", "display", "unit", "value", "range", "chapter", "subchapter", "interpretation", "status")
 

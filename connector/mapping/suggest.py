@@ -45,7 +45,7 @@ def _score(query: list[str], concept: LoincConcept) -> float:
     for word in query:
         if word in words:
             total += 1
-        elif len(word) >= 3 and any(w.startswith(word) or word.startswith(w) and len(w) >= 3 for w in words):
+        elif len(word) >= 3 and any(w.startswith(word) or (word.startswith(w) and len(w) >= 3) for w in words):
             total += 0.5
     return total / len(query)
 

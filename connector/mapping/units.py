@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["ucum_trap", "ucum_error", "unit_dimension", "PROPERTY_DIMENSIONS"]
+__all__ = ["PROPERTY_DIMENSIONS", "ucum_error", "ucum_trap", "unit_dimension"]
 
 # Spelling (exact) → why it is refused and what to write instead.
 _TRAPS: dict[str, str] = {

@@ -8,7 +8,6 @@ values here are patient data: never log this object, log the report id.
 from __future__ import annotations
 
 import functools
-
 from dataclasses import dataclass, field
 
 from lxml import etree

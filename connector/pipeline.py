@@ -236,7 +236,8 @@ class Pipeline:
             return ReportState.QUARANTINED
         self.store.mark_built(report_id, email=artifacts.email_bytes(), message_id=artifacts.message_id,
                               envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
-                              lifecycle=artifacts.lifecycle, dmp_state=_dmp_state(report))
+                              lifecycle=artifacts.lifecycle, dmp_state=_dmp_state(report),
+                              dsn=not (report.flags is not None and report.flags.get("ACK_RECEPTION") is False))
         unmapped = len(artifacts.mapped.unmapped_codes)
         if self.metrics is not None and unmapped:
             self.metrics.unmapped.inc(unmapped)
@@ -270,7 +271,8 @@ class Pipeline:
         if self._client is None:
             self._client = SmtpClient(self.smtp, self.smtp_context)
         try:
-            result = await submit(email, sender=self.lab.mailbox, recipients=pending, envid=row.envid,
+            result = await submit(email, sender=self.lab.mailbox, recipients=pending,
+                                  envid=row.envid if row.dsn else "",  # "": no DSN asked (ACK_RECEPTION=N)
                                   settings=self.smtp, context=self.smtp_context, client=self._client)
         except SmtpTemporaryError as exc:
             self._count_smtp_error("temporary", exc.code)

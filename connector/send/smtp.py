@@ -175,7 +175,8 @@ class SmtpClient:
     async def _transaction(
         self, smtp: aiosmtplib.SMTP, message: bytes, sender: str, recipients: Sequence[str], envid: str
     ) -> SubmitResult:
-        use_dsn = self.settings.dsn and smtp.supports_extension("dsn")
+        # An empty ENVID asks for no DSN for this message (the SIL's ACK_RECEPTION=N).
+        use_dsn = self.settings.dsn and bool(envid) and smtp.supports_extension("dsn")
         self._stage = "MAIL FROM"
         await smtp.mail(sender, options=["RET=HDRS", f"ENVID={xtext(envid)}"] if use_dsn else [])
         self._stage = "RCPT TO"

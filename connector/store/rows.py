@@ -46,6 +46,7 @@ class ReportRow:
     received_at: str
     updated_at: str
     sent_at: str
+    dsn: bool = True  # ask the operator for a delivery report
 
 
 def row_of(r: object) -> ReportRow:
@@ -64,6 +65,7 @@ def row_of(r: object) -> ReportRow:
         received_at=r["received_at"],  # type: ignore[index]
         updated_at=r["updated_at"],  # type: ignore[index]
         sent_at=r["sent_at"],  # type: ignore[index]
+        dsn=bool(r["dsn"]),  # type: ignore[index]
     )
 
 

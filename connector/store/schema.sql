@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS reports (
     effective_time  TEXT,
     message_id      TEXT,                       -- RFC 5322 Message-ID, fixed once, reused on retry
     envid           TEXT,                       -- DSN ENVID
+    dsn             INTEGER NOT NULL DEFAULT 1, -- 0: no delivery report asked (shape B ACK_RECEPTION=N)
     email           BLOB,                       -- the exact bytes sent (and resent)
     lifecycle       TEXT    NOT NULL DEFAULT 'F', -- F new, C replaces, D deletes: for the DMP feed
     dmp_state       TEXT    NOT NULL DEFAULT '',  -- '' not asked; to_send (DESTDMP=Y, qualified INS); not_eligible

@@ -176,15 +176,15 @@ class Store(AckStore, OperatorViews):
 
     def mark_built(
         self, report_id: str, *, email: bytes, message_id: str, envid: str, recipients: Sequence[Recipient],
-        ids: DocumentIdentity | None = None, lifecycle: str = "F", dmp_state: str = "",
+        ids: DocumentIdentity | None = None, lifecycle: str = "F", dmp_state: str = "", dsn: bool = True,
     ) -> None:
         """Commit the built e-mail and its ids; ``ids`` records a document the SIL identified (shape B)."""
         now = utcnow()
         with self.db.transaction() as c:
             c.execute(
                 "UPDATE reports SET state = ?, reason = '', email = ?, message_id = ?, envid = ?, updated_at = ?, "
-                "lifecycle = ?, dmp_state = ? WHERE report_id = ?",
-                (ReportState.BUILT.value, email, message_id, envid, now, lifecycle, dmp_state, report_id),
+                "lifecycle = ?, dmp_state = ?, dsn = ? WHERE report_id = ?",
+                (ReportState.BUILT.value, email, message_id, envid, now, lifecycle, dmp_state, int(dsn), report_id),
             )
             if ids is not None:
                 replaces = "^".join(ids.replaces) if ids.replaces else ""

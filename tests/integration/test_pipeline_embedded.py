@@ -66,3 +66,15 @@ async def test_no_directory_entry_waits_and_tells_the_sil_once(runtime) -> None:
     runtime.store.retry(row.report_id)
     await drain(runtime.pipeline)
     assert len(runtime.store.pending_outbox()) == 1  # told once, not at every retry
+
+
+async def test_ack_reception_n_asks_for_no_delivery_report(runtime) -> None:
+    data = (EMBEDDED / "b01_n3_new.hl7").read_bytes().replace(
+        "ACK_RECEPTION^Accusé de réception^MetaDMPMSS||Y".encode(),
+        "ACK_RECEPTION^Accusé de réception^MetaDMPMSS||N".encode())
+    assert b"ACK_RECEPTION^Accus\xc3\xa9 de r\xc3\xa9ception^MetaDMPMSS||N" in data
+    receipt = runtime.pipeline.receive(data, source="b01_no_dsn.hl7")
+    await drain(runtime.pipeline)
+    assert runtime.store.report(receipt.reports[0]).state is ReportState.SENT
+    sent = runtime.server.messages[-1]
+    assert not any(o.upper().startswith(("ENVID=", "RET=")) for o in sent.mail_options)

@@ -9,6 +9,7 @@ the log has the event.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import sys
@@ -318,8 +319,7 @@ def mappings_check(directory: Path | None, config_path: Path | None, as_json: bo
             click.echo(f"{f.path}:{f.line}: {f.severity}: [{f.key}] {f.message}")
         click.echo(f"{len(errors)} error(s), {len(findings) - len(errors)} warning(s)")
 
-    _emit(as_json, [vars(f) if hasattr(f, "__dict__") else f._asdict() for f in findings]
-          if as_json else [], text)
+    _emit(as_json, [dataclasses.asdict(f) for f in findings], text)
     return EXIT_FAILED if errors else EXIT_OK
 
 
@@ -340,7 +340,7 @@ def mappings_suggest(query: str, limit: int, config_path: Path | None, as_json: 
         for c in found:
             click.echo(f"{c.code:<10} {c.score:6.2f}  {c.display}")
 
-    _emit(as_json, [c.__dict__ if hasattr(c, "__dict__") else c._asdict() for c in found], text)
+    _emit(as_json, [dataclasses.asdict(c) for c in found], text)
     return EXIT_OK if found else EXIT_FAILED
 
 
@@ -399,8 +399,11 @@ def directory_lookup(idnps: str, config_path: Path | None, as_json: bool) -> int
 
     config = _config(config_path)
     entries = Directory(config.directory_path).lookup(idnps)
-    _emit(as_json, [e.__dict__ if hasattr(e, "__dict__") else str(e) for e in entries],
-          lambda: [click.echo(str(e)) for e in entries] and None)
+    def text() -> None:
+        for e in entries:
+            click.echo(f"{e.address}  {e.display_name}")
+
+    _emit(as_json, [dataclasses.asdict(e) for e in entries], text)
     return EXIT_OK if entries else EXIT_FAILED
 
 

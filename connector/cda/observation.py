@@ -15,6 +15,7 @@ from connector.model import (
 
 from .context import BuildContext
 from .elements import LOINC, XSI_TYPE, coded, sub, templates
+from .methods import ANSM_SYSTEM, ANSM_SYSTEM_NAME, ansm_method
 from .narrative import SectionText
 from .values import _number, cda_unit, value_element, value_text
 
@@ -110,6 +111,9 @@ class ObservationWriter:
                 INTERPRETATION_SYSTEM,
                 INTERPRETATIONS[code],
             )
+        method = ansm_method(m.result.method)
+        if method is not None:  # CDA order: after interpretationCode, before entryRelationship
+            coded(obs, "methodCode", method[0], ANSM_SYSTEM, method[1], ANSM_SYSTEM_NAME)
         for comment in m.result.comments:
             self._comment(obs, self.text.comment(comment.text))
         for previous in m.previous:

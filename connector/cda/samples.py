@@ -188,8 +188,29 @@ def sample_mapped_report(
         comments=(Comment("Contrôlé sur\nun second tube", "L"),),
     )
     r_gb = _obx(2, "GB", "Leucocytes", _num("6.20"), status="P" if preliminary else "F")
-    r_na = _obx(3, "NA", "Sodium", _num("140"))
-    r_k = _obx(4, "K", "Potassium", _num("5.9"))
+    # The ionogram was validated by a second biologist (OBX-16) after its analysis (OBX-19);
+    # sodium names its ANSM technique (OBX-17), potassium a local one (left out of the CDA).
+    validator = Practitioner(
+        Identifier("10003461041", type_code="RPPS"), PersonName("VALIDEUR", ("Vera",))
+    )
+    r_na = _obx(
+        3,
+        "NA",
+        "Sodium",
+        _num("140"),
+        method=Coded("9EI", "Potentiométrie indirecte", "1.2.250.1.213.2.3.5"),
+        responsible_observer=validator,
+        analysed_at="202401041410",
+    )
+    r_k = _obx(
+        4,
+        "K",
+        "Potassium",
+        _num("5.9"),
+        method=Coded("POT", "Potentiométrie maison", "L"),
+        responsible_observer=validator,
+        analysed_at="202401041405",
+    )
     r_crp = _obx(
         5,
         "CRP",

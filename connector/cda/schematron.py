@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from lxml import etree
 
 from connector.errors import CdaBuildError
 
-__all__ = ["SCHEMATRONS", "Failure", "SchematronValidator"]
+__all__ = ["LEVEL1_WAIVER", "SCHEMATRONS", "Failure", "SchematronValidator"]
 
 # Relative to ``<kit>/schematrons``: the full check of a CR-BIO 2024.01 document.
 SCHEMATRONS = (
@@ -41,6 +42,18 @@ SVRL = "{http://purl.oclc.org/dsdl/svrl}"
 # Roles that report, not fail (ANS uses role="warning"/"info" on some asserts).
 NON_FAILING_ROLES = frozenset({"warning", "warn", "info", "information"})
 COMPILED_SUFFIX = ".compiled.xsl"
+# The one assert of the six that a level-1 (nonXMLBody) CR-BIO cannot satisfy: the volet wants the
+# XD-LAB templateId 1.3.6.1.4.1.19376.1.3.3 on every ClinicalDocument, while StrucMin admits exactly
+# three templateIds (…1.2.20, …2.8.2.1, …1.1.1.1) on a nonXMLBody document. The ANS's own level-1
+# example (BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml) fails it too and declares only StrucMin +
+# terminologies. Waived for nonXMLBody documents only; proof: tests/integration/test_cda_level1.py.
+LEVEL1_WAIVER = (
+    "CI-SIS_BIO-CR-BIO_2024.01.sch",
+    "/ClinicalDocument",
+    "@root='1.3.6.1.4.1.19376.1.3.3'",
+)
+_NON_XML_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?nonXMLBody[\s>/]")
+_STRUCTURED_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?structuredBody[\s>/]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +160,12 @@ class SchematronValidator:
 
     # ------------------------------------------------------------------ validation
 
-    def failures(self, document: bytes) -> list[Failure]:
-        """SVRL ``failed-assert`` of the six schematrons (warnings and info ignored)."""
+    def failures(self, document: bytes, *, waive_level1: bool = True) -> list[Failure]:
+        """SVRL ``failed-assert`` of the six schematrons (warnings and info ignored).
+
+        For a level-1 document (``nonXMLBody``) the :data:`LEVEL1_WAIVER` assert is left
+        out unless ``waive_level1`` is False (tests that prove the contradiction).
+        """
         if b"<!DOCTYPE" in document[:4096] or b"<!ENTITY" in document:
             # Saxon would resolve entities and external DTDs: such a file is not a CDA we accept.
             return [Failure("input", "/", "DOCTYPE or ENTITY declarations are refused")]
@@ -166,7 +183,19 @@ class SchematronValidator:
                 failures.append(Failure(name, "/", "schematron produced no report"))
                 continue
             failures.extend(_failed_asserts(name, svrl))
+        if waive_level1 and is_level1(document):
+            failures = [f for f in failures if not _waived(f)]
         return failures
+
+
+def is_level1(document: bytes) -> bool:
+    """A ``nonXMLBody`` document (a tag, not text: escaped text cannot start with ``<``)."""
+    return bool(_NON_XML_BODY.search(document)) and not _STRUCTURED_BODY.search(document)
+
+
+def _waived(failure: Failure) -> bool:
+    name, location, marker = LEVEL1_WAIVER
+    return failure.schematron == name and failure.location == location and marker in failure.text
 
 
 def _failed_asserts(name: str, svrl: str) -> list[Failure]:

@@ -288,7 +288,14 @@ def test_not_a_pdf_is_refused() -> None:
 def test_no_biologist_anywhere_is_refused() -> None:
     mapped = sample_mapped_report()
     orders = tuple(
-        dataclasses.replace(o, principal_interpreter=None) for o in mapped.report.orders
+        dataclasses.replace(
+            o,
+            principal_interpreter=None,
+            results=tuple(
+                dataclasses.replace(r, responsible_observer=None) for r in o.results
+            ),
+        )
+        for o in mapped.report.orders
     )
     mapped = dataclasses.replace(
         mapped, report=dataclasses.replace(mapped.report, orders=orders)

@@ -261,11 +261,13 @@ class Pipeline:
         pending = [r["address"] for r in self.store.recipients(report_id)
                    if r["state"] == RecipientState.PENDING.value]
         if not pending:
-            reason = ("no recipient left to send to (all were refused or failed): "
-                      "fix the address in the directory, then `connector retry`")
-            self.store.quarantine(report_id, reason=reason)
-            event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=reason)
-            return ReportState.QUARANTINED
+            # Nothing left to send: every recipient was accepted (an ack may even have come in while
+            # the report waited after a lost reply), refused or failed. Their states decide.
+            state = self.store.settle(report_id)
+            if state is ReportState.QUARANTINED:
+                event("report.quarantined", level=logging.WARNING, report_id=report_id,
+                      reason="no recipient left to send to")
+            return state
         self.store.mark_sending(report_id)
         event("report.sending", report_id=report_id, recipients=len(pending), attempt=row.attempts + 1)
         if self._client is None:
@@ -293,14 +295,22 @@ class Pipeline:
             return self._wait(row, f"internal error ({type(exc).__name__}) while sending")
         temporary = {a: v for a, v in result.refused.items() if 400 <= v[0] < 500}
         permanent = {a: v for a, v in result.refused.items() if a not in temporary}
-        state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply)
+        retry = None
+        if temporary:
+            reason = f"{len(temporary)} recipient(s) temporarily refused ({sorted({v[0] for v in temporary.values()})})"
+            when = self._next_attempt(row)
+            if when is None:  # the retry window is over: those refusals are final
+                permanent, temporary = {**permanent, **temporary}, {}
+            else:
+                retry = (reason, when)
+        state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply,
+                                     temporary=temporary, retry=retry)
         if self.metrics is not None and result.accepted:
             self.metrics.latency.labels(milestone="sent").observe(_age(row.received_at))
-        event(f"report.{state.value}", report_id=report_id, accepted=len(result.accepted),
-              refused=len(permanent), reply=result.reply[:80])
-        if temporary:
-            return self._wait(row, f"{len(temporary)} recipient(s) temporarily refused "
-                                   f"({sorted({v[0] for v in temporary.values()})})")
+        level = logging.WARNING if state in (ReportState.WAITING, ReportState.QUARANTINED) else logging.INFO
+        if state is not ReportState.WAITING or row.state is not ReportState.WAITING:  # one event per change
+            event(f"report.{state.value}", level=level, report_id=report_id, accepted=len(result.accepted),
+                  refused=len(permanent), deferred=len(temporary), reply=result.reply[:80])
         return state
 
     def _count_smtp_error(self, kind: str, code: int | None) -> None:
@@ -312,19 +322,24 @@ class Pipeline:
             await self._client.close()
             self._client = None
 
-    def _wait(self, row: ReportRow, reason: str) -> ReportState:
+    def _next_attempt(self, row: ReportRow) -> str | None:
+        """When to try again (exponential backoff with jitter), or None once the retry window is over."""
         retry = self.config.retry
-        first = datetime.fromisoformat(row.received_at)
         now = datetime.now(UTC)
-        if now - first > timedelta(hours=retry.give_up_hours):
-            reason = f"gave up after {retry.give_up_hours:g} h: {reason}"
+        if now - datetime.fromisoformat(row.received_at) > timedelta(hours=retry.give_up_hours):
+            return None
+        # Jitter, so a recovered server is not hit by every waiting report at once.
+        delay = min(retry.max_seconds, retry.first_seconds * 2 ** min(row.attempts, 20))
+        delay *= random.uniform(0.8, 1.2)
+        return (now + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
+
+    def _wait(self, row: ReportRow, reason: str) -> ReportState:
+        when = self._next_attempt(row)
+        if when is None:
+            reason = f"gave up after {self.config.retry.give_up_hours:g} h: {reason}"
             self.store.quarantine(row.report_id, reason=reason)
             event("report.quarantined", level=logging.WARNING, report_id=row.report_id, reason=reason)
             return ReportState.QUARANTINED
-        # Exponential backoff with jitter, so a recovered server is not hit by every report at once.
-        delay = min(retry.max_seconds, retry.first_seconds * 2 ** min(row.attempts, 20))
-        delay *= random.uniform(0.8, 1.2)
-        when = (now + timedelta(seconds=delay)).isoformat(timespec="milliseconds")
         self.store.mark_waiting(row.report_id, reason=reason, next_attempt_at=when)
         if row.state is not ReportState.WAITING:
             # One event per state change, not one per retry (the reason is in the store and `show`).

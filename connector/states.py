@@ -9,6 +9,10 @@ leaves it in the last committed state and the service resumes from there.
                                │          │
                                └──────────┴──► WAITING ──► SENDING (retry with backoff)
 
+Acknowledgements can overtake a resend (a DSN for the copy whose 250 was lost): a report
+still WAITING, BUILT or SENDING becomes DELIVERED / READ once every recipient acknowledged,
+and a send that finds no recipient left to send to settles the report from its recipients.
+
 - RECEIVED    the input is durably stored (the SIL was acknowledged, or the file may leave the drop folder)
 - PARSED      the ORU became a LabReport
 - BUILT       mapped, CDA + PDF + XDM + e-mail built and stored; ids, Message-ID and ENVID fixed here

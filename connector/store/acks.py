@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from connector.states import RecipientState, ReportState
 from connector.store.db import utcnow
 from connector.store.rows import CLAIM_BATCH, StoreBase
 
-__all__ = ["AckStore"]
+__all__ = ["AckStore", "derive"]
 
 
 class AckStore(StoreBase):
@@ -52,18 +54,30 @@ class AckStore(StoreBase):
                     "INSERT OR IGNORE INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?)",
                     (report_id, kind, name, data, now),
                 )
-            states = {r[0] for r in c.execute("SELECT state FROM recipients WHERE report_id = ?", (report_id,))}
-            current = ReportState(c.execute("SELECT state FROM reports WHERE report_id = ?",
-                                            (report_id,)).fetchone()[0])
-            new = _derive(current, states)
-            reason = ""
-            if new is ReportState.QUARANTINED:
-                reason = "no recipient could receive the report (bounced, refused or rejected): check the addresses"
-            if new is not current:
-                c.execute("UPDATE reports SET state = ?, reason = ?, updated_at = ? WHERE report_id = ?",
-                          (new.value, reason, now, report_id))
-                self._event(c, report_id, f"report.{new.value}", reason)
-            return new
+            return self._settle(c, report_id)
+
+    def settle(self, report_id: str) -> ReportState:
+        """Re-derive a report's state from its recipients (nothing left to send: delivered, or not)."""
+        with self.db.transaction() as c:
+            return self._settle(c, report_id, sent=True)
+
+    def _settle(self, c: sqlite3.Connection, report_id: str, *, sent: bool = False) -> ReportState:
+        """The report state its recipients give, committed with the caller's transaction.
+
+        ``sent``: the operator has accepted every recipient it will (SMTP is over for this report).
+        """
+        states = {r[0] for r in c.execute("SELECT state FROM recipients WHERE report_id = ?", (report_id,))}
+        current = ReportState(c.execute("SELECT state FROM reports WHERE report_id = ?", (report_id,)).fetchone()[0])
+        new = derive(current, states, sent=sent)
+        if new is not current:
+            reason = _REASONS.get(new, "") if new is ReportState.QUARANTINED else ""
+            if new is ReportState.QUARANTINED and RecipientState.ERROR.value in states:
+                reason = ("the recipients' software could not integrate the report (MDN error, see `connector "
+                          "show`): check the patient's identity in the SIL and send a corrected version")
+            c.execute("UPDATE reports SET state = ?, reason = ?, updated_at = ? WHERE report_id = ?",
+                      (new.value, reason, utcnow(), report_id))
+            self._event(c, report_id, f"report.{new.value}", reason)
+        return new
 
     def imap_cursor(self, mailbox: str) -> tuple[int, int] | None:
         rows = self.db.query("SELECT uidvalidity, last_uid FROM imap_cursor WHERE mailbox = ?", (mailbox,))
@@ -101,20 +115,34 @@ _READ = {RecipientState.DISPLAYED.value, RecipientState.PROCESSED.value}
 _BAD = {RecipientState.FAILED.value, RecipientState.ERROR.value, RecipientState.REFUSED.value}
 
 
-def _derive(current: ReportState, states: set[str]) -> ReportState:
+# A report's progress once the operator has it; a report never moves back down this order.
+_PROGRESS = {ReportState.SENT: 1, ReportState.DELIVERED: 2, ReportState.READ: 3}
+_REASONS = {
+    ReportState.QUARANTINED: "no recipient could receive the report (bounced, refused or rejected): check the addresses",
+}
+
+
+def derive(current: ReportState, states: set[str], *, sent: bool = False) -> ReportState:
     """Report state from its recipients' states: it moves forward only.
 
     Failed or refused recipients do not hold the others back: the report is DELIVERED
-    (or READ) when every recipient that can be reached is, and the failures stay visible
-    on their recipient rows and in the events.
+    (or READ) when every recipient that can be reached is, whatever step it was at when the
+    acknowledgement came (a DSN can overtake a resend after a crash), and the failures stay
+    visible on their recipient rows and in the events. A recipient still pending holds it.
     """
-    if current in (ReportState.QUARANTINED,) or not states:
+    if current is ReportState.QUARANTINED or not states:
         return current
     live = states - _BAD
     if not live:
         return ReportState.QUARANTINED
+    if RecipientState.PENDING.value in live:
+        return current
     if live <= _READ:
-        return ReportState.READ
-    if live <= (_READ | _DELIVERED) and current in (ReportState.SENT, ReportState.SENDING):
-        return ReportState.DELIVERED
-    return current
+        new = ReportState.READ
+    elif live <= (_READ | _DELIVERED):
+        new = ReportState.DELIVERED
+    elif sent or current in _PROGRESS:
+        new = ReportState.SENT
+    else:
+        return current
+    return new if _PROGRESS[new] > _PROGRESS.get(current, 0) else current

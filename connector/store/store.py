@@ -204,17 +204,27 @@ class Store(AckStore, OperatorViews):
 
     def mark_sending(self, report_id: str) -> None:
         with self.db.transaction() as c:
+            # Only from a step that sends: an ack may have moved the report on since it was claimed.
             c.execute(
-                "UPDATE reports SET state = ?, attempts = attempts + 1, updated_at = ? WHERE report_id = ?",
-                (ReportState.SENDING.value, utcnow(), report_id),
+                "UPDATE reports SET state = ?, attempts = attempts + 1, updated_at = ? "
+                "WHERE report_id = ? AND state IN (?, ?, ?)",
+                (ReportState.SENDING.value, utcnow(), report_id, ReportState.BUILT.value,
+                 ReportState.SENDING.value, ReportState.WAITING.value),
             )
             self._event(c, report_id, "report.sending")
 
     def mark_sent(self, report_id: str, *, accepted: Iterable[str], refused: dict[str, tuple[int, str]],
-                  reply: str) -> ReportState:
-        """Commit the SMTP outcome right after 250, before anything else (recovery never resends)."""
+                  reply: str, temporary: dict[str, tuple[int, str]] | None = None,
+                  retry: tuple[str, str] | None = None) -> ReportState:
+        """Commit the SMTP outcome right after 250, before anything else (recovery never resends).
+
+        ``refused``: permanent refusals. ``temporary``: recipients refused for now (4xx): they stay
+        pending and the report waits until ``retry`` = (reason, next_attempt_at), in this same
+        commit, so a crash cannot leave them forgotten behind a SENT report.
+        """
         now = utcnow()
         accepted = list(accepted)
+        temporary = temporary or {}
         with self.db.transaction() as c:
             for address in accepted:
                 c.execute(
@@ -226,17 +236,28 @@ class Store(AckStore, OperatorViews):
             for address, (code, text) in refused.items():
                 c.execute(
                     "UPDATE recipients SET state = ?, code = ?, detail = ?, updated_at = ? "
-                    "WHERE report_id = ? AND address = ?",
-                    (RecipientState.REFUSED.value, str(code), text[:200], now, report_id, address),
+                    "WHERE report_id = ? AND address = ? AND state = ?",
+                    (RecipientState.REFUSED.value, str(code), text[:200], now, report_id, address,
+                     RecipientState.PENDING.value),
                 )
-            state = ReportState.SENT if accepted else ReportState.QUARANTINED
-            reason = "" if accepted else "every recipient was refused by the operator: check the addresses"
-            c.execute(
-                "UPDATE reports SET state = ?, reason = ?, sent_at = ?, updated_at = ? WHERE report_id = ?",
-                (state.value, reason, now, now, report_id),
-            )
-            self._event(c, report_id, f"report.{state.value}", f"{len(accepted)} accepted, {len(refused)} refused")
-        return state
+            for address, (code, text) in temporary.items():
+                c.execute(
+                    "UPDATE recipients SET code = ?, detail = ?, updated_at = ? WHERE report_id = ? AND address = ?",
+                    (str(code), text[:200], now, report_id, address),
+                )
+            c.execute("UPDATE reports SET sent_at = ?, updated_at = ? WHERE report_id = ?", (now, now, report_id))
+            self._event(c, report_id, "report.smtp_result",
+                        f"{len(accepted)} accepted, {len(refused)} refused, {len(temporary)} deferred")
+            if temporary and retry is not None:
+                reason, when = retry
+                c.execute(
+                    "UPDATE reports SET state = ?, reason = ?, next_attempt_at = ? WHERE report_id = ? AND state IN "
+                    "(?, ?)", (ReportState.WAITING.value, reason, when, report_id, ReportState.SENDING.value,
+                               ReportState.WAITING.value))
+                self._event(c, report_id, "report.waiting", reason)
+                return ReportState(c.execute("SELECT state FROM reports WHERE report_id = ?",
+                                             (report_id,)).fetchone()[0])
+            return self._settle(c, report_id, sent=True)
 
     def mark_waiting(self, report_id: str, *, reason: str, next_attempt_at: str) -> None:
         with self.db.transaction() as c:

@@ -21,8 +21,10 @@ from lxml import etree
 from connector.cda import (
     XsdValidator,
     build_document,
+    build_tree,
     default_kit_dir,
     default_xsd_path,
+    serialize,
 )
 from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
@@ -59,8 +61,11 @@ def main() -> None:
         return build_document(mapped, lab=lab, ids=ids, pdf=pdf)
 
     def build_and_validate() -> None:
-        errors = xsd.errors(build())
+        # As connector/build.py does: validate the built tree, then serialise the bytes sent.
+        root = build_tree(mapped, lab=lab, ids=ids, pdf=pdf)
+        errors = xsd.errors_tree(root)
         assert not errors
+        serialize(root)
 
     def baseline() -> None:
         etree.tostring(etree.fromstring(tsh), xml_declaration=True, encoding="UTF-8")

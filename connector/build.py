@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from connector.cda import XsdValidator, build_document
+from connector.cda import XsdValidator, build_tree, serialize
 from connector.cda.pdf import pdf_filename, render_pdf
 from connector.embedded import artifacts_from_embedded
-from connector.errors import CdaBuildError, InputError
+from connector.errors import CdaBuildError
 from connector.mapping import Mappings, MappingSettings, map_report
 from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
 from connector.package import (
@@ -28,7 +28,6 @@ from connector.package import (
     header_of,
     message_id_for,
 )
-from connector.xmlsafe import parse_xml
 
 __all__ = ["Artifacts", "build_artifacts", "cda_time", "corrects", "series_key"]
 
@@ -68,19 +67,16 @@ def build_artifacts(
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
     mapped = map_report(report, mappings, mapping_settings)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
-    cda = build_document(mapped, lab=lab, ids=ids, pdf=pdf)
-    # The bytes are parsed back once, as a receiver would: the XSD check and the zip's METADATA
-    # and the e-mail's subject all read that one tree, so they cannot disagree with what is sent.
-    try:
-        root = parse_xml(cda, source=f"report {report.report_id} CDA")
-    except InputError as exc:
-        raise CdaBuildError(str(exc)) from None
+    # One tree: the XSD check, the zip's METADATA and the e-mail's subject all read the very
+    # tree that is serialised and sent, so they cannot disagree with it.
+    root = build_tree(mapped, lab=lab, ids=ids, pdf=pdf)
     if xsd is not None:
         errors = xsd.errors_tree(root)
         if errors:
             # XSD messages name elements and lines of *our* document, not patient values.
             raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
     header = header_of(root, report_id=report.report_id)
+    cda = serialize(root)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, header=header)
     domain = (lab.mailbox.rpartition("@")[2] or "connector.invalid")

@@ -1,6 +1,6 @@
 """cda stage: MappedReport → CR-BIO CDA R2 document, and its validation (XSD + ANS schematrons)."""
 
-from .builder import build_document
+from .builder import build_document, build_tree, serialize
 from .schematron import Failure, SchematronValidator
 from .validate import FileReport, validate_files
 from .xsd import XsdValidator, default_kit_dir, default_xsd_path
@@ -11,6 +11,8 @@ __all__ = [
     "SchematronValidator",
     "XsdValidator",
     "build_document",
+    "build_tree",
+    "serialize",
     "default_kit_dir",
     "default_xsd_path",
     "validate_files",

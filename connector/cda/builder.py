@@ -31,6 +31,13 @@ def build_document(
     Level 3 (structured body) when the report has results, else level 1 (``nonXMLBody``
     holding ``pdf``). Raises :class:`CdaBuildError` naming the report and field, never a value.
     """
+    return serialize(build_tree(mapped, lab=lab, ids=ids, pdf=pdf))
+
+
+def build_tree(
+    mapped: MappedReport, *, lab: LabIdentity, ids: DocumentIdentity, pdf: bytes
+) -> etree._Element:
+    """The document as an lxml tree: validate it (XSD) and read its header, then :func:`serialize` it."""
     if not pdf.startswith(PDF_MAGIC) or len(pdf) > MAX_PDF_BYTES:
         raise CdaBuildError(
             f"report {mapped.report_id}: the PDF copy is not a PDF of at most {MAX_PDF_BYTES} bytes"
@@ -45,9 +52,13 @@ def build_document(
         ) from None
 
 
+def serialize(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
 def _build(
     mapped: MappedReport, lab: LabIdentity, ids: DocumentIdentity, pdf: bytes
-) -> bytes:
+) -> etree._Element:
     ctx = make_context(mapped, lab, ids)
     root = element("ClinicalDocument")
     chapters = mapped.chapters
@@ -70,4 +81,4 @@ def _build(
             representation="B64",
         )
         text.text = base64.b64encode(pdf).decode("ascii")
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return root

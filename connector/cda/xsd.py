@@ -82,9 +82,10 @@ class XsdValidator:
         with self._lock:
             ok = self._schema.validate(root)
             log = self._schema.error_log if not ok else None
-            entries = [] if log is None else [(e.line, e.message) for e in log]  # type: ignore[attr-defined]
+            # A tree built in memory has no source lines: name the element's path instead.
+            entries = [] if log is None else [(e.line or e.path, e.message) for e in log]  # type: ignore[attr-defined]
         return [
-            f"line {line}: {_without_values(msg)}"
+            f"{'line ' if isinstance(line, int) else ''}{line}: {_without_values(msg)}"
             for line, msg in entries[:MAX_REPORTED_ERRORS]
         ]
 

@@ -25,16 +25,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-try:  # the root conftest registers the simulator plugin; a run without it brings the fixture in here
-    import tests.conftest as _root
-
-    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
-except ImportError:
-    _REGISTERED = False
-if not _REGISTERED:
-    from tests.simulator.plugin import OperatorSim, operator_sim  # noqa: F401
-else:
-    from tests.simulator.plugin import OperatorSim
+from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E = ROOT / "tests" / "data" / "e2e"

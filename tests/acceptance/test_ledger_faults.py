@@ -36,15 +36,6 @@ from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
 from tests.ledger.process import KillableService, write_config
 from tests.ledger.sil import SilSender, paced
 
-try:  # the root conftest registers the plugin; a run without it brings the fixture in here
-    import tests.conftest as _root
-
-    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
-except ImportError:
-    _REGISTERED = False
-if not _REGISTERED:
-    from tests.simulator.plugin import operator_sim  # noqa: F401
-
 pytestmark = pytest.mark.simulator
 
 SEED = int(os.environ.get("LEDGER_SEED", "20261126"))

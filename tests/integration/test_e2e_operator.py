@@ -36,17 +36,7 @@ from connector.demo.run import drain
 from connector.runtime import Runtime, demo_config, open_runtime
 from connector.send import import_directory
 from connector.track_io import deliver_outbox_once, read_acks_once
-
-try:  # the root conftest registers the plugin; a run without it brings the fixture in here
-    import tests.conftest as _root
-
-    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
-except ImportError:
-    _REGISTERED = False
-if not _REGISTERED:
-    from tests.simulator.plugin import OperatorSim, operator_sim  # noqa: F401
-else:
-    from tests.simulator.plugin import OperatorSim
+from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 pytestmark = pytest.mark.simulator
 

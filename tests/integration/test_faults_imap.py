@@ -21,15 +21,6 @@ from connector.runtime import Runtime, demo_config, open_runtime
 from connector.track_io import read_acks_once
 from tests.ledger.faults import free_port
 
-try:  # the root conftest registers the plugin; a run without it brings the fixture in here
-    import tests.conftest as _root
-
-    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
-except ImportError:
-    _REGISTERED = False
-if not _REGISTERED:
-    from tests.simulator.plugin import operator_sim  # noqa: F401
-
 PASSWORD = "imap-canary-secret-4711"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import sys
 import uuid
 
 import pytest
@@ -17,9 +16,6 @@ from connector.send import (
     create_ssl_context,
     submit,
 )
-
-if "tests.simulator.plugin" not in sys.modules:  # the root conftest registers it once wired by the lead
-    from tests.simulator.plugin import operator_sim  # noqa: F401
 
 pytestmark = pytest.mark.simulator
 

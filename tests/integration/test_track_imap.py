@@ -36,17 +36,7 @@ from connector.track import (
     encode_mailbox_name,
     parse_acks,
 )
-
-try:  # the lead's root conftest may register the plugin; otherwise bring the fixture in here
-    import tests.conftest as _root
-
-    _REGISTERED = "tests.simulator.plugin" in getattr(_root, "pytest_plugins", ())
-except ImportError:
-    _REGISTERED = False
-if not _REGISTERED:
-    from tests.simulator.plugin import OperatorSim, operator_sim  # noqa: F401
-else:
-    from tests.simulator.plugin import OperatorSim
+from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 pytestmark = pytest.mark.simulator
 

@@ -161,7 +161,19 @@ class Pipeline:
                 new.append(NewReport(report.report_id, index, patient_index, report.header.control_id,
                                      series_key(report)))
                 self._remember(report)
-        self.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
+        # A report id already in the store means the SIL sent this MSH-3/4/10 before with other bytes
+        # (the same bytes are caught as a duplicate input): never dropped silently, never sent twice.
+        known = dict(self.store.known_reports([r.report_id for r in new]))
+        for rep in [r for r in new if r.report_id in known]:
+            new.remove(rep)
+            errors.append((rep.message_index, InputError(
+                f"a new MSH-10: this control id already gave report {rep.report_id} (input {known[rep.report_id]}); "
+                "the SIL reused it or resent an edited message", source=source, segment="MSH", field="MSH-10",
+                message_index=rep.message_index)))
+        created = self.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
+        if len(created) != len(new):  # the same id from two inputs at the same instant: the first one won
+            event("input.report_id_race", level=logging.WARNING, input_id=input_id,
+                  ignored=",".join(sorted({r.report_id for r in new} - set(created))))
         for index, exc in errors:
             event("input.quarantined", level=logging.WARNING, input_id=input_id, source=source,
                   message_index=index, segment=exc.segment, field=exc.field, reason=exc.describe())

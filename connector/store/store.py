@@ -59,6 +59,14 @@ class Store(AckStore, OperatorViews):
         """Inputs committed but not yet split into reports (a crash in between): redone at start."""
         return [r["id"] for r in self.db.query("SELECT id FROM inputs WHERE split = 0 ORDER BY id")]
 
+    def known_reports(self, report_ids: Sequence[str]) -> list[tuple[str, int]]:
+        """(report id, input id) of the given ids already in the store."""
+        if not report_ids:
+            return []
+        marks = ",".join("?" * len(report_ids))
+        return [(r[0], r[1]) for r in self.db.query(
+            f"SELECT report_id, input_id FROM reports WHERE report_id IN ({marks})", tuple(report_ids))]
+
     def record_split(
         self, input_id: int, reports: Sequence[NewReport], errors: Sequence[tuple[int, str]]
     ) -> list[str]:

@@ -69,3 +69,16 @@ async def test_mllp_ack_after_commit_and_resend_gets_the_stored_ack(runtime) -> 
     finally:
         await server.stop()
     await asyncio.sleep(0)
+
+
+def test_a_reused_control_id_with_other_content_is_quarantined_not_dropped(runtime) -> None:
+    first = runtime.pipeline.receive(GOOD.read_bytes(), source="first.hl7")
+    assert first.reports and not first.errors
+    edited = GOOD.read_bytes().replace(b"|F|", b"|C|", 1)  # other bytes, same MSH-3/4/10
+    assert edited != GOOD.read_bytes()
+    second = runtime.pipeline.receive(edited, source="second.hl7")
+    assert not second.reports and second.errors
+    reason = second.errors[0].describe()
+    assert "second.hl7" in reason and "MSH-10" in reason and first.reports[0] in reason
+    assert len(runtime.store.all_reports()) == 1
+    assert any(e["source"] == "second.hl7" for e in runtime.store.input_errors())

@@ -12,7 +12,6 @@ crash repeats the same bytes and the same Message-ID.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import random
 import ssl
@@ -39,13 +38,13 @@ from connector.intake import Receipt
 from connector.logs import event
 from connector.mapping import Mappings, MappingSettings
 from connector.metrics import Metrics
-from connector.model import LabReport, Recipient
+from connector.model import LabReport
 from connector.package import MessageSettings
-from connector.parse import ParseSettings, header_of, parse_message, split_messages
+from connector.parse import ParseSettings, parse_message, split_messages
+from connector.pipeline_acks import AckSteps, age_seconds
 from connector.send import Directory, RoutingSettings, SmtpClient, SmtpSettings, recipients_for, submit
 from connector.states import RecipientState, ReportState
 from connector.store import NewReport, ReportRow, Store, utcnow
-from connector.track import Ack, build_zam, parse_acks
 
 __all__ = ["Pipeline", "StepOutcome"]
 
@@ -60,7 +59,7 @@ class StepOutcome:
     state: ReportState
 
 
-class Pipeline:
+class Pipeline(AckSteps):
     """Implements the intake's Sink and moves reports forward; one instance per service."""
 
     def __init__(
@@ -145,7 +144,7 @@ class Pipeline:
             except InputError as exc:
                 errors.append((index, exc))
                 continue
-            except Exception as exc:  # a parser bug must not lose the input: quarantine with the class name
+            except Exception as exc:  # noqa: BLE001 - a parser bug must not lose the input: quarantine with the class name
                 errors.append((index, InputError(f"a message the parser can read (internal {type(exc).__name__})",
                                                  source=source, message_index=index)))
                 continue
@@ -240,7 +239,7 @@ class Pipeline:
             self.store.quarantine(report_id, reason=str(exc))
             event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=str(exc))
             return ReportState.QUARANTINED
-        except Exception as exc:  # a defect: quarantined (not retried every second), class name only
+        except Exception as exc:  # noqa: BLE001 - a defect: quarantined (not retried every second), class name only
             reason = (f"internal error ({type(exc).__name__}) while building the report: "
                       "report it to the connector's maintainers, then `connector retry`")
             self.store.quarantine(report_id, reason=reason)
@@ -302,7 +301,7 @@ class Pipeline:
             self.store.quarantine(report_id, reason=reason)
             event("report.quarantined", level=logging.WARNING, report_id=report_id, reason=reason)
             return ReportState.QUARANTINED
-        except Exception as exc:  # a defect: retried with backoff (never every second), then given up
+        except Exception as exc:  # noqa: BLE001 - a defect: retried with backoff (never every second), then given up
             event("pipeline.error", level=logging.ERROR, report_id=report_id, error=type(exc).__name__)
             return self._wait(row, f"internal error ({type(exc).__name__}) while sending")
         temporary = {a: v for a, v in result.refused.items() if 400 <= v[0] < 500}
@@ -318,7 +317,7 @@ class Pipeline:
         state = self.store.mark_sent(report_id, accepted=result.accepted, refused=permanent, reply=result.reply,
                                      temporary=temporary, retry=retry)
         if self.metrics is not None and result.accepted:
-            self.metrics.latency.labels(milestone="sent").observe(_age(row.received_at))
+            self.metrics.latency.labels(milestone="sent").observe(age_seconds(row.received_at))
         level = logging.WARNING if state in (ReportState.WAITING, ReportState.QUARANTINED) else logging.INFO
         if state is not ReportState.WAITING or row.state is not ReportState.WAITING:  # one event per change
             event(f"report.{state.value}", level=level, report_id=report_id, accepted=len(result.accepted),
@@ -379,77 +378,6 @@ class Pipeline:
         built, sent = await asyncio.gather(builds(), sends())
         return built + sent
 
-    # ------------------------------------------------------------------ acknowledgements
-
-    def handle_ack_mail(self, raw: bytes) -> bool:
-        """Apply the acks one returned mail carries; False when it matches no report of ours."""
-        known = False
-        for ack in parse_acks(raw):
-            report_id = self.store.find_report(envid=ack.envid, message_id=ack.original_message_id)
-            if report_id is None:
-                event("ack.unmatched", kind=ack.kind, state=ack.state.value)
-                continue
-            known = True
-            zam = self._zam(report_id, ack)
-            state = self.store.apply_ack(report_id, address=ack.recipient, state=ack.state,
-                                         code=ack.error_code or ack.status, detail=ack.diagnostic, zam=zam)
-            bad = ack.state in (RecipientState.FAILED, RecipientState.ERROR)
-            event(f"recipient.{ack.state.value}", level=logging.WARNING if bad else logging.INFO,
-                  report_id=report_id, kind=ack.kind, code=ack.error_code or ack.status, report_state=state.value)
-            if self.metrics is not None:
-                self.metrics.acks.labels(kind=ack.kind, state=ack.state.value).inc()
-                row = self.store.report(report_id)
-                if row is not None and state in (ReportState.DELIVERED, ReportState.READ):
-                    self.metrics.latency.labels(milestone=state.value).observe(_age(row.received_at))
-        return known
-
-    def _zam(self, report_id: str, ack: Ack) -> tuple[str, str, bytes] | None:
-        if ack.state in (RecipientState.DELAYED,):
-            return None
-        kind = "Z02" if ack.kind == "dsn" else "Z03"
-        rcpt = next((r for r in self.store.recipients(report_id)
-                     if r["address"].lower() == ack.recipient.lower()), None)
-        recipient = Recipient(address=ack.recipient, kind=rcpt["kind"] if rcpt else "",
-                              idnps=rcpt["idnps"] if rcpt else "")
-        ok = ack.state in (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
-        # Idempotence key: one ZAM per (report, kind, recipient, state). The address is hashed:
-        # a patient's mailbox is their INS.
-        who = hashlib.sha256(ack.recipient.lower().encode()).hexdigest()[:16]
-        name = f"{report_id}-{kind}-{who}-{ack.state.value}"
-        data = self._zam_bytes(report_id, kind, name, recipient=recipient, ok=ok, error_code=ack.error_code,
-                               error_label=ack.diagnostic[:80])
-        return None if data is None else (kind, name, data)
-
-    def _tell_sil_no_address(self, row: ReportRow) -> None:
-        try:
-            report = self.load(row)
-        except InputError:
-            return
-        prescriber = report.prescriber
-        recipient = Recipient(address="", kind="prescriber", idnps=prescriber.idnps if prescriber else "")
-        name = f"{row.report_id}-Z02-no-address"
-        data = self._zam_bytes(row.report_id, "Z02", name, recipient=recipient, ok=False, error_code="510",
-                               error_label="Aucune adresse MSSante dans l'annuaire pour le destinataire")
-        if data is not None:
-            self.store.add_outbox(row.report_id, kind="Z02", name=name, data=data)
-
-    def _zam_bytes(self, report_id: str, kind: str, name: str, *, recipient: Recipient, ok: bool,
-                   error_code: str, error_label: str) -> bytes | None:
-        row = self.store.report(report_id)
-        if row is None:
-            return None
-        source, data = self.store.input_data(row.input_id)
-        messages = split_messages(data, source=source)
-        if row.message_index >= len(messages):  # input bytes pruned (retention): no ZAM can be built
-            return None
-        header = header_of(messages[row.message_index])
-        if header is None:
-            return None
-        control_id = hashlib.sha256(name.encode()).hexdigest()[:20]
-        return build_zam(kind, original=header, recipient=recipient, ok=ok, error_code=error_code,
-                         error_label=error_label, sender_app=self.config.sil.ack_application,
-                         sender_facility=self.config.sil.ack_facility, control_id=control_id,
-                         when=cda_time(datetime.now(UTC), self.lab.timezone)[:14])
 
 def _dmp_state(report: LabReport) -> str:
     """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.
@@ -462,5 +390,3 @@ def _dmp_state(report: LabReport) -> str:
     return "to_send" if report.patient.ins_qualified else "not_eligible"
 
 
-def _age(iso: str) -> float:
-    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()

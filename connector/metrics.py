@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -17,7 +16,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from connector.states import ReportState
-from connector.store import Store
+from connector.store import Store, age_seconds
 
 __all__ = ["Metrics", "MetricsServer"]
 
@@ -39,9 +38,7 @@ class _StoreCollector(Collector):
                                                       ReportState.BUILT, ReportState.SENDING, ReportState.WAITING))
         yield GaugeMetricFamily("connector_queue_depth", "Reports not yet accepted by the operator", value=busy)
         oldest = self.store.oldest_waiting()
-        age = 0.0
-        if oldest is not None:
-            age = (datetime.now(UTC) - datetime.fromisoformat(oldest.received_at)).total_seconds()
+        age = age_seconds(oldest.received_at) if oldest is not None else 0.0
         yield GaugeMetricFamily("connector_oldest_waiting_seconds", "Age of the oldest report in progress",
                                 value=age)
         yield GaugeMetricFamily("connector_quarantined_inputs", "Inputs that could not be read, not released",

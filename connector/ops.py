@@ -6,20 +6,16 @@ work at once). No patient data is ever read here: only ids, states, reasons, cod
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from connector.config import Config
 from connector.logs import event
 from connector.states import ReportState
-from connector.store import Store
+from connector.store import Store, age_seconds
 
 __all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
 
-
-def _age(iso: str) -> float:
-    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()
 
 
 def status_data(config: Config) -> dict[str, Any]:
@@ -31,7 +27,7 @@ def status_data(config: Config) -> dict[str, Any]:
                        if store.counts().get(s.value, 0)},
             "oldest_in_progress": None if oldest is None else {
                 "report_id": oldest.report_id, "state": oldest.state.value, "reason": oldest.reason,
-                "age_seconds": _age(oldest.received_at)},
+                "age_seconds": age_seconds(oldest.received_at)},
             "input_errors": len(store.input_errors()),
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],

@@ -41,10 +41,10 @@ from connector.metrics import Metrics
 from connector.model import LabReport
 from connector.package import MessageSettings
 from connector.parse import ParseSettings, parse_message, split_messages
-from connector.pipeline_acks import AckSteps, age_seconds
+from connector.pipeline_acks import AckSteps
 from connector.send import Directory, RoutingSettings, SmtpClient, SmtpSettings, recipients_for, submit
 from connector.states import RecipientState, ReportState
-from connector.store import NewReport, ReportRow, Store, utcnow
+from connector.store import NewReport, ReportRow, Store, age_seconds, utcnow
 
 __all__ = ["Pipeline", "StepOutcome"]
 
@@ -337,7 +337,7 @@ class Pipeline(AckSteps):
         """When to try again (exponential backoff with jitter), or None once the retry window is over."""
         retry = self.config.retry
         now = datetime.now(UTC)
-        if now - datetime.fromisoformat(row.received_at) > timedelta(hours=retry.give_up_hours):
+        if age_seconds(row.received_at) > retry.give_up_hours * 3600:
             return None
         # Jitter, so a recovered server is not hit by every waiting report at once.
         delay = min(retry.max_seconds, retry.first_seconds * 2 ** min(row.attempts, 20))

@@ -17,6 +17,7 @@ from connector.logs import event
 from connector.model import LabIdentity, LabReport, Recipient
 from connector.parse import header_of, split_messages
 from connector.states import RecipientState, ReportState
+from connector.store import age_seconds
 from connector.track import Ack, build_zam, parse_acks
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from connector.metrics import Metrics
     from connector.store import ReportRow, Store
 
-__all__ = ["AckSteps", "age_seconds"]
+__all__ = ["AckSteps"]
 
 
 class AckSteps:
@@ -106,7 +107,3 @@ class AckSteps:
                          sender_facility=self.config.sil.ack_facility, control_id=control_id,
                          when=cda_time(datetime.now(UTC), self.lab.timezone)[:14])
 
-
-def age_seconds(iso: str) -> float:
-    """Seconds since an ISO 8601 UTC time (latency metrics)."""
-    return (datetime.now(UTC) - datetime.fromisoformat(iso)).total_seconds()

@@ -1,6 +1,6 @@
 """store: the connector's only durable state (embedded SQLite, WAL, synchronous=FULL)."""
 
-from connector.store.db import Database, utcnow
+from connector.store.db import Database, age_seconds, utcnow
 from connector.store.store import InputRecord, NewReport, ReportRow, Store
 
-__all__ = ["Database", "InputRecord", "NewReport", "ReportRow", "Store", "utcnow"]
+__all__ = ["Database", "age_seconds", "InputRecord", "NewReport", "ReportRow", "Store", "utcnow"]

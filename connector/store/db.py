@@ -19,7 +19,7 @@ from pathlib import Path
 
 from connector.errors import ConfigError, StoreUnavailable
 
-__all__ = ["Database", "utcnow"]
+__all__ = ["Database", "age_seconds", "utcnow"]
 
 # Bumped with every change to schema.sql; a store written by a newer connector is refused,
 # an older one is migrated in _migrate (none yet: version 1 is the first released schema).
@@ -31,6 +31,11 @@ SYNCHRONOUS_FULL = 2
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def age_seconds(stamp: str) -> float:
+    """Seconds since a time the store wrote with :func:`utcnow` (ages in status, metrics, latencies)."""
+    return (datetime.now(UTC) - datetime.fromisoformat(stamp)).total_seconds()
 
 
 class Database:

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from tests.ledger.process import read_store
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,17 +110,7 @@ class Site:
         tmp.rename(self.drop / name)
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read the service's store read-only (WAL lets a reader in while the service writes)."""
-        db_path = self.base / "var" / "connector.sqlite"
-        if not db_path.exists():
-            return []
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
-        try:
-            return db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:  # the schema is not created yet
-            return []
-        finally:
-            db.close()
+        return read_store(self.base, sql, params)
 
     def reports(self) -> dict[str, str]:
         """report id → state."""

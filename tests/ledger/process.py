@@ -26,6 +26,21 @@ STOP_TIMEOUT_SECONDS = 15.0
 DIRECTORY = ROOT / "tests" / "data" / "e2e" / "directory.txt"
 
 
+def read_store(base: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read a running service's store read-only (WAL lets a reader in while the service writes);
+    [] until the store and its schema exist."""
+    db_path = base / "var" / "connector.sqlite"
+    if not db_path.exists():
+        return []
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:  # the schema is not created yet
+        return []
+    finally:
+        db.close()
+
+
 def write_config(base: Path, sim: Any, *, mllp_port: int, retry_first_seconds: float = 1.0) -> Path:
     """A test-mode site: drop folder + MLLP, the simulator's SMTP (mTLS) and IMAP, a directory extract."""
     from connector.send import import_directory
@@ -141,13 +156,4 @@ class KillableService:
         return out
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        db_path = self.base / "var" / "connector.sqlite"
-        if not db_path.exists():
-            return []
-        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=10)
-        try:
-            return db.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:
-            return []
-        finally:
-            db.close()
+        return read_store(self.base, sql, params)

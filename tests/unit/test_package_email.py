@@ -215,8 +215,16 @@ def test_bad_pdf_names_are_refused(name: str) -> None:
 
 
 def test_header_injection_in_addresses_is_refused() -> None:
-    with pytest.raises(PermanentError):
+    with pytest.raises(PermanentError, match="rpt-0002: sender is not an e-mail address"):
         make(settings=MessageSettings(sender="labo@labo.test\r\nBcc: spy@evil.test"))
+
+
+def test_a_bad_address_is_named_each_time_not_only_the_first() -> None:
+    # The folded address lines are cached: a refusal must not be cached away.
+    bad = Recipient("not an address", "copy")
+    for _ in range(2):
+        with pytest.raises(PermanentError, match="rpt-0002: recipient 2 is not an e-mail address"):
+            make(recipients=(DOCTOR, bad))
 
 
 def test_no_recipient_is_refused() -> None:

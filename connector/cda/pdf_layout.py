@@ -68,15 +68,15 @@ class Canvas:
 
     def text(self, x: float, y: float, text: str, style: Style = Style()) -> None:
         """Draw one line with its baseline at ``y`` (top-down)."""
-        if not text:
+        self._line(x, y, normalize_text(text), style)
+
+    def _line(self, x: float, y: float, line: str, style: Style) -> None:
+        """Draw a line already normalised (``wrap`` output): ~150 a report, so the style's operators are cached."""
+        if not line:
             return
-        font = "F2" if style.bold else "F1"
-        code = self.fonts[style.bold].encode(normalize_text(text))
-        color = "" if style.color == BLACK else f"{_rgb(style.color)} rg "
-        reset = " 0 g" if color else ""
-        self.ops.append(
-            f"{color}BT /{font} {style.size:g} Tf 1 0 0 1 {x:.2f} {PAGE_HEIGHT - y:.2f} Tm <{code}> Tj ET{reset}"
-        )
+        ops = _STYLE_OPS.get(style) or _style_ops(style)
+        code = self.fonts[style.bold].encode(line)
+        self.ops.append(f"{ops[0]}{x:.2f} {PAGE_HEIGHT - y:.2f} Tm <{code}> Tj ET{ops[1]}")
 
     def rect(self, x: float, y: float, width: float, height: float, fill: RGB) -> None:
         self.ops.append(f"{_rgb(fill)} rg {x:.2f} {PAGE_HEIGHT - y - height:.2f} {width:.2f} {height:.2f} re f 0 g")
@@ -133,7 +133,7 @@ class Canvas:
         for line in self.wrap(text, CONTENT_WIDTH - indent, style):
             self.ensure(line_height)
             self.y += line_height
-            self.text(MARGIN + indent, self.y - style.size * 0.25, line, style)
+            self._line(MARGIN + indent, self.y - style.size * 0.25, line, style)
 
     def row_height(self, columns: Sequence[Column], cells: Sequence[Cell]) -> tuple[float, list[list[str]]]:
         wrapped = [self.wrap(c.text, col.width - 2 * CELL_PADDING, c.style) for col, c in zip(columns, cells)]
@@ -158,10 +158,21 @@ class Canvas:
                 left = x + CELL_PADDING
                 if col.align == "R":
                     left = x + col.width - CELL_PADDING - self.width(line, cell.style)
-                self.text(left, baseline, line, cell.style)
+                self._line(left, baseline, line, cell.style)
                 baseline += line_height
             x += col.width
         self.y += height
+
+
+_STYLE_OPS: dict[Style, tuple[str, str]] = {}
+
+
+def _style_ops(style: Style) -> tuple[str, str]:
+    """The operators before a line's position (colour, font, size) and after it (colour reset)."""
+    color = "" if style.color == BLACK else f"{_rgb(style.color)} rg "
+    ops = _STYLE_OPS[style] = (f"{color}BT /{'F2' if style.bold else 'F1'} {style.size:g} Tf 1 0 0 1 ",
+                               " 0 g" if color else "")
+    return ops
 
 
 def _rgb(color: RGB) -> str:

@@ -104,7 +104,7 @@ class _CountingHandler:
 
     async def handle_EHLO(self, smtp, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
         session.host_name = hostname
-        return responses[:-1] + ["250-DSN", responses[-1]]
+        return [*responses[:-1], "250-DSN", responses[-1]]
 
     async def handle_DATA(self, smtp, session, envelope):  # type: ignore[no-untyped-def]
         if session.ssl is None:

@@ -2,7 +2,7 @@
 → SMTP 250 from a local STARTTLS + client-certificate server, beside parse-only and transport-only
 baselines measured in the same run; latency at an offered load; RSS with a large backlog; schematron cost.
 
-    python bench/bench_e2e.py [--reports 600] [--rates 50,20] [--latency-seconds 20]
+    python bench/bench_e2e.py [--reports 600] [--e2e-runs 3] [--rates 50,20] [--latency-seconds 20]
                               [--backlogs 1000,10000,100000] [--rss-seconds 15] [--profile]
 
 The connector runs in this process, pinned to CPU 0 (os.sched_setaffinity). The SMTP server is
@@ -393,6 +393,9 @@ def table(e2e: dict, lats: list[dict], rss: list[dict], sch: dict, server_cpu: i
         (f"end to end, {OBX_COUNT}-OBX ORU → SMTP 250, one core",
          f"{e2e['e2e_rate']:.1f} reports/s ({1000 / e2e['e2e_rate']:.1f} ms/report, {e2e['sent']}/{n} sent)",
          f"≥ {BAR_REPORTS_PER_S}: {'met' if ok_rate else 'NOT met'}"),
+        ("  runs (the median above, and its figures below)",
+         ", ".join(f"{rate:.1f}" for rate in e2e.get("all_rates", [e2e["e2e_rate"]])) + " reports/s",
+         f"lowest run: {'met' if min(e2e.get('all_rates', [e2e['e2e_rate']])) >= BAR_REPORTS_PER_S else 'NOT met'}"),
         ("  connector CPU time per report (process_time)", f"{1000 * e2e['e2e_cpu_s'] / n:.1f} ms",
          f"core busy {e2e['e2e_cpu_s'] / e2e['e2e_s']:.0%}: the rest is waiting on fsync and SMTP replies"),
         ("  receive (commit + split/parse), on the loop", f"{1000 * st['receive'] / n:.2f} ms/report", ""),
@@ -439,7 +442,8 @@ def table(e2e: dict, lats: list[dict], rss: list[dict], sch: dict, server_cpu: i
              "computed: e2e ms + schematron ms"),
         ]
     where = f"own process on CPU {server_cpu}" if server_cpu is not None else "own process, SHARING the core"
-    head = (f"Connector pinned to CPU {CONNECTOR_CPU}; SMTP server: DemoSmtpServer (aiosmtpd, STARTTLS, client cert) in "
+    head = (f"Connector pinned to CPU {CONNECTOR_CPU}; SMTP server: DemoSmtpServer (aiosmtpd, STARTTLS, client cert) "
+            f"in "
             f"{where}. Store: SQLite WAL, synchronous=FULL, on the checkout's disk. Message: {OBX_COUNT} OBX in "
             f"{len(__import__('_common').ORDERS)} orders, {e2e['message_kb']:.1f} KB.\n\n")
     lines = [f"| {a} | {b} | {c} |" for a, b, c in rows]
@@ -448,7 +452,8 @@ def table(e2e: dict, lats: list[dict], rss: list[dict], sch: dict, server_cpu: i
 
 
 def print_profile(profilers: tuple[cProfile.Profile, cProfile.Profile], top: int = 25) -> None:
-    for title, profiler in zip(("event loop thread (receive, claims, sends)", "build worker thread"), profilers):
+    titles = ("event loop thread (receive, claims, sends)", "build worker thread")
+    for title, profiler in zip(titles, profilers, strict=True):
         stream = io.StringIO()
         stats = pstats.Stats(profiler, stream=stream)
         stats.sort_stats("tottime").print_stats(top)
@@ -459,6 +464,7 @@ def print_profile(profilers: tuple[cProfile.Profile, cProfile.Profile], top: int
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reports", type=int, default=600)
+    parser.add_argument("--e2e-runs", type=int, default=3, help="end-to-end runs; the table shows the median")
     parser.add_argument("--rates", default="50,20", help="offered loads (reports/s) for the latency runs")
     parser.add_argument("--latency-seconds", type=float, default=20.0)
     parser.add_argument("--backlogs", default="1000,10000,100000")
@@ -481,8 +487,13 @@ def main() -> int:
             print_profile(result["profile"])  # type: ignore[arg-type]
             return 0
         t0 = time.perf_counter()
-        e2e = end_to_end(server, args.reports)
-        _progress(f"end to end: {e2e['e2e_rate']:.1f} reports/s", t0)
+        # This VM's speed drifts by ±10 % over minutes: the table shows the median run, with all of them.
+        runs = []
+        for _ in range(args.e2e_runs):
+            runs.append(end_to_end(server, args.reports))
+            _progress(f"end to end: {runs[-1]['e2e_rate']:.1f} reports/s", t0)
+        e2e = sorted(runs, key=lambda r: r["e2e_rate"])[len(runs) // 2]
+        e2e["all_rates"] = [r["e2e_rate"] for r in runs]
         lats = []
         for rate in (float(x) for x in args.rates.split(",") if x):
             lats.append(latency(server, rate, args.latency_seconds))

@@ -17,9 +17,9 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from connector.mapping import Mappings, default_mappings_dir, map_report  # noqa: E402
-from connector.mapping.files import mapping_files  # noqa: E402
-from connector.parse import parse_message, split_messages  # noqa: E402
+from connector.mapping import Mappings, default_mappings_dir, map_report
+from connector.mapping.files import mapping_files
+from connector.parse import parse_message, split_messages
 
 
 def timed(fn, rounds: int) -> float:
@@ -35,7 +35,8 @@ def main() -> None:
     files = mapping_files(directory)
     load = timed(lambda: Mappings.load(directory), rounds)
     baseline_load = timed(lambda: [yaml.safe_load(p.read_text(encoding="utf-8")) for p in files], rounds)
-    print(f"Mappings.load: {load * 1000:.2f} ms ({len(files)} files)  | baseline yaml.safe_load: {baseline_load * 1000:.2f} ms")
+    print(f"Mappings.load: {load * 1000:.2f} ms ({len(files)} files)  "
+          f"| baseline yaml.safe_load: {baseline_load * 1000:.2f} ms")
 
     messages = [m for p in sorted((REPO / "tests/data/oru").glob("*.hl7")) for m in split_messages(p.read_bytes())]
     reports = [r for m in messages for r in parse_message(m)]

@@ -44,7 +44,7 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
         except (OSError, ValueError) as exc:  # files, permissions, bad arguments: say which, no traceback
             click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_FAILED)
-        except Exception as exc:  # a bug: the class name only (its text may quote input), and exit 3
+        except Exception as exc:  # noqa: BLE001 - a bug: the class name only (its text may quote input), and exit 3
             click.echo(f"error: internal {type(exc).__name__}; see the log", err=True)
             sys.exit(EXIT_SERVICE)
         sys.exit(code or EXIT_OK)
@@ -88,7 +88,8 @@ def _progress(length: int, label: str) -> Any:
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="CONNECTOR_CONFIG", help="Service configuration (YAML). Default: $CONNECTOR_CONFIG or embedded demo defaults.")
+    envvar="CONNECTOR_CONFIG",
+    help="Service configuration (YAML). Default: $CONNECTOR_CONFIG or embedded demo defaults.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 

@@ -254,7 +254,7 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
                           line=mark.line + 1 if mark else None) from None
     if node is None:
         node = yaml.MappingNode("tag:yaml.org,2002:map", [])
-    config = _build(Config, node, source, "")
+    config: Config = _build(Config, node, source, "")
     config = dataclasses.replace(config, base_dir=str(base_dir or Path.cwd()))
     _check(config, node, source)
     return config
@@ -311,7 +311,10 @@ def _line_of(node: yaml.Node, dotted: str) -> int | None:
         current = next((v for k, v in current.value if k.value == part), None)
         if current is None:
             return None
-    return current.start_mark.line + 1
+    if current is None:  # cannot happen (the loop returns first), but yaml is untyped so mypy loses the narrowing
+        return None
+    line: int = current.start_mark.line
+    return line + 1
 
 
 def _check(config: Config, node: yaml.Node, source: str) -> None:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
-from typing import Union
+from enum import StrEnum
 
 __all__ = [
     "INS_OIDS",
@@ -117,7 +116,7 @@ class Address:
     county: str = ""  # XAD-9: for BDL, the INSEE code of the birth commune
 
 
-class IdentityStatus(str, Enum):
+class IdentityStatus(StrEnum):
     """RNIV identity status (PID-32 after the site's code mapping). Only QUALIFIED lets us send the INS."""
 
     PROVISIONAL = "PROV"
@@ -221,7 +220,7 @@ class Encapsulated:
     data: bytes = field(repr=False)
 
 
-ResultValue = Union[Numeric, StructuredNumeric, Text, CodedValue, DateValue, Encapsulated]
+ResultValue = Numeric | StructuredNumeric | Text | CodedValue | DateValue | Encapsulated
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,9 +173,9 @@ class Pipeline(AckSteps):
         if len(created) != len(new):  # the same id from two inputs at the same instant: the first one won
             event("input.report_id_race", level=logging.WARNING, input_id=input_id,
                   ignored=",".join(sorted({r.report_id for r in new} - set(created))))
-        for index, exc in errors:
+        for index, error in errors:
             event("input.quarantined", level=logging.WARNING, input_id=input_id, source=source,
-                  message_index=index, segment=exc.segment, field=exc.field, reason=exc.describe())
+                  message_index=index, segment=error.segment, field=error.field, reason=error.describe())
         for rep in new:
             event("report.parsed", report_id=rep.report_id, input_id=input_id)
         return Receipt(input_id, errors=tuple(e for _, e in errors), reports=tuple(r.report_id for r in new))

@@ -16,10 +16,12 @@ Whatever was in flight is in the store and resumes at the next start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 from connector.config import Config, load_config
 from connector.errors import ConfigError, TransientError
@@ -38,14 +40,15 @@ RELOAD_INTERVAL_SECONDS = 5.0
 def serve(config: Config, *, config_path: Path | None = None) -> int:
     configure()
     runtime = open_runtime(config)
+    durability: dict[str, Any] = runtime.store.db.durability  # PRAGMA names: never event()'s `level`
     event("service.started", mode=config.mode, store=str(config.store_path),
-          mappings_version=runtime.mappings().version, **runtime.store.db.durability)
+          mappings_version=runtime.mappings().version, **durability)
     try:
         recovered = runtime.pipeline.recover()
         if recovered:
             event("service.recovered", inputs=recovered)
         asyncio.run(Service(runtime, config_path=config_path).run())
-    except Exception as exc:  # the last line: one event with the class, never the text (it may quote input)
+    except Exception as exc:  # noqa: BLE001 - the last line: one event with the class, never the text (it may quote input)
         event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__)
         return 3
     finally:
@@ -123,16 +126,14 @@ class Service:
         while not self.stop.is_set():
             try:
                 outcomes = await pipeline.step()
-            except Exception as exc:  # a bug in one step must not stop the service; the store kept the state
+            except Exception as exc:  # noqa: BLE001 - a bug in one step must not stop the service; the store kept the state
                 event("pipeline.error", level=logging.ERROR, error=type(exc).__name__)
                 outcomes = []
             if outcomes:
                 continue
             self.wake.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), WORK_INTERVAL_SECONDS)
-            except TimeoutError:
-                pass
 
     async def _reload(self) -> None:
         while not self.stop.is_set():
@@ -178,7 +179,7 @@ class Service:
             except TransientError as exc:
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
                 event("imap.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
-            except Exception as exc:  # a bug must not stop ack reading for good; the store kept its state
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop ack reading for good; the store kept its state
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
                 event("acks.error", level=logging.ERROR, error=type(exc).__name__)
             await self._sleep(self.config.imap.poll_seconds)
@@ -191,15 +192,13 @@ class Service:
                 await asyncio.to_thread(deliver_outbox_once, self.runtime)
             except TransientError as exc:
                 event("sil.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
-            except Exception as exc:  # as above: keep the loop alive, say what broke
+            except Exception as exc:  # noqa: BLE001 - as above: keep the loop alive, say what broke
                 event("sil.error", level=logging.ERROR, error=type(exc).__name__)
             await self._sleep(WORK_INTERVAL_SECONDS * 5)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stop.wait(), seconds)
-        except TimeoutError:
-            pass
 
 
 class _WakingSink:

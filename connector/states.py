@@ -27,12 +27,12 @@ and a send that finds no recipient left to send to settles the report from its r
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["TERMINAL_STATES", "RecipientState", "ReportState"]
 
 
-class ReportState(str, Enum):
+class ReportState(StrEnum):
     RECEIVED = "received"
     PARSED = "parsed"
     BUILT = "built"
@@ -48,7 +48,7 @@ class ReportState(str, Enum):
 TERMINAL_STATES = frozenset({ReportState.SENT, ReportState.DELIVERED, ReportState.READ, ReportState.QUARANTINED})
 
 
-class RecipientState(str, Enum):
+class RecipientState(StrEnum):
     """Per recipient: pending → accepted (250) → delivered / delayed / failed → displayed / processed / error."""
 
     PENDING = "pending"

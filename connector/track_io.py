@@ -34,6 +34,7 @@ def _imap_settings(runtime: Runtime) -> ImapSettings:
 
 def read_acks_once(runtime: Runtime) -> int:
     settings = _imap_settings(runtime)
+    assert settings.tls is not None  # _imap_settings always sets it
     context = create_ssl_context(settings.tls, production=runtime.config.production)
     handled = 0
     with AckMailbox(settings, context) as mailbox:

@@ -12,8 +12,8 @@ __all__ = [
     "XsdValidator",
     "build_document",
     "build_tree",
-    "serialize",
     "default_kit_dir",
     "default_xsd_path",
+    "serialize",
     "validate_files",
 ]

@@ -214,7 +214,7 @@ class ObservationWriter:
 def _interpretations(m: MappedResult) -> list[str]:
     codes = [c.upper() for c in m.interpretation if c.upper() in INTERPRETATIONS]
     if not codes and m.value is not None and hasattr(m.value, "coded"):
-        sir = m.value.coded.code.upper()  # type: ignore[union-attr]
+        sir = m.value.coded.code.upper()
         if sir in ("S", "I", "R") and m.battery is not None:
             codes = [sir]  # antibiogram S/I/R sent as the value
     return codes

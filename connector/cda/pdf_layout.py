@@ -136,7 +136,8 @@ class Canvas:
             self._line(MARGIN + indent, self.y - style.size * 0.25, line, style)
 
     def row_height(self, columns: Sequence[Column], cells: Sequence[Cell]) -> tuple[float, list[list[str]]]:
-        wrapped = [self.wrap(c.text, col.width - 2 * CELL_PADDING, c.style) for col, c in zip(columns, cells)]
+        pairs = zip(columns, cells, strict=True)
+        wrapped = [self.wrap(c.text, col.width - 2 * CELL_PADDING, c.style) for col, c in pairs]
         lines = max((len(w) for w in wrapped), default=1)
         size = max((c.style.size for c in cells), default=8.0)
         return lines * size * LEADING + 2 * CELL_PADDING, wrapped
@@ -151,7 +152,7 @@ class Canvas:
         if fill is not None:
             self.rect(MARGIN, self.y, CONTENT_WIDTH, height, fill)
         x = MARGIN
-        for col, cell, lines in zip(columns, cells, wrapped):
+        for col, cell, lines in zip(columns, cells, wrapped, strict=True):
             line_height = cell.style.size * LEADING
             baseline = self.y + CELL_PADDING + cell.style.size
             for line in lines:

@@ -45,7 +45,8 @@ def write_pdf(pages: list[bytes], fonts: list[tuple[str, FontSubset]], info: Doc
     ``icc`` is the output profile already deflated (see :func:`srgb_profile`)."""
     out = _Objects()
     catalog, pages_id, info_id, meta_id, icc_id = out.reserve(5)
-    font_refs = " ".join(f"/{name} {_font(out, subset, tag)} 0 R" for (name, subset), tag in zip(fonts, _TAGS))
+    tagged = zip(fonts, _TAGS, strict=False)  # more tags than fonts
+    font_refs = " ".join(f"/{name} {_font(out, subset, tag)} 0 R" for (name, subset), tag in tagged)
     page_ids = []
     for content in pages:
         stream = out.stream(zlib.compress(content, _COMPRESSION), b"/Filter /FlateDecode")

@@ -9,6 +9,7 @@ are cached in ``work_dir`` under a hash of the kit; a second process reuses them
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -17,6 +18,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -92,7 +94,7 @@ class SchematronValidator:
 
     def __init__(self, kit_dir: Path, *, work_dir: Path | None = None) -> None:
         try:
-            from saxonche import PySaxonProcessor  # type: ignore[import-not-found]
+            from saxonche import PySaxonProcessor
         except ImportError:  # pragma: no cover - saxonche is a declared dependency
             raise CdaBuildError(
                 "schematron validation needs the saxonche package"
@@ -128,14 +130,12 @@ class SchematronValidator:
             for path in (staging / "kit").rglob("*"):  # the reference kit is read-only
                 path.chmod(path.stat().st_mode | 0o200)
             (staging / "kit" / ".complete").write_text("ok\n")
-            try:
+            with contextlib.suppress(OSError):  # another process won the race: use its copy
                 os.replace(staging / "kit", target)
-            except OSError:  # another process won the race: use its copy
-                pass
             shutil.rmtree(staging, ignore_errors=True)
         return target
 
-    def _compiled(self, rel: str, compiler) -> Path:
+    def _compiled(self, rel: str, compiler: Any) -> Path:  # saxonche ships no type hints
         sch = self._root / "schematrons" / rel
         out = sch.with_name(sch.stem + COMPILED_SUFFIX)
         if out.exists():

@@ -47,6 +47,7 @@ class _DsnSMTP(SMTP):
         kept: list[str] = []
         arg = self._strip(arg or "", kept)
         await super().smtp_MAIL(arg)
+        assert self.envelope is not None  # set when the connection is made, as aiosmtpd itself asserts
         if self.envelope.mail_from is not None:
             self.envelope.mail_options.extend(kept)
 
@@ -54,6 +55,7 @@ class _DsnSMTP(SMTP):
         kept: list[str] = []
         arg = self._strip(arg or "", kept)
         await super().smtp_RCPT(arg)
+        assert self.envelope is not None
         self.envelope.rcpt_options.extend(kept)
 
 
@@ -69,11 +71,12 @@ class _Handler:
     async def handle_EHLO(self, smtp: SMTP, session: Session, envelope: Envelope, hostname: str,
                           responses: list[str]) -> list[str]:
         session.host_name = hostname
-        return responses[:-1] + ["250-DSN", responses[-1]]
+        return [*responses[:-1], "250-DSN", responses[-1]]
 
     async def handle_DATA(self, smtp: SMTP, session: Session, envelope: Envelope) -> str:
         if session.ssl is None:
             return "530 5.7.0 Must issue a STARTTLS command first"
+        assert smtp.transport is not None  # a DATA command arrives on an open connection
         if not smtp.transport.get_extra_info("peercert"):
             return "554 5.7.1 No client certificate presented"
         data = envelope.original_content or b""
@@ -81,7 +84,7 @@ class _Handler:
                             list(envelope.mail_options))
         self.server.messages.append(received)
         self.server.dsns.extend(_success_dsn(received, r) for r in received.recipients)
-        return "250 2.0.0 Ok: queued as DEMO%04d" % len(self.server.messages)
+        return f"250 2.0.0 Ok: queued as DEMO{len(self.server.messages):04d}"
 
 
 class DemoSmtpServer:

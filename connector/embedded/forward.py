@@ -158,7 +158,9 @@ def _check_recipients(report: LabReport, recipients: Sequence[Recipient]) -> Non
     flags = report.flags
     if flags is None:
         return
-    if any(r.kind != "patient" for r in recipients) and (flags.get("MASQUE_PS") or flags.get("DESTMSSANTEPS") is not True):
+    if any(r.kind != "patient" for r in recipients) and (
+        flags.get("MASQUE_PS") or flags.get("DESTMSSANTEPS") is not True
+    ):
         raise RoutingError(f"report {rid}: MASQUE_PS=Y or DESTMSSANTEPS not Y, yet a professional is a recipient")
     if any(r.kind == "patient" for r in recipients) and (
         flags.get("INVISIBLE_PATIENT") or flags.get("DESTMSSANTEPAT") is not True

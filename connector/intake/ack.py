@@ -20,9 +20,9 @@ import logging
 import re
 from collections.abc import Callable
 
-from hl7apy.consts import VALIDATION_LEVEL  # type: ignore[import-untyped]
-from hl7apy.core import Message  # type: ignore[import-untyped]
-from hl7apy.exceptions import HL7apyException  # type: ignore[import-untyped]
+from hl7apy.consts import VALIDATION_LEVEL
+from hl7apy.core import Message
+from hl7apy.exceptions import HL7apyException
 
 from connector.errors import InputError
 from connector.logs import event

@@ -10,8 +10,8 @@ O_NOFOLLOW); the size, mtime and inode are checked again on the opened file.
 Order of effects, so that nothing is lost at any crash point:
 read → ``sink.receive`` (committed) → link into archive/ or quarantine/ (with
 ``<name>.reason.txt`` written first) → fsync those folders → unlink from drop/ → fsync
-drop/ (the fsyncs once per batch of ``MOVE_BATCH`` files). A crash leaves the file in drop/ (re-received; the sink dedups by
-content) or in archive/quarantine. When the store is down the file stays in drop/ and
+drop/ (the fsyncs once per batch of ``MOVE_BATCH`` files). A crash leaves the file in drop/
+(re-received; the sink dedups by content) or in archive/quarantine. When the store is down the file stays in drop/ and
 the scan stops until the next try.
 
 Scanning: one ``os.scandir`` per scan, files handled in (mtime, name) order, no per-file

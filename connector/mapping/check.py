@@ -69,7 +69,8 @@ def _loinc_findings(read: ReadResult, loinc: LoincTable) -> list[Finding]:
             actual, expected = unit_dimension(unit), unit_dimension(reference)
             if actual is not None and expected is not None and actual != expected:
                 out.append(Finding(path, unit_line, key.replace(".loinc", ".unit"), "error",
-                                   f"unit {unit} does not fit LOINC {code} (property {concept.kind}: a unit like {reference})"))
+                                   f"unit {unit} does not fit LOINC {code} "
+                                   f"(property {concept.kind}: a unit like {reference})"))
     return out
 
 

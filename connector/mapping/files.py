@@ -47,7 +47,9 @@ class Finding:
 
     def __str__(self) -> str:
         where = self.path + (f":{self.line}" if self.line is not None else "")
-        return f"{where} [{self.key}] {self.severity}: {self.message}" if self.key else f"{where} {self.severity}: {self.message}"
+        if self.key:
+            return f"{where} [{self.key}] {self.severity}: {self.message}"
+        return f"{where} {self.severity}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,8 @@ class ReadResult:
     version: str = ""
     files: tuple[Path, ...] = ()
     # LOINC codes met, with (file, line, key) for the lint
-    loinc_refs: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)  # (code, path, line, key, unit, unit line)
+    # (code, path, line, key, unit, unit line)
+    loinc_refs: list[tuple[str, str, int, str, str, int]] = field(default_factory=list)
     unit_refs: list[tuple[str, str, int, str]] = field(default_factory=list)  # (unit, path, line, key)
 
     @property
@@ -165,7 +168,9 @@ class _FileReader:
 
     # -- generic helpers
 
-    def mapping(self, node: yaml.Node, key: str, allowed: frozenset[str] | None = TOP_KEYS) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
+    def mapping(
+        self, node: yaml.Node, key: str, allowed: frozenset[str] | None = TOP_KEYS
+    ) -> dict[str, tuple[yaml.Node, yaml.Node]] | None:
         if not isinstance(node, yaml.MappingNode):
             self.error(node, key, "expected a mapping (key: value lines)")
             return None
@@ -229,7 +234,8 @@ class _FileReader:
         for spelling, (knode, vnode) in items.items():
             key = f"units.{spelling}"
             if spelling == "UI/L":
-                self.error(knode, key, "'UI/L' is ambiguous ([IU]/L for hormones, U/L for enzymes): set it per test with `convert:`")
+                self.error(knode, key, "'UI/L' is ambiguous ([IU]/L for hormones, U/L for enzymes): "
+                           "set it per test with `convert:`")
                 continue
             target = self.ucum(vnode, key)
             if spelling in self.out.units and self.out.units[spelling] != target:
@@ -285,7 +291,8 @@ class _FileReader:
         chapter = self.chapter(f.get("chapter"), f"{key}.chapter") or chapter
         subchapter = self.chapter(f.get("subchapter"), f"{key}.subchapter") or subchapter
         if chapter is None:
-            self.error(knode, f"{key}.chapter", "no CR-BIO chapter: add `chapter:` at the top of the file or on this test")
+            self.error(knode, f"{key}.chapter",
+                       "no CR-BIO chapter: add `chapter:` at the top of the file or on this test")
         conversions = self.conversions(f["convert"][1], f"{key}.convert") if "convert" in f else ()
         if value_type != "numeric" and (unit or conversions):
             self.error(knode, key, f"a {value_type} result has no unit: remove `unit:`/`convert:`", "warning")
@@ -301,14 +308,15 @@ class _FileReader:
 
     def conversions(self, node: yaml.Node, key: str) -> tuple[tuple[str, Decimal], ...]:
         out: list[tuple[str, Decimal]] = []
-        for spelling, (knode, vnode) in (self.mapping(node, key, None) or {}).items():
+        for spelling, (_knode, vnode) in (self.mapping(node, key, None) or {}).items():
             text = self.scalar(vnode, f"{key}.{spelling}") or ""
             try:
                 factor = Decimal(text.replace(",", "."))
             except InvalidOperation:
                 factor = Decimal(0)
             if not factor.is_finite() or factor <= 0:
-                self.error(vnode, f"{key}.{spelling}", "expected a positive number (the factor from this unit to `unit:`)")
+                self.error(vnode, f"{key}.{spelling}",
+                           "expected a positive number (the factor from this unit to `unit:`)")
                 continue
             out.append((spelling, factor))
         return tuple(out)

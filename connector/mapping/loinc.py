@@ -203,7 +203,8 @@ def import_loinc(csv_path: Path, *, loinc_dir: Path) -> int:
 def _create_schema(conn: sqlite3.Connection) -> None:
     columns = ", ".join(f"{name} TEXT NOT NULL DEFAULT ''" for name in LOINC_COLUMNS[1:])
     conn.execute(
-        f"CREATE TABLE IF NOT EXISTS concept (LOINC_NUM TEXT PRIMARY KEY, {columns}, DISPLAY_FR TEXT NOT NULL DEFAULT '')"
+        f"CREATE TABLE IF NOT EXISTS concept (LOINC_NUM TEXT PRIMARY KEY, {columns}, "
+        "DISPLAY_FR TEXT NOT NULL DEFAULT '')"
     )
     conn.execute("DROP TABLE IF EXISTS concept_fts")
     conn.execute(
@@ -215,7 +216,8 @@ def _create_schema(conn: sqlite3.Connection) -> None:
 def _import_official(conn: sqlite3.Connection, reader: csv.DictReader[str], header: dict[str, str]) -> int:
     placeholders = ", ".join("?" for _ in LOINC_COLUMNS)
     update = ", ".join(f"{name} = excluded.{name}" for name in LOINC_COLUMNS[1:])
-    sql = f"INSERT INTO concept ({', '.join(LOINC_COLUMNS)}) VALUES ({placeholders}) ON CONFLICT(LOINC_NUM) DO UPDATE SET {update}"
+    sql = (f"INSERT INTO concept ({', '.join(LOINC_COLUMNS)}) VALUES ({placeholders}) "
+           f"ON CONFLICT(LOINC_NUM) DO UPDATE SET {update}")
     count = 0
     for row in reader:
         values = tuple((row.get(header.get(name.lower(), name)) or "").strip() for name in LOINC_COLUMNS)

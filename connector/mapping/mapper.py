@@ -42,10 +42,13 @@ from .values import cda_status, convert_previous, convert_range, convert_value, 
 __all__ = ["MappingSettings", "MappingStats", "map_report", "map_report_with_stats"]
 
 
+_BIOCHEMISTRY = Coded("18719-5", "Biochimie", LOINC_OID)
+
+
 @dataclass(frozen=True)
 class MappingSettings:
     hold_unmapped: bool = False  # True: an unmapped local code raises UnmappedCode (report held)
-    default_chapter: Coded = Coded("18719-5", "Biochimie", LOINC_OID)  # for unmapped codes
+    default_chapter: Coded = _BIOCHEMISTRY  # for unmapped codes
 
 
 @dataclass(frozen=True)

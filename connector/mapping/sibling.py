@@ -166,10 +166,12 @@ def _run_case(name: str, index: int, case: yaml.Node, mappings: Mappings) -> lis
     findings = []
     for field, want in data["expect"].items():
         if field not in EXPECT_KEYS:
-            findings.append(Finding(name, line, f"{key}.expect.{field}", "error", f"unknown key; expected one of {', '.join(EXPECT_KEYS)}"))
+            findings.append(Finding(name, line, f"{key}.expect.{field}", "error",
+                                    f"unknown key; expected one of {', '.join(EXPECT_KEYS)}"))
             continue
         want_text = "null" if want is None else str(want)
         got = _render(mapped[0], field)
         if not _same(field, got, want_text):
-            findings.append(Finding(name, line, f"{key}.expect.{field}", "error", f"expected {want_text!r}, got {got!r}"))
+            findings.append(Finding(name, line, f"{key}.expect.{field}", "error",
+                                    f"expected {want_text!r}, got {got!r}"))
     return findings

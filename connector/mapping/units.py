@@ -55,7 +55,7 @@ def ucum_error(unit: str) -> str | None:
         return None
     try:
         _parser().parse(unit)
-    except Exception as exc:  # ucumvert raises lark errors of several classes
+    except Exception as exc:  # noqa: BLE001 - ucumvert raises lark errors of several classes
         return f"'{unit}' is not valid UCUM ({type(exc).__name__})"
     return None
 
@@ -85,5 +85,5 @@ def unit_dimension(unit: str) -> Any:
     """The pint dimensionality of a UCUM unit (empty for %), or None when it cannot be computed."""
     try:
         return _registry().from_ucum(unit).dimensionality
-    except Exception:  # unknown atoms, annotations only, …
+    except Exception:  # noqa: BLE001 - pint/ucumvert fail in many ways: unknown atoms, annotations only, …
         return None

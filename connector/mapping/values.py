@@ -29,7 +29,11 @@ MIN_SIGNIFICANT_DIGITS = 3
 # JDV_HL7_ObservationInterpretation_CISIS (2.16.840.1.113883.1.11.78): the codes a CR-BIO
 # interpretationCode may carry. OBX-8 (table 0078) codes with the same spelling pass through.
 INTERPRETATION_CODES = frozenset(
-    ["<", ">", "A", "AA", "B", "CAR", "D", "DET", "E", "EX", "EXP", "H", "HH", "HU", "HX", "I", "IE", "IND", "L", "LL", "LU", "LX", "N", "NCL", "ND", "NEG", "NR", "NS", "POS", "R", "RR", "S", "SDD", "SYN-R", "SYN-S", "U", "UNE", "W", "WR"]
+    [
+        "<", ">", "A", "AA", "B", "CAR", "D", "DET", "E", "EX", "EXP", "H", "HH", "HU", "HX", "I", "IE", "IND", "L",
+        "LL", "LU", "LX", "N", "NCL", "ND", "NEG", "NR", "NS", "POS", "R", "RR", "S", "SDD", "SYN-R", "SYN-S", "U",
+        "UNE", "W", "WR",
+    ]
 )
 
 _NUMBER = r"(\d+(?:[.,]\d+)?|[.,]\d+)"

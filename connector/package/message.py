@@ -142,7 +142,7 @@ def _text_part(body: str) -> bytes:
 
 def build_email(**kwargs: object) -> EmailMessage:
     """The e-mail as an ``EmailMessage`` (parsed from :func:`build_email_bytes`)."""
-    return message_from_bytes(build_email_bytes(**kwargs), policy=default)  # type: ignore[arg-type,return-value]
+    return message_from_bytes(build_email_bytes(**kwargs), policy=default)  # type: ignore[arg-type]
 
 
 def build_email_bytes(

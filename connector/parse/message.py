@@ -271,7 +271,10 @@ class _MessageParser:
     def _flag(self, seg: Segment, code: str, patient: _PatientDraft) -> None:
         value = seg.get(5)
         if code in _MAIL_BODIES:
-            body = self._encapsulated(seg, value, lenient=True).data if is_encapsulated(value, self.enc) else value.encode()
+            if is_encapsulated(value, self.enc):
+                body = self._encapsulated(seg, value, lenient=True).data
+            else:
+                body = value.encode()
             patient.mail_bodies[_MAIL_BODIES[code]] = body.decode("utf-8", "replace")
             return
         answer = unescape(value.split(self.enc.component, 1)[0], self.enc).strip().upper()

@@ -169,7 +169,9 @@ def result_of(reader: SegmentReader, seg: Segment) -> Result:
     if status.upper() not in RESULT_STATUSES:
         raise reader.fail(seg, "OBX-11", "a result status of HL7 table 0085 (F, C, P, X, W, D, O, I, R, S, U, N)")
     flags = tuple(
-        f for f in (unescape(rep.split(enc.component, 1)[0], enc).strip() for rep in seg.get(8).split(enc.repetition)) if f
+        f
+        for f in (unescape(rep.split(enc.component, 1)[0], enc).strip() for rep in seg.get(8).split(enc.repetition))
+        if f
     )
     org = seg.get(23).split(enc.component, 1)[0] or _org_of_obx15(seg.get(15), enc)
     return Result(

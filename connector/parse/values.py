@@ -25,7 +25,15 @@ from .er7 import Encoding, unescape
 from .fields import coded
 from .timestamps import is_valid_dtm
 
-__all__ = ["MAX_ENCAPSULATED_CHARS", "BadValue", "encapsulated", "is_encapsulated", "parse_number", "parse_values", "text_value"]
+__all__ = [
+    "MAX_ENCAPSULATED_CHARS",
+    "BadValue",
+    "encapsulated",
+    "is_encapsulated",
+    "parse_number",
+    "parse_values",
+    "text_value",
+]
 
 # The largest ED seen in the field is ~600 KB; 20 MB of base64 leaves room for a long PDF report
 # while bounding memory per OBX.
@@ -162,7 +170,9 @@ def encapsulated(rep: str, enc: Encoding, *, lenient: bool = False) -> Encapsula
     """
     _source, kind, subtype, encoding, data = (rep.split(enc.component, 4) + [""] * 5)[:5]
     if len(data) > MAX_ENCAPSULATED_CHARS:
-        raise BadValue(f"an encapsulated document of at most {MAX_ENCAPSULATED_CHARS} characters (MAX_ENCAPSULATED_CHARS)")
+        raise BadValue(
+            f"an encapsulated document of at most {MAX_ENCAPSULATED_CHARS} characters (MAX_ENCAPSULATED_CHARS)"
+        )
     mime = _MIME.get((kind.upper(), subtype.upper()))
     if mime is None:
         mime = f"{kind.lower()}/{subtype.lower()}" if kind and subtype else "application/octet-stream"

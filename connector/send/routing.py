@@ -72,7 +72,9 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
         if patient is not None:
             found.append(patient)
         elif not to_pros:
-            raise RoutingError(f"report {report.report_id}: patient-only document but no qualified INS for the patient mailbox")
+            raise RoutingError(
+                f"report {report.report_id}: patient-only document but no qualified INS for the patient mailbox"
+            )
     unique = _dedupe(found)
     if not unique:
         raise NoAddressYet(_no_address_reason(report, to_pros))
@@ -86,9 +88,9 @@ def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool,
         return True, settings.patient_mailbox
     values = tuple(bool(flags.get(code)) for code in _FLAGS)
     for pattern, to_pros, to_patient in _MATRIX:
-        if all(want is None or want == got for want, got in zip(pattern, values)):
+        if all(want is None or want == got for want, got in zip(pattern, values, strict=True)):
             return to_pros, to_patient
-    stated = " ".join(f"{code}={'Y' if v else 'N'}" for code, v in zip(_FLAGS, values))
+    stated = " ".join(f"{code}={'Y' if v else 'N'}" for code, v in zip(_FLAGS, values, strict=True))
     raise RoutingError(f"report {report.report_id}: MetaDMPMSS combination outside the routing matrix ({stated})")
 
 

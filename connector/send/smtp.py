@@ -33,7 +33,8 @@ from connector.send.tls import TlsSettings
 
 __all__ = ["SmtpClient", "SmtpSettings", "SubmitResult", "submit", "xtext"]
 
-MAX_MESSAGES_PER_CONNECTION = 100  # operators cap transactions per session; a fresh session also picks up a renewed cert
+# Operators cap transactions per session; a fresh session also picks up a renewed certificate.
+MAX_MESSAGES_PER_CONNECTION = 100
 MAX_REPLY_CHARS = 200  # a server reply kept in errors/results; enough for the enhanced code and the reason
 # EHLO name: a fixed name avoids a reverse-DNS lookup (socket.getfqdn) and leaking the host's name
 LOCAL_HOSTNAME = "lab-connector.invalid"
@@ -144,9 +145,10 @@ class SmtpClient:
             raise _map_error(exc, self._stage) from None
 
     async def _session(self) -> aiosmtplib.SMTP:
-        if self._smtp is not None and self._smtp.is_connected and self._sent_on_connection < MAX_MESSAGES_PER_CONNECTION:
+        smtp = self._smtp
+        if smtp is not None and smtp.is_connected and self._sent_on_connection < MAX_MESSAGES_PER_CONNECTION:
             self._sent_on_connection += 1
-            return self._smtp
+            return smtp
         await self.close()
         s = self.settings
         smtp = aiosmtplib.SMTP(

@@ -52,7 +52,9 @@ def create_ssl_context(tls: TlsSettings, *, production: bool) -> ssl.SSLContext:
         # cafile given: create_default_context loads only that file, not the system store
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(tls.cafile))
     except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"cannot load CA file: {exc.__class__.__name__}", path=str(tls.cafile), key="tls.cafile") from None
+        raise ConfigError(
+            f"cannot load CA file: {exc.__class__.__name__}", path=str(tls.cafile), key="tls.cafile"
+        ) from None
     ctx.minimum_version = MIN_TLS_VERSION
     ctx.set_ciphers(TLS12_CIPHERS)
     if tls.certfile is not None:
@@ -60,12 +62,16 @@ def create_ssl_context(tls: TlsSettings, *, production: bool) -> ssl.SSLContext:
         key = tls.keyfile or tls.certfile
         _require_file(key, "tls.keyfile")
         if production and key.stat().st_mode & KEY_FORBIDDEN_MODE:
-            raise ConfigError("private key must not be readable by group or other (chmod 600)", path=str(key), key="tls.keyfile")
+            raise ConfigError(
+                "private key must not be readable by group or other (chmod 600)", path=str(key), key="tls.keyfile"
+            )
         try:
             ctx.load_cert_chain(str(tls.certfile), str(tls.keyfile) if tls.keyfile else None)
         except (ssl.SSLError, OSError) as exc:
             raise ConfigError(
-                f"cannot load client certificate/key: {exc.__class__.__name__}", path=str(tls.certfile), key="tls.certfile"
+                f"cannot load client certificate/key: {exc.__class__.__name__}",
+                path=str(tls.certfile),
+                key="tls.certfile",
             ) from None
     if not tls.verify:
         ctx.check_hostname = False  # demo only (refused above when production)

@@ -3,4 +3,4 @@
 from connector.store.db import Database, age_seconds, utcnow
 from connector.store.store import InputRecord, NewReport, ReportRow, Store
 
-__all__ = ["Database", "age_seconds", "InputRecord", "NewReport", "ReportRow", "Store", "utcnow"]
+__all__ = ["Database", "InputRecord", "NewReport", "ReportRow", "Store", "age_seconds", "utcnow"]

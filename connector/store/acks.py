@@ -118,7 +118,9 @@ _BAD = {RecipientState.FAILED.value, RecipientState.ERROR.value, RecipientState.
 # A report's progress once the operator has it; a report never moves back down this order.
 _PROGRESS = {ReportState.SENT: 1, ReportState.DELIVERED: 2, ReportState.READ: 3}
 _REASONS = {
-    ReportState.QUARANTINED: "no recipient could receive the report (bounced, refused or rejected): check the addresses",
+    ReportState.QUARANTINED: (
+        "no recipient could receive the report (bounced, refused or rejected): check the addresses"
+    ),
 }
 
 

@@ -157,7 +157,7 @@ class Store(AckStore, OperatorViews):
             set_id_root=r["set_root"],
             set_id_extension=r["set_ext"],
             version=r["version"],
-            replaces=replaces,  # type: ignore[arg-type]
+            replaces=replaces,
             effective_time=r["effective_time"],
         )
 

@@ -18,6 +18,7 @@ us rescan the whole folder for the same reason. Messages are read with ``BODY.PE
 from __future__ import annotations
 
 import base64
+import contextlib
 import imaplib
 import re
 import ssl
@@ -118,10 +119,8 @@ class AckMailbox:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        try:
+        with contextlib.suppress(imaplib.IMAP4.error, OSError):
             conn.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
 
     # ------------------------------------------------------------------ connection
 
@@ -151,10 +150,8 @@ class AckMailbox:
             _, data = conn.response("UIDVALIDITY")
             self._uidvalidity = int(data[0]) if data and data[0] else 0
         except (imaplib.IMAP4.error, OSError, ValueError) as exc:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown()
-            except OSError:
-                pass
             # imaplib's message is the server's text ("[AUTHENTICATIONFAILED] …"): no patient data.
             raise ImapUnavailable(f"IMAP login or SELECT on {s.host}:{s.port} refused: {exc}") from None
         self._conn = conn
@@ -163,10 +160,8 @@ class AckMailbox:
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown()
-            except OSError:
-                pass
 
     # ------------------------------------------------------------------ commands
 

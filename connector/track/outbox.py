@@ -6,6 +6,7 @@ it and retries later (at-least-once: the SIL may see a ZAM twice and dedups on M
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import ssl
@@ -56,10 +57,8 @@ class FolderOutbox:
             finally:
                 os.close(dir_fd)
         except OSError as exc:
-            try:
+            with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
             raise TransientError(f"ZAM {name}: writing to {self.directory} failed ({exc.strerror})") from None
 
 

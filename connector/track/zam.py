@@ -13,7 +13,7 @@ used as the reader in a ZAM: the SIL only knows professionals).
 
 from __future__ import annotations
 
-from hl7apy.core import Segment  # type: ignore[import-untyped]
+from hl7apy.core import Segment
 
 from connector.model import MessageHeader, Recipient
 from connector.states import RecipientState

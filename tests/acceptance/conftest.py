@@ -7,6 +7,7 @@ test can read the JSON log lines while the service runs and after it stopped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -284,7 +285,5 @@ def _pipe(src: socket.socket, dst: socket.socket) -> None:
         pass
     finally:
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass

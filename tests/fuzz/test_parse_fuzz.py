@@ -15,7 +15,10 @@ CORPUS = [p.read_bytes() for p in sorted((Path(__file__).resolve().parents[1] / 
 FUZZ = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Bytes an HL7 parser cares about: delimiters, escapes, line ends, digits, a multi-byte char.
-INTERESTING = [b"|", b"^", b"~", b"\\", b"&", b"#", b"\r", b"\n", b"\r\n", b"\x00", b"\xc3", b"\xe9", b"9", b"<", b"\\X", b"\\.br\\"]
+INTERESTING = [
+    b"|", b"^", b"~", b"\\", b"&", b"#", b"\r", b"\n", b"\r\n", b"\x00", b"\xc3", b"\xe9", b"9", b"<",
+    b"\\X", b"\\.br\\",
+]
 
 
 class _DefectLog(logging.Handler):

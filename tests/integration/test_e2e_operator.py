@@ -101,7 +101,8 @@ def mdn(sim: OperatorSim, *, reader: str, message_id: str, error: str = "") -> b
     fields = (f"Reporting-UA: dpi.{reader.split('@')[1]}; DPI-X 4.2\r\n"
               f"Original-Recipient: rfc822;{reader}\r\nFinal-Recipient: rfc822; {reader}\r\n"
               f"Original-Message-ID: {message_id}\r\n"
-              f"Disposition: automatic-action/MDN-sent-automatically; {'processed/error' if error else 'processed'}\r\n")
+              "Disposition: automatic-action/MDN-sent-automatically; "
+              f"{'processed/error' if error else 'processed'}\r\n")
     if error:
         fields += f"Error: {error}\r\n"
     part = MIMEBase("message", "disposition-notification")

@@ -28,7 +28,8 @@ def _message(sim, envid: str, to: str = "dr.x@hopital.test") -> bytes:
 
 
 def _settings(sim, *, cert=None, key=None, cafile=None, **kw) -> SmtpSettings:
-    tls = TlsSettings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert, keyfile=key or sim.pki.client_key)
+    tls = TlsSettings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert,
+                      keyfile=key or sim.pki.client_key)
     return SmtpSettings(host=sim.smtp_host, port=sim.submission_port, tls=tls, timeout=10, **kw)
 
 

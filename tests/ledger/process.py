@@ -97,7 +97,9 @@ class KillableService:
         while not any(e.get("event") == "mllp.listening" for e in self.events(self.runs)):
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"service exited {self.proc.returncode}: {self.log(self.runs).read_text()[-2000:]}")
+                raise AssertionError(
+                    f"service exited {self.proc.returncode}: {self.log(self.runs).read_text()[-2000:]}"
+                )
             if time.monotonic() > deadline:
                 raise AssertionError(f"service not listening after {START_TIMEOUT_SECONDS}s")
             time.sleep(0.05)

@@ -41,7 +41,10 @@ def _key() -> rsa.RSAPrivateKey:
 
 def _name(cn: str) -> x509.Name:
     return x509.Name(
-        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MSS Simulator Test"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "MSS Simulator Test"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
     )
 
 
@@ -108,7 +111,8 @@ def generate(out: Path) -> None:
     ca = make_ca("MSS Simulator Test CA")
     write(out, "ca", *ca)
     write(out, "server", *make_leaf(ca, "localhost", ExtendedKeyUsageOID.SERVER_AUTH, SERVER_SANS))
-    write(out, "expired-server", *make_leaf(ca, "localhost", ExtendedKeyUsageOID.SERVER_AUTH, SERVER_SANS, expired=True))
+    write(out, "expired-server",
+          *make_leaf(ca, "localhost", ExtendedKeyUsageOID.SERVER_AUTH, SERVER_SANS, expired=True))
     lab = [x509.RFC822Name("labo@labo.test")]
     client = make_leaf(ca, "labo@labo.test", ExtendedKeyUsageOID.CLIENT_AUTH, lab)
     write(out, "client", *client)

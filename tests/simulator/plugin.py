@@ -104,7 +104,8 @@ class OperatorSim:
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:
-                pytest.fail(f"{address}: {len(found)} of {count} message(s) after {timeout}s; see {self.base}/postfix/maillog")
+                pytest.fail(f"{address}: {len(found)} of {count} message(s) after {timeout}s; "
+                            f"see {self.base}/postfix/maillog")
             time.sleep(0.05)
 
     async def await_messages(

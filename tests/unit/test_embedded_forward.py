@@ -208,7 +208,7 @@ def test_delete_gets_its_own_message_id_and_says_so_in_the_body() -> None:
 @pytest.mark.parametrize("statuses", [("X", "X"), ("F", "C")])
 def test_lifecycle_refuses_other_or_mixed_statuses(statuses: tuple[str, str]) -> None:
     report = load("b02_n1_n3.hl7")
-    docs = tuple(dataclasses.replace(d, status=s) for d, s in zip(report.documents, statuses))
+    docs = tuple(dataclasses.replace(d, status=s) for d, s in zip(report.documents, statuses, strict=True))
     with pytest.raises(InputError, match="OBX-11"):
         lifecycle(dataclasses.replace(report, documents=docs))
 
@@ -252,7 +252,9 @@ def test_ins_in_cda_needs_a_qualified_identity() -> None:
 
 def test_ipp_differing_from_record_target_is_refused() -> None:
     report = load("b01_n3_new.hl7")
-    ids = tuple(dataclasses.replace(i, value="IPP9999") if i.type_code == "PI" else i for i in report.patient.identifiers)
+    ids = tuple(
+        dataclasses.replace(i, value="IPP9999") if i.type_code == "PI" else i for i in report.patient.identifiers
+    )
     with pytest.raises(InputError, match="IPP"):
         check_embedded(dataclasses.replace(report, patient=dataclasses.replace(report.patient, identifiers=ids)),
                        lab=LAB)
@@ -300,7 +302,8 @@ def test_xsd_failure_is_a_cda_build_error(xsd: XsdValidator) -> None:
     doc = report.documents[0]
     broken = doc.data.replace(b"<languageCode", b"<unexpectedElement/><languageCode", 1)
     with pytest.raises(CdaBuildError, match="XSD") as info:
-        check_embedded(dataclasses.replace(report, documents=(dataclasses.replace(doc, data=broken),)), lab=LAB, xsd=xsd)
+        check_embedded(dataclasses.replace(report, documents=(dataclasses.replace(doc, data=broken),)),
+                       lab=LAB, xsd=xsd)
     assert_private(info.value)
 
 

@@ -45,12 +45,13 @@ def report(*results: Result, battery: str = "NFS", specimens: tuple[Specimen, ..
 
 
 def test_every_local_code_of_the_corpus_is_mapped(mappings: Mappings) -> None:
-    codes = "HB GR GB PLT HT VGM NA K CL CREA GLY GLYM GLYMG ASAT ALAT HBA1C TSH CRP TOXOG TOXOGI LEUCU CULT AMX CTX CIP TP INR"
+    codes = ("HB GR GB PLT HT VGM NA K CL CREA GLY GLYM GLYMG ASAT ALAT HBA1C TSH CRP TOXOG TOXOGI LEUCU CULT AMX"
+             " CTX CIP TP INR")
     for code in codes.split():
         entry = mappings.lookup(Coded(code, "", "L"))
         assert entry is not None, code
         assert (entry.loinc is None) == (code == "CRP"), code
-    for battery in "NFS IONO GLY BILHEP HBA1C TSH CRP SERTOXO ECBU ATB HEMOS".split():
+    for battery in ["NFS", "IONO", "GLY", "BILHEP", "HBA1C", "TSH", "CRP", "SERTOXO", "ECBU", "ATB", "HEMOS"]:
         assert mappings.battery(Coded(battery)) is not None, battery
 
 

@@ -120,7 +120,9 @@ def test_the_dashboard_is_grafana_json() -> None:
 
 def test_every_queried_metric_is_exposed(exposed: set[str]) -> None:
     missing = {f"{where}: {name}" for where, expr in exprs() for name in metric_names(expr) if name not in exposed}
-    assert not missing, "the dashboard queries metrics connector.metrics does not expose:\n" + "\n".join(sorted(missing))
+    assert not missing, (
+        "the dashboard queries metrics connector.metrics does not expose:\n" + "\n".join(sorted(missing))
+    )
 
 
 def test_the_dashboard_covers_the_operator_questions() -> None:

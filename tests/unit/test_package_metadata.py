@@ -105,13 +105,15 @@ def synthetic_cda(
     <id root="1.2.250.1.71.4.2.1" extension="810000000099"/>
     <code code="G15_10/SM03" displayName="Médecin - Biologie médicale (SM)" codeSystem="1.2.250.1.213.1.1.4.5"/>
     <assignedPerson><name><given>Bio</given><family>LOGISTE</family></name></assignedPerson>
-    <representedOrganization><id root="1.2.250.1.71.4.2.2" extension="1990000001"/><name>Laboratoire Synthèse</name></representedOrganization>
+    <representedOrganization><id root="1.2.250.1.71.4.2.2" extension="1990000001"/>
+      <name>Laboratoire Synthèse</name></representedOrganization>
   </assignedAuthor></author>
   <legalAuthenticator><time value="20260104173000+0100"/><signatureCode code="S"/><assignedEntity>
     <id root="1.2.250.1.71.4.2.1" extension="810000000099"/>
     <assignedPerson><name><given>Bio</given><family>LOGISTE</family></name></assignedPerson>
   </assignedEntity></legalAuthenticator>
-  <documentationOf><serviceEvent><effectiveTime><low value="20260104080000+0100"/><high value="20260104170000+0100"/></effectiveTime>
+  <documentationOf><serviceEvent><effectiveTime><low value="20260104080000+0100"/>
+    <high value="20260104170000+0100"/></effectiveTime>
   </serviceEvent></documentationOf>
   <component>{body}</component>
 </ClinicalDocument>

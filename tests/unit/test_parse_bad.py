@@ -159,7 +159,9 @@ def test_orc_without_obr_is_kept() -> None:
 
     from _parse_helpers import collected_segments
 
-    data = (ORU_DIR / "19_two_patients.hl7").read_bytes().replace(b"\rPID|1||170021305500773", b"\rORC|RE|LONE^SIL\rPID|1||170021305500773")
+    data = (ORU_DIR / "19_two_patients.hl7").read_bytes().replace(
+        b"\rPID|1||170021305500773", b"\rORC|RE|LONE^SIL\rPID|1||170021305500773"
+    )
     reports = parse_message(data)
     expected = Counter(s for s in data.decode("utf-8").split("\r") if s)
     assert collected_segments(reports) == expected

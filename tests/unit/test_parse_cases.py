@@ -37,7 +37,9 @@ def test_blood_count_values_units_flags_and_biologist() -> None:
     assert order.principal_interpreter is not None and order.principal_interpreter.idnps == "810000000002"
     assert order.principal_interpreter.name.family == "BIOLO"
     assert results["HB"].responsible_observer is not None
-    assert (order.collected_at, order.received_at, order.reported_at) == ("202611190815", "202611190900", "202611191630")
+    assert (order.collected_at, order.received_at, order.reported_at) == (
+        "202611190815", "202611190900", "202611191630"
+    )
     assert order.placer_number is not None and order.placer_number.value == "CMDMSG0001"
     assert order.status == "F" and order.order_control == "RE"
 
@@ -220,7 +222,9 @@ def test_embedded_pdf_even_under_a_lying_obx2() -> None:
 def test_ans_shape_b() -> None:
     report = only("31_ans_shape_b.hl7")
     assert report.results == () and len(report.documents) == 2
-    assert all(d.mime_type == "text/xml" and d.status == "F" and b"<ClinicalDocument" in d.data for d in report.documents)
+    assert all(
+        d.mime_type == "text/xml" and d.status == "F" and b"<ClinicalDocument" in d.data for d in report.documents
+    )
     flags = report.flags
     assert flags is not None and flags.get("DESTMSSANTEPAT") is True and flags.get("MASQUE_PS") is False
     assert flags.get("UNKNOWN_FLAG") is None and len(flags.values) == 10

@@ -22,7 +22,9 @@ def test_nir_key_valid(nir: str) -> None:
     assert nir_key_ok(nir)
 
 
-@pytest.mark.parametrize("nir", ["279035121518988", "27903512151898", "2790351215189890", "27903512151898X", "", "２79035121518989"])
+@pytest.mark.parametrize(
+    "nir", ["279035121518988", "27903512151898", "2790351215189890", "27903512151898X", "", "２79035121518989"]
+)
 def test_nir_key_invalid(nir: str) -> None:
     assert not nir_key_ok(nir)
 
@@ -52,12 +54,16 @@ def test_unescape_truncation_character() -> None:
     assert enc.truncation == "#" and unescape("a\\P\\b", enc) == "a#b"
 
 
-@pytest.mark.parametrize("value", ["2026", "202611", "20261119", "202611190815", "20261119081530.1234+0100", "20240229"])
+@pytest.mark.parametrize(
+    "value", ["2026", "202611", "20261119", "202611190815", "20261119081530.1234+0100", "20240229"]
+)
 def test_valid_dtm(value: str) -> None:
     assert is_valid_dtm(value)
 
 
-@pytest.mark.parametrize("value", ["20261345", "20230229", "202611192460", "2026-11-19", "abc", "1700", "20261119+2500"])
+@pytest.mark.parametrize(
+    "value", ["20261345", "20230229", "202611192460", "2026-11-19", "abc", "1700", "20261119+2500"]
+)
 def test_invalid_dtm(value: str) -> None:
     assert not is_valid_dtm(value)
 

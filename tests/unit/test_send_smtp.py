@@ -123,11 +123,15 @@ async def test_accepted_with_client_certificate(server: Controller, handler: Han
     assert handler.received[0][1] == ["dr.x@hopital.test", "dr.y@cabinet.test"]
 
 
-async def test_some_recipients_refused_others_accepted(server: Controller, handler: Handler, pki: dict[str, Path]) -> None:
+async def test_some_recipients_refused_others_accepted(
+    server: Controller, handler: Handler, pki: dict[str, Path]
+) -> None:
     handler.rcpt_replies = {"full@hopital.test": "452 4.2.2 Mailbox full", "gone@hopital.test": "550 5.1.1 Unknown"}
     result = await _send(_settings(server.port, pki), ["dr.x@hopital.test", "full@hopital.test", "gone@hopital.test"])
     assert result.accepted == ("dr.x@hopital.test",)
-    assert result.refused == {"full@hopital.test": (452, "4.2.2 Mailbox full"), "gone@hopital.test": (550, "5.1.1 Unknown")}
+    assert result.refused == {
+        "full@hopital.test": (452, "4.2.2 Mailbox full"), "gone@hopital.test": (550, "5.1.1 Unknown")
+    }
 
 
 async def test_all_recipients_refused_permanently(server: Controller, handler: Handler, pki: dict[str, Path]) -> None:
@@ -137,7 +141,9 @@ async def test_all_recipients_refused_permanently(server: Controller, handler: H
     assert err.value.code == 553
 
 
-async def test_all_refused_with_one_temporary_is_retried(server: Controller, handler: Handler, pki: dict[str, Path]) -> None:
+async def test_all_refused_with_one_temporary_is_retried(
+    server: Controller, handler: Handler, pki: dict[str, Path]
+) -> None:
     handler.rcpt_replies = {"a@h.test": "550 5.1.1 Unknown", "b@h.test": "451 4.3.0 Try later"}
     with pytest.raises(SmtpTemporaryError) as err:
         await _send(_settings(server.port, pki), ["a@h.test", "b@h.test"])
@@ -158,7 +164,9 @@ async def test_disconnect_after_data_is_temporary(server: Controller, handler: H
     assert "may have queued" in str(err.value)
 
 
-async def test_slow_server_past_timeout_is_temporary(server: Controller, handler: Handler, pki: dict[str, Path]) -> None:
+async def test_slow_server_past_timeout_is_temporary(
+    server: Controller, handler: Handler, pki: dict[str, Path]
+) -> None:
     handler.data_delay = 2.0
     with pytest.raises(SmtpTemporaryError):
         await _send(_settings(server.port, pki, timeout=0.5), ["dr.x@hopital.test"])
@@ -248,7 +256,9 @@ async def test_expired_server_certificate_is_refused(tmp_path: Path) -> None:
         controller.stop()
 
 
-async def test_patient_identifiers_never_in_errors_or_results(server: Controller, handler: Handler, pki: dict[str, Path]) -> None:
+async def test_patient_identifiers_never_in_errors_or_results(
+    server: Controller, handler: Handler, pki: dict[str, Path]
+) -> None:
     patient = "199990000000042@patient.mssante.fr"  # synthetic INS
     handler.rcpt_replies = {patient: f"550 5.1.1 <{patient}>: Recipient address rejected"}
     result = await _send(_settings(server.port, pki), ["dr.x@hopital.test", patient])

@@ -52,10 +52,10 @@ def test_group_readable_key_refused_in_production(files: dict[str, Path]) -> Non
 
 
 def test_missing_or_bad_files_are_config_errors(files: dict[str, Path], tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="tls.cafile"):
+    with pytest.raises(ConfigError, match=r"tls\.cafile"):
         create_ssl_context(TlsSettings(tmp_path / "absent.pem"), production=False)
     (tmp_path / "junk.pem").write_text("not a certificate")
-    with pytest.raises(ConfigError, match="tls.cafile"):
+    with pytest.raises(ConfigError, match=r"tls\.cafile"):
         create_ssl_context(TlsSettings(tmp_path / "junk.pem"), production=False)
-    with pytest.raises(ConfigError, match="tls.certfile"):
+    with pytest.raises(ConfigError, match=r"tls\.certfile"):
         create_ssl_context(TlsSettings(files["ca"], files["ca"], files["key"]), production=False)

@@ -67,7 +67,9 @@ def test_dsn_with_several_recipients_gives_one_ack_each() -> None:
         1,
     )
     acks = parse_acks(raw)
-    assert [(a.recipient, a.error_code) for a in acks] == [("inconnu@hopital.test", "550"), ("dr.y@cabinet.test", "552")]
+    assert [(a.recipient, a.error_code) for a in acks] == [
+        ("inconnu@hopital.test", "550"), ("dr.y@cabinet.test", "552")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ def test_zam_matches_ans_example(kind: str, file: str, control: str, when: str, 
     # EVN-2 in the examples is a fixed event time unrelated to MSH-7: compare everything else.
     expected[1][2] = ours[1][2] = "<when>"
     assert [s[0] for s in ours] == [s[0] for s in expected]
-    for mine, theirs in zip(ours, expected):
+    for mine, theirs in zip(ours, expected, strict=True):
         assert mine == theirs, mine[0]
 
 

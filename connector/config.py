@@ -48,6 +48,8 @@ class ImapConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 143
+    starttls: bool = True  # false: implicit TLS (IMAPS, usually port 993)
+    timeout: float = 30.0
     tls: TlsFiles = TlsFiles()
     username: str = ""
     password_file: str = ""

@@ -53,7 +53,7 @@ class ImapSettings:
     password: str = field(default="", repr=False)
     sasl_external: bool = False  # AUTHENTICATE EXTERNAL with the client certificate instead of LOGIN
     mailbox: str = "INBOX"
-    done_folder: str = "Traités"
+    done_folder: str = "Traites"  # ASCII, as in the configuration: no modified UTF-7 name to get wrong
     unknown_folder: str = "Inconnus"  # mail that is no ack we understand: for a person to read
     starttls: bool = True  # False: implicit TLS (IMAPS, port 993)
     timeout: float = 30.0

@@ -8,6 +8,7 @@ import pytest
 
 from connector.config import load_config, parse_config
 from connector.errors import ConfigError
+from connector.track_io import imap_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_example_config_loads() -> None:
     config = load_config(ROOT / "config" / "connector.example.yaml")
     assert config.production and config.lab.finess
+
+
+def test_imap_implicit_tls_and_timeout_reach_the_mailbox_settings() -> None:
+    config = parse_config("mode: test\nimap: {port: 993, starttls: false, timeout: 12, username: u}\n", source="c.yaml")
+    settings = imap_settings(config)
+    assert (settings.port, settings.starttls, settings.timeout) == (993, False, 12.0)
+    assert imap_settings(parse_config("mode: test\n", source="c.yaml")).starttls  # STARTTLS by default
 
 
 def test_unknown_key_names_line_and_key() -> None:

@@ -25,12 +25,11 @@ import pikepdf
 from fpdf import FPDF
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "unit")]
-
-from test_pdf_samples import sample_ids, sample_lab, sample_report
+sys.path.insert(0, str(ROOT))
 
 from connector.cda.pdf import DEFAULT_FONT_DIR, ReportRenderer
 from connector.cda.pdf_format import format_previous, format_range, format_unit, format_value
+from connector.cda.samples import sample_ids, sample_lab, sample_numeric_report
 from connector.model import Comment, MappedReport
 
 
@@ -101,9 +100,9 @@ def main() -> None:
     renderer = ReportRenderer()
     build_ms = (time.perf_counter() - start) * 1000
     cases = {
-        "20 results + comments": commented(sample_report(20)),
-        "20 results": sample_report(20),
-        "70 results": sample_report(70),
+        "20 results + comments": commented(sample_numeric_report(20)),
+        "20 results": sample_numeric_report(20),
+        "70 results": sample_numeric_report(70),
     }
     print(f"ReportRenderer() once per process: {build_ms:.1f} ms (two DejaVu faces parsed)\n")
     print(f"| {'case':<22} | {'renderer':<15} | pages | {'bytes':>7} | best ms | median ms | reports/s |")

@@ -1,7 +1,10 @@
-"""Synthetic reports (fictitious patients, ANS test INS) for tests, the benchmark and demos.
+"""Synthetic reports (fictitious patients, ANS test INS) for tests, the benchmarks and demos.
 
-Covers every value shape the builder handles: PQ, SN comparator / range / ratio, coded
-serology, culture + antibiogram, text, comments, antériorités, sub-chapters, batteries.
+``sample_mapped_report`` covers every value shape the CDA builder handles: PQ, SN
+comparator / range / ratio, coded serology, culture + antibiogram, text, comments,
+antériorités, sub-chapters, batteries. ``sample_numeric_report(n)`` is a report of any
+size for the PDF copy (pagination, flags, accents); ``sample_text_report`` has only
+text and coded values.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ from connector.model import (
 )
 
 __all__ = [
+    "TEST_INS",
     "sample_ids",
     "sample_lab",
     "sample_mapped_report",
+    "sample_numeric_report",
     "sample_patient",
+    "sample_text_report",
     "tiny_pdf",
 ]
 
@@ -51,6 +57,8 @@ MICROBIOLOGIE = Coded("18725-2", "Microbiologie", LN)
 SEROLOGIE = Coded("18727-8", "Sérologie", LN)
 # ANS test INS (docs/spec/terminology.md §5) under the test OID; never a real person.
 TEST_INS = "279035121518989"
+# Hyphen, ligature and accents: the PDF font subset and the file name must keep them all.
+ACCENTED_NAME = PersonName("DÉSIRÉ-ŒUVRARD", ("Françoise", "Zoé"), name_type="L")
 
 
 def tiny_pdf() -> bytes:
@@ -92,13 +100,13 @@ def sample_ids(
     )
 
 
-def sample_patient(*, qualified: bool = True) -> Patient:
+def sample_patient(*, qualified: bool = True, name: PersonName | None = None) -> Patient:
     return Patient(
         identifiers=(
             Identifier(TEST_INS, oid="1.2.250.1.213.1.4.10", type_code="INS"),
             Identifier("IPP0001", authority="LAB", type_code="PI"),
         ),
-        names=(PersonName("PAT-TEST", ("CAMILLE", "CAMILLE MARIE"), name_type="L"),),
+        names=(name or PersonName("PAT-TEST", ("CAMILLE", "CAMILLE MARIE"), name_type="L"),),
         birth_date="19790328",
         sex="F",
         addresses=(
@@ -117,11 +125,17 @@ def sample_patient(*, qualified: bool = True) -> Patient:
 
 
 def _obx(
-    n: int, code: str, label: str, value: ResultValue, status: str = "F", **kw: Any
+    n: int,
+    code: str,
+    label: str,
+    value: ResultValue,
+    status: str = "F",
+    value_type: str = "NM",
+    **kw: Any,
 ) -> Result:
     return Result(
         str(n),
-        "NM",
+        value_type,
         Coded(code, label, "L"),
         values=(value,),
         status=status,
@@ -414,3 +428,107 @@ def sample_mapped_report(
         ),
     ]
     return MappedReport(report, tuple(mapped), unmapped_codes=("CRP",))
+
+
+# (local code, display, chapter, battery, value, UCUM unit, low, high, interpretation, previous)
+_CATALOGUE = (
+    ("HB", "Hémoglobine", HEMATOLOGIE, "NFS", "11.2", "g/dL", "12.0", "16.0", ("L",), "12.1"),
+    ("GR", "Hématies", HEMATOLOGIE, "NFS", "4.12", "10*12/L", "3.80", "5.20", ("N",), "4.30"),
+    ("HT", "Hématocrite", HEMATOLOGIE, "NFS", "36.5", "%", "37.0", "47.0", ("L",), ""),
+    ("VGM", "Volume globulaire moyen", HEMATOLOGIE, "NFS", "88.6", "fL", "80", "100", ("N",), "87.0"),
+    ("GB", "Leucocytes", HEMATOLOGIE, "NFS", "12.4", "10*9/L", "4.0", "10.0", ("H",), "9.8"),
+    ("PNN", "Polynucléaires neutrophiles", HEMATOLOGIE, "NFS", "9.1", "10*9/L", "1.8", "7.5", ("H",), ""),
+    ("PLT", "Plaquettes", HEMATOLOGIE, "NFS", "245", "10*9/L", "150", "400", ("N",), "230"),
+    ("NA", "Sodium", BIOCHIMIE, "IONO", "139", "mmol/L", "136", "145", ("N",), "140"),
+    ("K", "Potassium", BIOCHIMIE, "IONO", "5.9", "mmol/L", "3.5", "5.1", ("HH",), "4.2"),
+    ("CL", "Chlorure", BIOCHIMIE, "IONO", "101", "mmol/L", "98", "107", ("N",), ""),
+    ("CREA", "Créatinine", BIOCHIMIE, "RENAL", "92", "umol/L", "45", "90", ("H",), "80"),
+    ("DFG", "DFG estimé (CKD-EPI)", BIOCHIMIE, "RENAL", "61", "mL/min/{1.73_m2}", "90", "", ("L",), ""),
+    ("GLY", "Glycémie à jeun", BIOCHIMIE, "GLY", "1.05", "g/L", "0.70", "1.10", ("N",), "0.98"),
+    ("CHOL", "Cholestérol total", BIOCHIMIE, "EAL", "2.31", "g/L", "", "2.00", ("H",), "2.10"),
+    ("HDL", "Cholestérol HDL", BIOCHIMIE, "EAL", "0.52", "g/L", "0.40", "", ("N",), ""),
+    ("TG", "Triglycérides", BIOCHIMIE, "EAL", "1.45", "g/L", "", "1.50", ("N",), ""),
+    ("ASAT", "ASAT (TGO)", BIOCHIMIE, "HEP", "31", "U/L", "", "35", ("N",), ""),
+    ("GGT", "Gamma-GT", BIOCHIMIE, "HEP", "78", "U/L", "", "38", ("H",), "65"),
+    ("TSH", "TSH ultrasensible", BIOCHIMIE, "THY", "2.15", "m[iU]/L", "0.27", "4.20", ("N",), ""),
+    ("VITD", "25-OH vitamine D (D2 + D3)", BIOCHIMIE, "VITD", "18", "ug/L", "30", "100", ("L",), "22"),
+)
+_BATTERIES = {
+    "NFS": "Numération formule sanguine",
+    "IONO": "Ionogramme sanguin",
+    "RENAL": "Fonction rénale",
+    "GLY": "Glycémie",
+    "EAL": "Bilan lipidique (EAL)",
+    "HEP": "Bilan hépatique",
+    "THY": "Bilan thyroïdien",
+    "VITD": "Vitamine D",
+}
+
+
+def _dec(text: str) -> Decimal | None:
+    return Decimal(text) if text else None
+
+
+def sample_numeric_report(results: int = 20, *, qualified: bool = True, comments: bool = True) -> MappedReport:
+    """``results`` numeric results cycling through a routine catalogue (two chapters, eight batteries).
+
+    No LOINC codes: the PDF copy needs only the display names. 20 results fill one page; the
+    patient and practitioners carry accents the PDF fonts must render.
+    """
+    prescriber = Practitioner(Identifier("10001234567", type_code="RPPS"), PersonName("MÜLLER", ("Hélène",)))
+    biologist = Practitioner(Identifier("10007654321", type_code="RPPS"), PersonName("BOËL", ("Jérôme",)))
+    mapped: list[MappedResult] = []
+    obx_by_battery: dict[str, list[Result]] = {}
+    for index in range(results):
+        code, display, chapter, battery, value, unit, low, high, flags, previous = _CATALOGUE[index % len(_CATALOGUE)]
+        obx = _obx(
+            index + 1,
+            code,
+            display,
+            _num(value),
+            units=Coded(unit),
+            abnormal_flags=flags,
+            comments=(Comment("Contrôle conseillé ≤ 3 mois ; résultat vérifié sur un 2ᵉ prélèvement."),)
+            if comments and code == "K"
+            else (),
+            previous=(PreviousResult(_num(previous), unit, "20231104"),) if previous else (),
+        )
+        obx_by_battery.setdefault(battery, []).append(obx)
+        battery_code = Coded(battery, _BATTERIES[battery], "L")
+        mapped.append(
+            _mapped(obx, None, chapter, unit, battery_code, ReferenceRange(_dec(low), _dec(high), unit), flags)
+        )
+    orders = tuple(
+        Order(
+            Coded(battery, _BATTERIES[battery], "L"),
+            placer_group=Identifier("2401040042"),
+            collected_at="202401040735",
+            received_at="202401040752",
+            reported_at="202401041600",
+            status="F",
+            prescriber=prescriber,
+            principal_interpreter=biologist,
+            results=tuple(obxs),
+            comments=(Comment("Échantillon légèrement hémolysé : interpréter le potassium avec prudence."),)
+            if comments and battery == "IONO"
+            else (),
+        )
+        for battery, obxs in obx_by_battery.items()
+    )
+    report = LabReport(
+        "SIL-LAB-MSG0001-1",
+        MessageHeader("SIL", "LAB", control_id="MSG0001"),
+        sample_patient(qualified=qualified, name=ACCENTED_NAME),
+        orders,
+        comments=(Comment("Patiente à jeun depuis ≥ 12 h. Traitement : lévothyroxine 50 µg."),) if comments else (),
+    )
+    return MappedReport(report, tuple(mapped))
+
+
+def sample_text_report() -> MappedReport:
+    """A serology report with text and coded values and no reference ranges, for a provisional identity."""
+    hiv = _obx(1, "HIV", "Sérologie VIH", CodedValue(Coded("NEG", "Négatif", "L")), value_type="CE")
+    conclusion = _obx(2, "CMT", "Conclusion", Text("Absence d'anticorps.\nPas de contrôle."), value_type="TX")
+    order = Order(Coded("SERO", "Sérologies", "L"), results=(hiv, conclusion), collected_at="202401040735")
+    report = LabReport("R2", MessageHeader("SIL", "LAB"), sample_patient(qualified=False), (order,))
+    return MappedReport(report, tuple(_mapped(r, None, SEROLOGIE, "") for r in (hiv, conclusion)))

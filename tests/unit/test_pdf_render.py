@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from test_pdf_samples import INS_VALUE, sample_ids, sample_lab, sample_report, text_report
 
 from connector.cda.pdf import ReportRenderer, pdf_filename, render_pdf
+from connector.cda.samples import TEST_INS, sample_ids, sample_lab, sample_numeric_report, sample_text_report
 from connector.errors import CdaBuildError
 from connector.model import Comment, Identifier, PersonName
 
@@ -40,7 +40,7 @@ def renderer() -> ReportRenderer:
 
 @pytest.fixture(scope="module")
 def pdf(renderer: ReportRenderer) -> bytes:
-    return renderer.render(sample_report(20), lab=sample_lab(), ids=sample_ids())
+    return renderer.render(sample_numeric_report(20), lab=sample_lab(), ids=sample_ids())
 
 
 def _text(data: bytes, *, page: int | None = None) -> str:
@@ -49,6 +49,11 @@ def _text(data: bytes, *, page: int | None = None) -> str:
     pages = ["-f", str(page), "-l", str(page)] if page else []
     done = subprocess.run(["pdftotext", "-enc", "UTF-8", *pages, "-", "-"], input=data, capture_output=True, check=True)
     return done.stdout.decode("utf-8")
+
+
+def test_sample_numeric_report_has_the_requested_size() -> None:
+    assert len(sample_numeric_report(20).results) == 20
+    assert len(sample_numeric_report(45).results) == 45
 
 
 # ---------------------------------------------------------------------------- PDF/A-1b structure
@@ -70,8 +75,8 @@ def test_xmp_declares_pdfa_1b_and_matches_info(pdf: bytes) -> None:
             assert m["dc:title"] == str(doc.docinfo.Title)
             assert m["pdf:Producer"] == str(doc.docinfo.Producer)
             assert m["xmp:CreatorTool"] == str(doc.docinfo.Creator)
-        assert str(doc.docinfo.CreationDate).startswith("D:20261125103000+01'00")
-        assert "<xmp:CreateDate>2026-11-25T10:30:00+01:00</xmp:CreateDate>" in xmp
+        assert str(doc.docinfo.CreationDate).startswith("D:20240104160527+01'00")
+        assert "<xmp:CreateDate>2024-01-04T16:05:27+01:00</xmp:CreateDate>" in xmp
 
 
 def test_output_intent_is_srgb_icc(pdf: bytes) -> None:
@@ -111,12 +116,12 @@ def test_no_encryption_no_javascript_and_a_trailer_id(pdf: bytes) -> None:
 
 
 def test_output_is_deterministic(renderer: ReportRenderer, pdf: bytes) -> None:
-    assert renderer.render(sample_report(20), lab=sample_lab(), ids=sample_ids()) == pdf
-    assert renderer.render(sample_report(20), lab=sample_lab(), ids=sample_ids(2)) != pdf
+    assert renderer.render(sample_numeric_report(20), lab=sample_lab(), ids=sample_ids()) == pdf
+    assert renderer.render(sample_numeric_report(20), lab=sample_lab(), ids=sample_ids(2)) != pdf
 
 
 def test_module_level_render_pdf(pdf: bytes) -> None:
-    assert render_pdf(sample_report(20), lab=sample_lab(), ids=sample_ids()) == pdf
+    assert render_pdf(sample_numeric_report(20), lab=sample_lab(), ids=sample_ids()) == pdf
 
 
 # ---------------------------------------------------------------------------- content
@@ -131,13 +136,13 @@ def test_accented_text_round_trips(pdf: bytes) -> None:
 def test_header_fields_and_results(pdf: bytes) -> None:
     text = _text(pdf)
     for expected in (
-        "Saint-Éloi",
+        "Laboratoire Synthétique des Tests",
         "Patient",
-        "12/03/1979",
+        "28/03/1979",
         "Féminin",
-        "IPP-778899",
+        "IPP0001",
         "Dr MÜLLER Hélène",
-        "25/11/2026 à 08h15",
+        "04/01/2024 à 07h35",
         "Numération formule sanguine",
         "10⁹/L",
         "µmol/L",
@@ -145,10 +150,10 @@ def test_header_fields_and_results(pdf: bytes) -> None:
         "12,0 – 16,0",
         "11,2 ↓",
         "5,9 ↑↑",
-        "12,1 (17/09/2025)",
+        "12,1 (04/11/2023)",
         "Dr BOËL Jérôme",
         "Échantillon légèrement hémolysé",
-        "DOC-000123 — version 1",
+        "DOC1 — version 1",
         "Page 1 / 1",
     ):
         assert expected in text, expected
@@ -162,27 +167,28 @@ def test_abnormal_values_are_highlighted(pdf: bytes) -> None:
 
 
 def test_ins_shown_only_when_qualified(renderer: ReportRenderer) -> None:
-    qualified = _text(renderer.render(sample_report(3), lab=sample_lab(), ids=sample_ids()))
-    provisional = _text(renderer.render(sample_report(3, qualified=False), lab=sample_lab(), ids=sample_ids()))
-    assert INS_VALUE in qualified
-    assert INS_VALUE not in provisional
+    qualified = _text(renderer.render(sample_numeric_report(3), lab=sample_lab(), ids=sample_ids()))
+    provisional = _text(renderer.render(sample_numeric_report(3, qualified=False), lab=sample_lab(), ids=sample_ids()))
+    assert TEST_INS in qualified
+    assert TEST_INS not in provisional
 
 
 def test_long_report_repeats_table_header_and_numbers_pages(renderer: ReportRenderer) -> None:
-    data = renderer.render(sample_report(70), lab=sample_lab(), ids=sample_ids(2))
+    ids = sample_ids(2, ("1.2.250.1.999.1.1", "DOC1"))
+    data = renderer.render(sample_numeric_report(70), lab=sample_lab(), ids=ids)
     with pikepdf.open(BytesIO(data)) as doc:
         total = len(doc.pages)
     assert total >= 2
     for page in range(1, total + 1):
         text = _text(data, page=page)
         assert "Valeurs de référence" in text and f"Page {page} / {total}" in text
-        assert "remplace 1.2.250.1.999.1.3^DOC-000122" in text
-    assert "DÉSIRÉ-ŒUVRARD Françoise Zoé — né(e) le 12/03/1979" in _text(data, page=2)
+        assert "remplace 1.2.250.1.999.1.1^DOC1" in text
+    assert "DÉSIRÉ-ŒUVRARD Françoise Zoé — né(e) le 28/03/1979" in _text(data, page=2)
     assert "(suite)" in _text(data, page=2)
 
 
 def test_long_comment_and_long_word_flow_onto_pages(renderer: ReportRenderer) -> None:
-    mapped = sample_report(2)
+    mapped = sample_numeric_report(2)
     long_comment = Comment("\n".join(f"Ligne de commentaire numéro {i} avec des accents éèàç." for i in range(150)))
     word = Comment("X" * 400)
     report = dataclasses.replace(mapped.report, comments=(long_comment, word))
@@ -193,12 +199,12 @@ def test_long_comment_and_long_word_flow_onto_pages(renderer: ReportRenderer) ->
 
 
 def test_text_and_coded_values(renderer: ReportRenderer) -> None:
-    text = _text(renderer.render(text_report(), lab=sample_lab(), ids=sample_ids()))
+    text = _text(renderer.render(sample_text_report(), lab=sample_lab(), ids=sample_ids()))
     assert "Négatif" in text and "Absence d'anticorps." in text and "SÉROLOGIE" in text
 
 
 def test_character_missing_from_the_font_does_not_fail(renderer: ReportRenderer) -> None:
-    mapped = sample_report(1)
+    mapped = sample_numeric_report(1)
     report = dataclasses.replace(mapped.report, comments=(Comment("glyphe absent : \U0001f9ea fin"),))
     data = renderer.render(dataclasses.replace(mapped, report=report), lab=sample_lab(), ids=sample_ids())
     assert "fin" in _text(data)
@@ -219,22 +225,22 @@ def test_missing_fonts_give_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_filename_follows_eco_2_1_6() -> None:
-    name = pdf_filename(sample_report(2), sample_ids())
-    assert name == "20261125_CR d'examens biologiques_DÉSIRÉ-ŒUVRARD_Françoise_2611250042.pdf"
+    name = pdf_filename(sample_numeric_report(2), sample_ids())
+    assert name == "20240104_CR d'examens biologiques_DÉSIRÉ-ŒUVRARD_Françoise_2401040042.pdf"
 
 
 def test_filename_without_dossier_and_with_unsafe_characters() -> None:
-    mapped = sample_report(1)
+    mapped = sample_numeric_report(1)
     patient = dataclasses.replace(mapped.report.patient, names=(PersonName("O/BRIEN:", ("Zoé",), name_type="L"),))
     orders = tuple(dataclasses.replace(o, placer_group=None, filler_number=None) for o in mapped.report.orders)
     report = dataclasses.replace(mapped.report, patient=patient, orders=orders)
     name = pdf_filename(dataclasses.replace(mapped, report=report), sample_ids())
-    assert name == "20261125_CR d'examens biologiques_O-BRIEN-_Zoé.pdf"
+    assert name == "20240104_CR d'examens biologiques_O-BRIEN-_Zoé.pdf"
     assert "/" not in name and ":" not in name
 
 
 def test_filename_uses_filler_number_when_no_placer_group() -> None:
-    mapped = sample_report(1)
+    mapped = sample_numeric_report(1)
     orders = tuple(
         dataclasses.replace(o, placer_group=None, filler_number=Identifier("F-9")) for o in mapped.report.orders
     )
@@ -245,7 +251,7 @@ def test_filename_uses_filler_number_when_no_placer_group() -> None:
 
 
 def test_rendering_failure_names_the_report_not_the_data(renderer: ReportRenderer) -> None:
-    mapped = sample_report(1)
+    mapped = sample_numeric_report(1)
     broken = dataclasses.replace(mapped.results[0], chapter=None)  # type: ignore[arg-type]
     with pytest.raises(CdaBuildError, match=r"report SIL-LAB-MSG0001-1: PDF rendering failed") as caught:
         renderer.render(dataclasses.replace(mapped, results=(broken,)), lab=sample_lab(), ids=sample_ids())

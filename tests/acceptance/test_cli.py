@@ -83,3 +83,13 @@ def test_operator_commands_answer_on_an_empty_store(tmp_path: Path, args: list[s
     result = connector(*args, "--config", str(config), "--json")
     assert result.returncode == 0, result.stderr
     json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("args, says", [
+    (["run"], "--config FILE"),
+    (["retry"], "give a REPORT id or --failed"),
+])
+def test_a_usage_error_inside_a_command_exits_2_with_click_s_message(args: list[str], says: str) -> None:
+    result = connector(*args)
+    assert result.returncode == 2, result.stderr
+    assert says in result.stderr and "internal" not in result.stderr

@@ -1,0 +1,87 @@
+"""What every command shares: exit codes, the error guard, the configuration, JSON or text output, progress."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from connector.errors import ConnectorError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
+
+
+def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
+    """Turn our errors into one clear line and an exit code, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        from connector.errors import ConfigError, MappingFileError
+
+        try:
+            code = fn(*args, **kwargs)
+        except (ConfigError, MappingFileError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+        except ConnectorError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except click.ClickException:
+            raise  # a usage error raised by a command (missing argument): click prints it, exit 2
+        except (OSError, ValueError) as exc:  # files, permissions, bad arguments: say which, no traceback
+            click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(EXIT_FAILED)
+        except Exception as exc:  # noqa: BLE001 - a bug: the class name only (its text may quote input), and exit 3
+            click.echo(f"error: internal {type(exc).__name__}; see the log", err=True)
+            sys.exit(EXIT_SERVICE)
+        sys.exit(code or EXIT_OK)
+
+    return wrapper
+
+
+def _config(path: Path | None) -> Any:
+    from connector.config import load_config
+    from connector.runtime import demo_config
+
+    return load_config(path) if path is not None else demo_config()
+
+
+def _emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        text()
+
+
+class _NoProgress:
+    pos = 0
+
+    def __enter__(self) -> _NoProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, n: int) -> None:
+        self.pos += n
+
+
+def _progress(length: int, label: str) -> Any:
+    """A progress bar on an interactive terminal; nothing otherwise (stderr stays one line per failure)."""
+    if sys.stderr.isatty():
+        return click.progressbar(length=length, label=label, file=sys.stderr)
+    return _NoProgress()
+
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="CONNECTOR_CONFIG",
+    help="Service configuration (YAML). Default: $CONNECTOR_CONFIG or embedded demo defaults.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

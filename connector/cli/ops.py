@@ -1,0 +1,139 @@
+"""Operate the service: `status`, `show`, `retry`, `prune`, and the `quarantine` of unreadable inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from connector.cli.common import EXIT_FAILED, EXIT_OK, _config, _emit, _guard, config_option, json_option
+
+
+@click.command()
+@config_option
+@json_option
+@_guard
+def status(config_path: Path | None, as_json: bool) -> int:
+    """Counts per state, the oldest report still in progress, the last errors."""
+    from connector.ops import status_data
+
+    data = status_data(_config(config_path))
+
+    def text() -> None:
+        click.echo("reports by state: " + (", ".join(f"{k} {v}" for k, v in data["counts"].items()) or "none"))
+        oldest = data["oldest_in_progress"]
+        if oldest:
+            click.echo(f"oldest in progress: {oldest['report_id']} ({oldest['state']}, {oldest['age_seconds']:.0f} s)")
+        click.echo(f"inputs in quarantine: {data['input_errors']}")
+        for err in data["last_errors"]:
+            click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
+
+    _emit(as_json, data, text)
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("report_id")
+@config_option
+@json_option
+@_guard
+def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
+    """Timeline of one report (no patient data)."""
+    from connector.ops import show_data
+
+    data = show_data(_config(config_path), report_id)
+    if data is None:
+        click.echo(f"no report {report_id}", err=True)
+        return EXIT_FAILED
+
+    def text() -> None:
+        click.echo(f"{data['report_id']}: {data['state']}" + (f" ({data['reason']})" if data["reason"] else ""))
+        for r in data["recipients"]:
+            click.echo(f"  → {r['address']} [{r['kind']}] {r['state']} {r['code']}")
+        for e in data["events"]:
+            click.echo(f"  {e['at']}  {e['event']}  {e['detail']}")
+
+    _emit(as_json, data, text)
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("report_id", required=False)
+@click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report.")
+@config_option
+@json_option
+@_guard
+def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
+    """Send a waiting or quarantined report again (same document, same Message-ID)."""
+    from connector.ops import retry_reports
+
+    if not report_id and not failed:
+        raise click.UsageError("give a REPORT id or --failed")
+    done = retry_reports(_config(config_path), report_id=report_id, failed=failed)
+    _emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
+    return EXIT_OK if done else EXIT_FAILED
+
+
+@click.command()
+@click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
+@config_option
+@json_option
+@_guard
+def prune(dry_run: bool, config_path: Path | None, as_json: bool) -> int:
+    """Remove data past its retention period (archive 90 d, quarantine 365 d, store 400 d by default)."""
+    from connector.retention import prune as run_prune
+
+    report = run_prune(_config(config_path), dry_run=dry_run)
+    data = report.as_dict()
+    _emit(as_json, data, lambda: click.echo(", ".join(f"{k} {v}" for k, v in data.items() if k != "cutoffs")))
+    return EXIT_FAILED if report.file_errors else EXIT_OK
+
+
+@click.group()
+def quarantine() -> None:
+    """Inputs that could not be read."""
+
+
+@quarantine.command("list")
+@config_option
+@json_option
+@_guard
+def quarantine_list(config_path: Path | None, as_json: bool) -> int:
+    from connector.ops import quarantine_items
+
+    items = quarantine_items(_config(config_path))
+
+    def text() -> None:
+        for i in items:
+            click.echo(f"{i['input_id']}:{i['message_index']}  {i['at']}  {i['reason']}")
+        click.echo(f"{len(items)} item(s)")
+
+    _emit(as_json, items, text)
+    return EXIT_OK
+
+
+@quarantine.command("release")
+@click.argument("item")
+@config_option
+@json_option
+@_guard
+def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> int:
+    """Mark INPUT:MESSAGE handled (after the SIL resent a fixed message)."""
+    from connector.ops import release_item
+
+    release_item(_config(config_path), item)
+    _emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
+    return EXIT_OK
+
+
+@quarantine.command("purge")
+@config_option
+@json_option
+@_guard
+def quarantine_purge(config_path: Path | None, as_json: bool) -> int:
+    """Forget released items: their stored bytes and their files in the quarantine folder."""
+    from connector.ops import purge_released
+
+    sources = purge_released(_config(config_path))
+    _emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))
+    return EXIT_OK

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from io import BytesIO
 from pathlib import Path
 
@@ -53,6 +54,26 @@ def test_subset_program_is_a_valid_font_with_the_same_outlines(parsed: ParsedFon
             new_ids = [font.getGlyphID(c.glyphName) for c in new_glyph.components]
             assert len(old_names) == len(new_ids) and all(i < count for i in new_ids)
             assert glyf[new_order[cid]].getCoordinates(glyf)[0] == old_glyph.getCoordinates(old_glyf)[0]
+
+
+def test_subset_carries_no_hinting_and_the_very_same_outlines(
+    parsed: ParsedFont, original: TTFont, caplog: pytest.LogCaptureFixture
+) -> None:
+    subset = FontSubset(parsed)
+    subset.encode("Hémoglobine ≥ ≤ µ œ Œ ç à è Ǻ 0123456789 %/.,;:()")
+    program, _ = subset.program()
+    with caplog.at_level(logging.WARNING, logger="fontTools"):
+        font = TTFont(BytesIO(program))
+        glyf = font["glyf"]
+        for name in font.getGlyphOrder():
+            glyf[name].expand(glyf)
+    assert not caplog.records  # e.g. "too much glyph data": the font's padding was left in a glyph
+    assert not {"fpgm", "prep", "cvt "} & set(font.keys())
+    old_glyf, old_cmap, order = original["glyf"], original.getBestCmap(), font.getGlyphOrder()
+    for cid, ch in subset.unicode_of.items():
+        new_glyph, old_glyph = glyf[order[cid]], old_glyf[old_cmap[ord(ch)]]
+        assert not hasattr(new_glyph, "program") or not new_glyph.program.getBytecode(), ch
+        assert new_glyph.getCoordinates(glyf)[0] == old_glyph.getCoordinates(old_glyf)[0], ch
 
 
 def test_widths_come_from_the_font(parsed: ParsedFont) -> None:

@@ -28,6 +28,23 @@ def test_check_digit_accepts_every_top2000_code() -> None:
     assert not check_digit_ok("2951-3") and not check_digit_ok("2951") and not check_digit_ok("abc-1")
 
 
+def test_subset_names_agree_with_the_official_top2000_list_where_it_has_the_code() -> None:
+    official: dict[str, str] = {}
+    for edition in ("SI", "US"):
+        path = top2000().with_name(f"loinc_top2000_lab_results_{edition}_v1.6.csv")
+        with path.open(encoding="utf-8") as handle:
+            official.update((row["LOINC #"], row["Long Common Name"]) for row in csv.DictReader(handle))
+    with (default_loinc_dir() / "subset.csv").open(encoding="utf-8") as handle:
+        ours = {row["LOINC_NUM"]: row["LONG_COMMON_NAME"] for row in csv.DictReader(handle)}
+
+    def same(a: str, b: str) -> bool:  # the list has stray spaces and a '?' where a character was lost
+        return "".join(a.replace("?", "").split()) == "".join(b.replace("?", "").split())
+
+    checked = {code for code in ours if code in official}
+    assert len(checked) >= 20
+    assert [code for code in sorted(checked) if not same(ours[code], official[code])] == []
+
+
 def test_subset_holds_every_code_the_mappings_use_and_the_chapters() -> None:
     subset = LoincTable.open(subset_dir=default_loinc_dir()).subset
     mappings = Mappings.load(default_mappings_dir())

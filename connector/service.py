@@ -25,7 +25,7 @@ from typing import Any
 
 from connector.config import Config, load_config
 from connector.errors import ConfigError, TransientError
-from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings
+from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings, Receipt
 from connector.logs import configure, event
 from connector.metrics import Metrics, MetricsServer
 from connector.runtime import Runtime, open_runtime
@@ -167,7 +167,6 @@ class Service:
         event("config.reloaded", sections=",".join(c for c in changed if c in LIVE_SECTIONS))
         return True
 
-
     async def _acks(self) -> None:
         from connector.track_io import read_acks_once
 
@@ -209,7 +208,7 @@ class _WakingSink:
         self.pipeline = service.runtime.pipeline
         self.loop = asyncio.get_running_loop()
 
-    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None):  # type: ignore[no-untyped-def]
+    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
         receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
         self.loop.call_soon_threadsafe(self.service.wake.set)
         return receipt

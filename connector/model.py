@@ -283,6 +283,7 @@ class Order:
     requested_at: str = ""  # OBR-6 or ORC-9 (transaction / prescription time)
     collected_at: str = ""  # OBR-7
     received_at: str = ""  # OBR-14
+    collector: Practitioner | None = None  # OBR-10: who collected the specimen (the préleveur)
     reported_at: str = ""  # OBR-22
     status: str = ""  # OBR-25, table 0123: F C P I R…
     prescriber: Practitioner | None = None  # ORC-12, else OBR-16

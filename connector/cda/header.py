@@ -18,6 +18,7 @@ from .parties import (
     information_recipient,
     legal_authenticator,
     prescriber,
+    samplers,
 )
 
 __all__ = ["build_header", "chapter_status"]
@@ -73,6 +74,7 @@ def build_header(root: etree._Element, ctx: BuildContext, chapters: tuple[Coded,
     for validator in ctx.validators:
         authenticator(root, ctx, validator)
     prescriber(root, ctx)
+    samplers(root, ctx)
     _order(root, ctx)
     for chapter in chapters or (N1_SERVICE,):
         _service_event(root, ctx, chapter)

@@ -1,4 +1,4 @@
-"""Header participations: author, custodian, recipients, authenticators, prescriber.
+"""Header participations: author, custodian, recipients, authenticators, prescriber, samplers.
 
 Only what the SIL's data can fill honestly; rules in docs/spec/cda-crbio.md §1. Each
 shape here was checked against the six ANS schematrons (tests/integration/test_cda_*.py).
@@ -10,7 +10,7 @@ from copy import deepcopy
 
 from lxml import etree
 
-from connector.model import RPPS_OID, Order, Result
+from connector.model import RPPS_OID, Order, Practitioner, Result
 
 from .context import BIOLOGIST_ROLE, STRUCTURE_OID, BuildContext, Person
 from .elements import XSI_TYPE, address, coded, ident, person_name, sub, telecom, templates, text_sub
@@ -23,6 +23,7 @@ __all__ = [
     "information_recipient",
     "legal_authenticator",
     "prescriber",
+    "samplers",
     "validation_time",
 ]
 
@@ -35,6 +36,7 @@ PRACTICE_SETTINGS = {
     "ETABLISSEMENT": "Etablissement de santé",
 }
 LOCAL_PRESCRIBER_SUFFIX = ".4"  # non-national prescriber ids are minted under <lab OID>.4
+SAMPLER_FUNCTION = ("PRELV", "1.2.250.1.213.1.1.4.2.280", "Préleveur")  # CR-BIO participant PRF
 
 
 def organization(parent: etree._Element, ctx: BuildContext, tag: str, *, setting: bool = False) -> None:
@@ -149,11 +151,37 @@ def prescriber(root: etree._Element, ctx: BuildContext) -> None:
         sub(time, "high", value=ctx.ts(requested, "OBR-6 (prescription date)"))
     else:
         sub(part, "time", nullFlavor="UNK")
+    _associated(part, ctx, doctor)
+
+
+def samplers(root: etree._Element, ctx: BuildContext) -> None:
+    """``participant PRF`` / ``PRELV`` for each person who collected a specimen (OBR-10), at its time."""
+    seen: set[tuple[str, str]] = set()
+    for order in ctx.mapped.report.orders:
+        person = order.collector
+        if person is None:
+            continue
+        key = (person.idnps or (person.identifier.value if person.identifier else ""), person.name.family)
+        if key in seen:
+            continue
+        seen.add(key)
+        part = sub(root, "participant", typeCode="PRF")
+        coded(part, "functionCode", SAMPLER_FUNCTION[0], SAMPLER_FUNCTION[1], SAMPLER_FUNCTION[2])
+        if order.collected_at:
+            time = sub(part, "time", {XSI_TYPE: "IVL_TS"})
+            sub(time, "high", value=ctx.ts(order.collected_at, "OBR-7 (collection time)"))
+        else:
+            sub(part, "time", nullFlavor="UNK")
+        _associated(part, ctx, person)
+
+
+def _associated(part: etree._Element, ctx: BuildContext, person: Practitioner) -> None:
+    """``associatedEntity`` PROV: national id (RPPS/ADELI), else the SIL's id under the lab's OID, and name."""
     entity = sub(part, "associatedEntity", classCode="PROV")
-    if doctor.idnps:
-        ident(entity, RPPS_OID, doctor.idnps)
-    elif doctor.identifier is not None and doctor.identifier.value:
-        ident(entity, ctx.lab.oid_root + LOCAL_PRESCRIBER_SUFFIX, doctor.identifier.value)
+    if person.idnps:
+        ident(entity, RPPS_OID, person.idnps)
+    elif person.identifier is not None and person.identifier.value:
+        ident(entity, ctx.lab.oid_root + LOCAL_PRESCRIBER_SUFFIX, person.identifier.value)
     else:
         sub(entity, "id", nullFlavor="UNK")
-    person_name(sub(entity, "associatedPerson"), doctor.name)
+    person_name(sub(entity, "associatedPerson"), person.name)

@@ -185,6 +185,8 @@ def sample_mapped_report(
         Identifier("10002422979", type_code="RPPS"),
         PersonName("PRESCRIPTEUR", ("Paul",)),
     )
+    # A home visit: the nurse who drew the blood (OBR-10) becomes the CR-BIO sampler participant.
+    nurse = Practitioner(Identifier("10003456789", type_code="RPPS"), PersonName("INFIRMIERE", ("Rose",)))
     nfs, iono, crp_b = (
         Coded("NFS", "Numération formule sanguine", "L"),
         Coded("IONO", "Ionogramme", "L"),
@@ -272,6 +274,7 @@ def sample_mapped_report(
             reported_at="202401041600",
             status="F",
             prescriber=prescriber,
+            collector=nurse,
             principal_interpreter=biologist,
             results=(r_hb, r_gb, *extra),
             specimens=(serum,),

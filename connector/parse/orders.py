@@ -141,6 +141,7 @@ def order_draft(reader: SegmentReader, orc: Segment | None, obr: Segment) -> Ord
         "reported_at": reader.date(obr, 22),
         "status": unescape(obr.get(25), enc).strip(),
         "prescriber": prescriber,
+        "collector": _first_practitioner(obr.get(10), enc),
         "copy_to": copy_to,
         "principal_interpreter": cnn(interpreter_field, enc) if interpreter_field else None,
         "parent_result": obr.get(26),

@@ -108,9 +108,21 @@ def test_prescriber_without_national_id_is_no_recipient() -> None:
     assert xp(root, "string(h:participant[@typeCode='REF']//h:id/@extension)") == "P42"
 
 
-def test_no_sampler_participant_without_data() -> None:
-    # OBR-10 (collector) is not in the model: no PRF/PRELV participant is written.
-    assert xp(build(), "h:participant[@typeCode='PRF']") == []
+def test_the_collector_of_obr_10_is_the_sampler_participant() -> None:
+    (part,) = xp(build(), "h:participant[@typeCode='PRF']")
+    assert xp(part, "string(h:functionCode/@code)") == "PRELV"
+    assert xp(part, "string(h:functionCode/@codeSystem)") == "1.2.250.1.213.1.1.4.2.280"
+    assert xp(part, "string(h:time/h:high/@value)") == "202401040735+0100"  # the collection time, OBR-7
+    assert xp(part, "string(h:associatedEntity/@classCode)") == "PROV"
+    assert xp(part, "string(h:associatedEntity/h:id/@extension)") == "810003456789"  # 8 + RPPS
+    assert xp(part, "string(h:associatedEntity/h:associatedPerson/h:name/h:family)") == "INFIRMIERE"
+
+
+def test_no_sampler_participant_without_a_collector() -> None:
+    mapped = sample_mapped_report()
+    orders = tuple(dataclasses.replace(o, collector=None) for o in mapped.report.orders)
+    mapped = dataclasses.replace(mapped, report=dataclasses.replace(mapped.report, orders=orders))
+    assert xp(build(mapped), "h:participant[@typeCode='PRF']") == []
 
 
 # ---------------------------------------------------------------------------- service events

@@ -155,6 +155,20 @@ def test_several_orders_copy_to_and_prescriber_from_obr16() -> None:
     assert inr.units is None
 
 
+def test_obr_10_collector_is_the_order_s_sampler() -> None:
+    nurse = "810003456789^INFIRMIERE^ROSE^^^MME^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
+    segments = (ORU_DIR / "01_nfs.hl7").read_bytes().decode("utf-8").split("\r")
+    obr = next(i for i, seg in enumerate(segments) if seg.startswith("OBR|"))
+    fields = segments[obr].split("|")
+    fields[10] = nurse
+    segments[obr] = "|".join(fields)
+    (message,) = split_messages("\r".join(segments).encode("utf-8"))
+    (report,) = parse_message(message, settings=ParseSettings())
+    collector = report.orders[0].collector
+    assert collector is not None and collector.idnps == "810003456789" and collector.name.family == "INFIRMIERE"
+    assert only("01_nfs.hl7").orders[0].collector is None  # OBR-10 empty: no sampler
+
+
 def test_two_patients_give_two_reports() -> None:
     first, second = reports_of("19_two_patients.hl7")
     assert first.header == second.header and first.report_id != second.report_id

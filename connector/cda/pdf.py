@@ -175,6 +175,8 @@ def _header(canvas: Canvas, mapped: MappedReport, lab: LabIdentity) -> None:
     right = [
         ("Prescripteur", format_practitioner(report.prescriber)),
         ("Prélèvement", format_date(_collected_at(mapped))),
+        ("Préleveur", format_practitioner(next((o.collector for o in report.orders if o.collector), None),
+                                          default_prefix="")),
         ("Réception", format_date(next((o.received_at for o in report.orders if o.received_at), ""))),
         ("Compte rendu", format_date(_reported_at(mapped))),
         ("Dossier", _dossier(mapped)),

@@ -79,7 +79,8 @@ def format_name(name: PersonName | None) -> str:
     return " ".join(p for p in (name.family.upper(), given) if p)
 
 
-def format_practitioner(person: Practitioner | None) -> str:
+def format_practitioner(person: Practitioner | None, *, default_prefix: str = "Dr") -> str:
+    """``Dr NOM Prénom (RPPS …)``; the XCN's own prefix wins (a nurse who collected is no "Dr")."""
     if person is None:
         return ""
     name = format_name(person.name)
@@ -90,8 +91,9 @@ def format_practitioner(person: Practitioner | None) -> str:
         ident = f"ADELI {idnps[1:]}"
     else:
         ident = person.identifier.value if person.identifier else ""
-    prefix = (person.name.prefix or "Dr") + " " if name else ""
-    return f"{prefix}{name}" + (f" ({ident})" if ident else "")
+    prefix = person.name.prefix or default_prefix
+    shown = f"{prefix} {name}" if prefix and name else name
+    return shown + (f" ({ident})" if ident else "")
 
 
 def _number(text: str) -> str:

@@ -18,7 +18,14 @@ import pikepdf
 import pytest
 
 from connector.cda.pdf import ReportRenderer, pdf_filename, render_pdf
-from connector.cda.samples import TEST_INS, sample_ids, sample_lab, sample_numeric_report, sample_text_report
+from connector.cda.samples import (
+    TEST_INS,
+    sample_ids,
+    sample_lab,
+    sample_mapped_report,
+    sample_numeric_report,
+    sample_text_report,
+)
 from connector.errors import CdaBuildError
 from connector.model import Comment, Identifier, PersonName
 
@@ -157,6 +164,12 @@ def test_header_fields_and_results(pdf: bytes) -> None:
         "Page 1 / 1",
     ):
         assert expected in text, expected
+
+
+def test_the_collector_is_shown_without_a_doctor_s_title(renderer: ReportRenderer) -> None:
+    text = _text(renderer.render(sample_mapped_report(), lab=sample_lab(), ids=sample_ids()))
+    assert "Préleveur" in text and "INFIRMIERE Rose" in text and "Dr INFIRMIERE" not in text
+    assert "Dr PRESCRIPTEUR Paul" in text
 
 
 def test_abnormal_values_are_highlighted(pdf: bytes) -> None:

@@ -46,11 +46,18 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
-def _config(path: Path | None) -> Any:
+def _config(path: Path | None, *, reads_store: bool = False) -> Any:
     from connector.config import load_config
     from connector.runtime import demo_config
 
-    return load_config(path) if path is not None else demo_config()
+    if path is not None:
+        return load_config(path)
+    config = demo_config()
+    if reads_store:
+        # An operator who forgot --config would otherwise read an empty demo store and believe it.
+        click.echo(f"note: no --config and no $CONNECTOR_CONFIG: this is the demo store {config.store_path}",
+                   err=True)
+    return config
 
 
 def _emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:

@@ -17,7 +17,7 @@ def status(config_path: Path | None, as_json: bool) -> int:
     """Counts per state, the oldest report still in progress, the last errors."""
     from connector.ops import status_data
 
-    data = status_data(_config(config_path))
+    data = status_data(_config(config_path, reads_store=True))
 
     def text() -> None:
         click.echo("reports by state: " + (", ".join(f"{k} {v}" for k, v in data["counts"].items()) or "none"))
@@ -41,7 +41,7 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
     """Timeline of one report (no patient data)."""
     from connector.ops import show_data
 
-    data = show_data(_config(config_path), report_id)
+    data = show_data(_config(config_path, reads_store=True), report_id)
     if data is None:
         click.echo(f"no report {report_id}", err=True)
         return EXIT_FAILED
@@ -69,7 +69,7 @@ def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json
 
     if not report_id and not failed:
         raise click.UsageError("give a REPORT id or --failed")
-    done = retry_reports(_config(config_path), report_id=report_id, failed=failed)
+    done = retry_reports(_config(config_path, reads_store=True), report_id=report_id, failed=failed)
     _emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
     return EXIT_OK if done else EXIT_FAILED
 
@@ -83,7 +83,7 @@ def prune(dry_run: bool, config_path: Path | None, as_json: bool) -> int:
     """Remove data past its retention period (archive 90 d, quarantine 365 d, store 400 d by default)."""
     from connector.retention import prune as run_prune
 
-    report = run_prune(_config(config_path), dry_run=dry_run)
+    report = run_prune(_config(config_path, reads_store=True), dry_run=dry_run)
     data = report.as_dict()
     _emit(as_json, data, lambda: click.echo(", ".join(f"{k} {v}" for k, v in data.items() if k != "cutoffs")))
     return EXIT_FAILED if report.file_errors else EXIT_OK
@@ -101,7 +101,7 @@ def quarantine() -> None:
 def quarantine_list(config_path: Path | None, as_json: bool) -> int:
     from connector.ops import quarantine_items
 
-    items = quarantine_items(_config(config_path))
+    items = quarantine_items(_config(config_path, reads_store=True))
 
     def text() -> None:
         for i in items:
@@ -121,7 +121,7 @@ def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> in
     """Mark INPUT:MESSAGE handled (after the SIL resent a fixed message)."""
     from connector.ops import release_item
 
-    release_item(_config(config_path), item)
+    release_item(_config(config_path, reads_store=True), item)
     _emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
     return EXIT_OK
 
@@ -134,6 +134,6 @@ def quarantine_purge(config_path: Path | None, as_json: bool) -> int:
     """Forget released items: their stored bytes and their files in the quarantine folder."""
     from connector.ops import purge_released
 
-    sources = purge_released(_config(config_path))
+    sources = purge_released(_config(config_path, reads_store=True))
     _emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))
     return EXIT_OK

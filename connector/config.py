@@ -67,6 +67,7 @@ class FolderConfig:
     archive: str = "archive"
     quarantine: str = "quarantine"
     stable_seconds: float = 2.0
+    log_names: bool = True  # false: logs and the store name files by a digest (names holding patient data)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,8 @@ class Service:
             f = config.intake.folder
             folder = DropFolder(FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
                                                quarantine=config.path(f.quarantine),
-                                               stable_seconds=f.stable_seconds), _WakingSink(self))
+                                               stable_seconds=f.stable_seconds, log_names=f.log_names),
+                                _WakingSink(self))
             folder.start()
         mllp = None
         if config.intake.mllp.enabled:

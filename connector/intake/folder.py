@@ -22,6 +22,7 @@ scanner early; a periodic rescan catches missed events (inotify overflow, NFS/SM
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 import os
 import stat
@@ -63,6 +64,9 @@ class FolderSettings:
     quarantine: Path
     stable_seconds: float = 2.0  # size and mtime unchanged this long ⇒ the writer is done
     pattern: str = "*"  # fnmatch on the file name, e.g. "*.hl7"
+    # False: events and the store name a file ``file-<12 hex of its name's SHA-256>``, for a SIL
+    # whose file names hold patient data (the file itself keeps its name in archive/, quarantine/).
+    log_names: bool = True
 
 
 @dataclass(frozen=True)
@@ -182,9 +186,15 @@ class DropFolder:
         ready.sort(key=lambda c: (c.mtime_ns, c.name))
         return ready
 
+    def _label(self, name: str) -> str:
+        """How events and the store name a file: its name, or a stable digest of it (``log_names``)."""
+        if self._settings.log_names:
+            return name
+        return "file-" + hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
     def _handle(self, candidate: _Candidate) -> int:
         """1 when the file left drop/, 0 when it stays (changed, store down, failure)."""
-        name = candidate.name
+        name = self._label(candidate.name)
         if candidate.size > MAX_FILE_BYTES:
             return self._quarantine(candidate, None, [f"{name}: expected a file of at most {MAX_FILE_BYTES} bytes"])
         try:
@@ -257,15 +267,16 @@ class DropFolder:
         try:
             target, still_linked = link_no_replace(src, folder, candidate.name, before=before)
         except OSError as exc:
-            event("folder.move_failed", level=logging.ERROR, source=candidate.name, folder=folder.name,
-                  error=type(exc).__name__)
+            event("folder.move_failed", level=logging.ERROR, source=self._label(candidate.name),
+                  folder=folder.name, error=type(exc).__name__)
             return 0
         self._moves.add(src, target, still_linked=still_linked)
         try:
             os.chmod(target, 0o600)  # the SIL's file holds patient data: owner only from here on
         except PermissionError:
-            event("folder.mode_kept", level=logging.WARNING, source=target.name, folder=folder.name)
-        event("folder.moved", level=logging.INFO, source=candidate.name, folder=folder.name, target=target.name,
+            event("folder.mode_kept", level=logging.WARNING, source=self._label(target.name), folder=folder.name)
+        event("folder.moved", level=logging.INFO, source=self._label(candidate.name), folder=folder.name,
+              target=self._label(target.name),
               input_id=receipt.input_id if receipt is not None else None)
         return 1
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
+import hashlib
 import logging
 import os
 import stat
@@ -243,3 +245,19 @@ def test_failed_directory_fsync_keeps_the_file_in_drop(
     assert folder.scan_once() == 1  # received again (duplicate), archived under a free name
     assert not (settings.drop / "a.hl7").exists()
     assert sorted(p.name for p in settings.archive.iterdir()) == ["a.hl7", "a~1.hl7"]
+
+
+def test_file_names_can_be_kept_out_of_logs_and_store(
+    settings: FolderSettings, sink: FakeSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = dataclasses.replace(settings, log_names=False)
+    folder = DropFolder(settings, sink)
+    drop_file(settings, "ZZNAMEPATIENT_Jean.hl7", oru(1))
+    sink.errors = (MalformedHL7("a PID-5", source="x", segment="PID", field="PID-5"),)  # quarantined: every event
+    assert folder.scan_once() == 1
+    label = "file-" + hashlib.sha256(b"ZZNAMEPATIENT_Jean.hl7").hexdigest()[:12]
+    assert sink.received == [(label, oru(1))]  # what the store records as the source
+    logged = "\n".join(JsonFormatter().format(r) for r in caplog.records)
+    assert label in logged and "ZZNAMEPATIENT" not in logged
+    assert (settings.quarantine / "ZZNAMEPATIENT_Jean.hl7").read_bytes() == oru(1)  # the file keeps its name

@@ -25,6 +25,12 @@ def test_imap_implicit_tls_and_timeout_reach_the_mailbox_settings() -> None:
     assert imap_settings(parse_config("mode: test\n", source="c.yaml")).starttls  # STARTTLS by default
 
 
+def test_drop_folder_file_names_can_be_kept_out_of_the_logs() -> None:
+    assert parse_config("mode: test\n", source="c.yaml").intake.folder.log_names
+    config = parse_config("mode: test\nintake: {folder: {log_names: false}}\n", source="c.yaml")
+    assert config.intake.folder.log_names is False
+
+
 def test_unknown_key_names_line_and_key() -> None:
     with pytest.raises(ConfigError) as err:
         parse_config("mode: test\nsmtp:\n  hots: x\n", source="c.yaml")

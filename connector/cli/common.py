@@ -16,7 +16,7 @@ from connector.errors import ConnectorError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
 
 
-def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
+def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
     """Turn our errors into one clear line and an exit code, never a traceback."""
 
     @functools.wraps(fn)
@@ -46,7 +46,7 @@ def _guard(fn: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
-def _config(path: Path | None, *, reads_store: bool = False) -> Any:
+def config_for(path: Path | None, *, reads_store: bool = False) -> Any:
     from connector.config import load_config
     from connector.runtime import demo_config
 
@@ -60,7 +60,7 @@ def _config(path: Path | None, *, reads_store: bool = False) -> Any:
     return config
 
 
-def _emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
+def emit(as_json: bool, data: Any, text: Callable[[], None]) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     else:
@@ -80,7 +80,7 @@ class _NoProgress:
         self.pos += n
 
 
-def _progress(length: int, label: str) -> Any:
+def progress(length: int, label: str) -> Any:
     """A progress bar on an interactive terminal; nothing otherwise (stderr stays one line per failure)."""
     if sys.stderr.isatty():
         return click.progressbar(length=length, label=label, file=sys.stderr)

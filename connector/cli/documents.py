@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from connector.cli.common import EXIT_FAILED, EXIT_OK, _config, _emit, _guard, _progress, config_option, json_option
+from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option, emit, guard, json_option, progress
 
 
 @click.command()
@@ -14,13 +14,13 @@ from connector.cli.common import EXIT_FAILED, EXIT_OK, _config, _emit, _guard, _
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 @config_option
 @json_option
-@_guard
+@guard
 def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_json: bool) -> int:
     """Build CDA, PDF, XDM zip and e-mail for every report in INPUTS, offline (sends nothing)."""
     from connector.offline import build_files
 
-    with _progress(len(inputs), "building") as bar:
-        results = build_files(list(inputs), out_dir, _config(config_path), progress=bar.update)
+    with progress(len(inputs), "building") as bar:
+        results = build_files(list(inputs), out_dir, config_for(config_path), progress=bar.update)
     for failure in results.failures:
         click.echo(failure, err=True)
 
@@ -28,7 +28,7 @@ def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_
         for report_id, folder in results.built:
             click.echo(f"{report_id}  {folder}")
 
-    _emit(as_json, {"built": [{"report_id": r, "folder": str(f)} for r, f in results.built],
+    emit(as_json, {"built": [{"report_id": r, "folder": str(f)} for r, f in results.built],
                     "failures": results.failures}, text)
     return EXIT_FAILED if results.failures else EXIT_OK
 
@@ -38,7 +38,7 @@ def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_
 @click.option("--ans-kit", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The ANS testContenuCDA kit: adds the six schematrons to the XSD check.")
 @json_option
-@_guard
+@guard
 def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> int:
     """Validate CDA documents: XSD, plus the ANS schematrons with --ans-kit."""
     from connector.cda import validate_files
@@ -52,7 +52,7 @@ def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> in
             for problem in r.problems:
                 click.echo(f"  {problem}")
 
-    _emit(as_json, [{"path": str(r.path), "ok": r.ok, "problems": list(r.problems)} for r in reports], text)
+    emit(as_json, [{"path": str(r.path), "ok": r.ok, "problems": list(r.problems)} for r in reports], text)
     return EXIT_FAILED if bad else EXIT_OK
 
 
@@ -61,12 +61,12 @@ def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> in
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("preview"),
               show_default=True)
 @config_option
-@_guard
+@guard
 def preview(input_file: Path, out_dir: Path, config_path: Path | None) -> int:
     """Render the PDF the prescriber will receive, before anything is sent."""
     from connector.offline import build_files
 
-    results = build_files([input_file], out_dir, _config(config_path))
+    results = build_files([input_file], out_dir, config_for(config_path))
     for failure in results.failures:
         click.echo(failure, err=True)
     for _, folder in results.built:

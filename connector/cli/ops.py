@@ -6,18 +6,18 @@ from pathlib import Path
 
 import click
 
-from connector.cli.common import EXIT_FAILED, EXIT_OK, _config, _emit, _guard, config_option, json_option
+from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option, emit, guard, json_option
 
 
 @click.command()
 @config_option
 @json_option
-@_guard
+@guard
 def status(config_path: Path | None, as_json: bool) -> int:
     """Counts per state, the oldest report still in progress, the last errors."""
     from connector.ops import status_data
 
-    data = status_data(_config(config_path, reads_store=True))
+    data = status_data(config_for(config_path, reads_store=True))
 
     def text() -> None:
         click.echo("reports by state: " + (", ".join(f"{k} {v}" for k, v in data["counts"].items()) or "none"))
@@ -28,7 +28,7 @@ def status(config_path: Path | None, as_json: bool) -> int:
         for err in data["last_errors"]:
             click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
 
-    _emit(as_json, data, text)
+    emit(as_json, data, text)
     return EXIT_OK
 
 
@@ -36,12 +36,12 @@ def status(config_path: Path | None, as_json: bool) -> int:
 @click.argument("report_id")
 @config_option
 @json_option
-@_guard
+@guard
 def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
     """Timeline of one report (no patient data)."""
     from connector.ops import show_data
 
-    data = show_data(_config(config_path, reads_store=True), report_id)
+    data = show_data(config_for(config_path, reads_store=True), report_id)
     if data is None:
         click.echo(f"no report {report_id}", err=True)
         return EXIT_FAILED
@@ -53,7 +53,7 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
         for e in data["events"]:
             click.echo(f"  {e['at']}  {e['event']}  {e['detail']}")
 
-    _emit(as_json, data, text)
+    emit(as_json, data, text)
     return EXIT_OK
 
 
@@ -62,15 +62,15 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
 @click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report.")
 @config_option
 @json_option
-@_guard
+@guard
 def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
     """Send a waiting or quarantined report again (same document, same Message-ID)."""
     from connector.ops import retry_reports
 
     if not report_id and not failed:
         raise click.UsageError("give a REPORT id or --failed")
-    done = retry_reports(_config(config_path, reads_store=True), report_id=report_id, failed=failed)
-    _emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
+    done = retry_reports(config_for(config_path, reads_store=True), report_id=report_id, failed=failed)
+    emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
     return EXIT_OK if done else EXIT_FAILED
 
 
@@ -78,14 +78,14 @@ def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json
 @click.option("--dry-run", is_flag=True, help="Count what would be removed; change nothing.")
 @config_option
 @json_option
-@_guard
+@guard
 def prune(dry_run: bool, config_path: Path | None, as_json: bool) -> int:
     """Remove data past its retention period (archive 90 d, quarantine 365 d, store 400 d by default)."""
     from connector.retention import prune as run_prune
 
-    report = run_prune(_config(config_path, reads_store=True), dry_run=dry_run)
+    report = run_prune(config_for(config_path, reads_store=True), dry_run=dry_run)
     data = report.as_dict()
-    _emit(as_json, data, lambda: click.echo(", ".join(f"{k} {v}" for k, v in data.items() if k != "cutoffs")))
+    emit(as_json, data, lambda: click.echo(", ".join(f"{k} {v}" for k, v in data.items() if k != "cutoffs")))
     return EXIT_FAILED if report.file_errors else EXIT_OK
 
 
@@ -97,18 +97,18 @@ def quarantine() -> None:
 @quarantine.command("list")
 @config_option
 @json_option
-@_guard
+@guard
 def quarantine_list(config_path: Path | None, as_json: bool) -> int:
     from connector.ops import quarantine_items
 
-    items = quarantine_items(_config(config_path, reads_store=True))
+    items = quarantine_items(config_for(config_path, reads_store=True))
 
     def text() -> None:
         for i in items:
             click.echo(f"{i['input_id']}:{i['message_index']}  {i['at']}  {i['reason']}")
         click.echo(f"{len(items)} item(s)")
 
-    _emit(as_json, items, text)
+    emit(as_json, items, text)
     return EXIT_OK
 
 
@@ -116,24 +116,24 @@ def quarantine_list(config_path: Path | None, as_json: bool) -> int:
 @click.argument("item")
 @config_option
 @json_option
-@_guard
+@guard
 def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> int:
     """Mark INPUT:MESSAGE handled (after the SIL resent a fixed message)."""
     from connector.ops import release_item
 
-    release_item(_config(config_path, reads_store=True), item)
-    _emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
+    release_item(config_for(config_path, reads_store=True), item)
+    emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
     return EXIT_OK
 
 
 @quarantine.command("purge")
 @config_option
 @json_option
-@_guard
+@guard
 def quarantine_purge(config_path: Path | None, as_json: bool) -> int:
     """Forget released items: their stored bytes and their files in the quarantine folder."""
     from connector.ops import purge_released
 
-    sources = purge_released(_config(config_path, reads_store=True))
-    _emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))
+    sources = purge_released(config_for(config_path, reads_store=True))
+    emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))
     return EXIT_OK

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import click
 
-from connector.cli.common import EXIT_FAILED, EXIT_OK, _config, _emit, _guard, config_option, json_option
+from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option, emit, guard, json_option
 
 
 @click.command()
 @json_option
-@_guard
+@guard
 def demo(as_json: bool) -> int:
     """Run the whole path on bundled samples against an in-process TLS SMTP server."""
     from connector.demo.run import run_demo
@@ -27,17 +27,17 @@ def demo(as_json: bool) -> int:
             click.echo(f"{r['report_id']:<22} {r['state']:<11} {', '.join(r['recipients']) or '-'}")
         click.echo(f"{len(rows)} report(s); " + ("all sent" if ok else "some not sent: see `state`"))
 
-    _emit(as_json, rows, text)
+    emit(as_json, rows, text)
     return EXIT_OK if ok else EXIT_FAILED
 
 
 @click.command()
 @config_option
-@_guard
+@guard
 def run(config_path: Path | None) -> int:
     """Run the service: intake, pipeline, acknowledgements, metrics. Stops cleanly on SIGTERM."""
     from connector.service import serve
 
     if config_path is None:
         raise click.UsageError("--config FILE (or $CONNECTOR_CONFIG) is required for `run`")
-    return serve(_config(config_path), config_path=config_path)
+    return serve(config_for(config_path), config_path=config_path)

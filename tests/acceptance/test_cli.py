@@ -97,9 +97,9 @@ def test_a_usage_error_inside_a_command_exits_2_with_click_s_message(args: list[
 
 def test_an_operator_command_without_config_says_it_reads_the_demo_store(capsys: pytest.CaptureFixture[str]) -> None:
     # In-process: running `connector status` itself would create the demo store in the checkout.
-    from connector.cli.common import _config
+    from connector.cli.common import config_for
 
-    config = _config(None, reads_store=True)
+    config = config_for(None, reads_store=True)
     assert f"this is the demo store {config.store_path}" in capsys.readouterr().err
-    _config(None)  # offline commands (build, preview) use the demo identity without a note
+    config_for(None)  # offline commands (build, preview) use the demo identity without a note
     assert capsys.readouterr().err == ""

@@ -35,7 +35,7 @@ PRACTICE_SETTINGS = {
     "AMBULATOIRE": "Ambulatoire",
     "ETABLISSEMENT": "Etablissement de santé",
 }
-LOCAL_PRESCRIBER_SUFFIX = ".4"  # non-national prescriber ids are minted under <lab OID>.4
+LOCAL_PRESCRIBER_SUFFIX = ".4"  # the SIL's own ids of practitioners (prescribers, samplers): <lab OID>.4
 SAMPLER_FUNCTION = ("PRELV", "1.2.250.1.213.1.1.4.2.280", "Préleveur")  # CR-BIO participant PRF
 
 

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from tests.ledger.process import read_store
+from tests.ledger.process import json_lines, read_store
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,15 +206,7 @@ class Service:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
 
     def events(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.stderr().splitlines():
-            try:
-                value = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
-        return out
+        return json_lines(self.stderr())
 
     def has_event(self, name: str) -> dict[str, Any] | None:
         return next((e for e in self.events() if e.get("event") == name), None)

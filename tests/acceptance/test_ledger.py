@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import random
-import socket
 import threading
 import time
 import uuid
@@ -27,10 +26,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.ledger.faults import free_port
 from tests.ledger.maildir import index
 from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
 from tests.ledger.process import KillableService, write_config
-from tests.ledger.sil import SilSender, ack_code, paced
+from tests.ledger.sil import SilSender, ack_code, drop_file, paced
 
 pytestmark = pytest.mark.simulator
 
@@ -51,23 +51,6 @@ DRAIN_TIMEOUT_SECONDS = 120.0  # after the last kill: retries (first 1 s, max 4 
 DONE = ("delivered", "read")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _drop(folder: Path, entry: LedgerEntry) -> None:
-    """The SIL's side of the drop-folder contract: write under a temp name, then rename."""
-    tmp = folder / f".{entry.control_id}.part"
-    tmp.write_bytes(entry.data)
-    tmp.rename(folder / f"{entry.control_id}.hl7")
-
-
-def _wait_for_work(service: KillableService, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while service.backlog() == "intake/idle" and time.monotonic() < deadline:
-        time.sleep(0.05)
 
 
 def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -75,7 +58,7 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
     rng = random.Random(SEED)
     entries = ledger(uuid.uuid4().hex[:8], REPORTS)
     by_report = {e.report_id: e for e in entries}
-    mllp_port = _free_port()
+    mllp_port = free_port()
     service = KillableService(tmp_path, write_config(tmp_path, sim, mllp_port=mllp_port))
     sil = SilSender("127.0.0.1", mllp_port)
     stop = threading.Event()
@@ -93,7 +76,7 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
     service.start()
     service.wait_started()
     feeders = [
-        paced([e for e in entries if e.channel == "file"], lambda e: _drop(tmp_path / "drop", e),  # type: ignore[arg-type]
+        paced([e for e in entries if e.channel == "file"], lambda e: drop_file(tmp_path / "drop", e),  # type: ignore[arg-type]
               pause=pause(file_rng), stop=stop),
         paced([e for e in entries if e.channel == "mllp"], send,
               pause=pause(mllp_rng), stop=stop),
@@ -102,7 +85,7 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
     try:
         for _ in range(KILLS):
             if rng.random() < TARGETED_SHARE:
-                _wait_for_work(service, TARGET_WAIT_SECONDS)
+                service.wait_for_work(TARGET_WAIT_SECONDS)
                 time.sleep(rng.uniform(0, 0.3))
             else:
                 time.sleep(rng.uniform(*UPTIME_SECONDS))

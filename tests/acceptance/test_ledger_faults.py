@@ -34,7 +34,7 @@ from tests.ledger.faults import free_port
 from tests.ledger.maildir import index
 from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
 from tests.ledger.process import KillableService, write_config
-from tests.ledger.sil import SilSender, paced
+from tests.ledger.sil import SilSender, drop_file, paced
 
 pytestmark = pytest.mark.simulator
 
@@ -159,19 +159,6 @@ class FaultyProxy:
             cut()
 
 
-def _drop(folder: Path, entry: LedgerEntry) -> None:
-    """The SIL's side of the drop-folder contract: write under a temp name, then rename."""
-    tmp = folder / f".{entry.control_id}.part"
-    tmp.write_bytes(entry.data)
-    tmp.rename(folder / f"{entry.control_id}.hl7")
-
-
-def _wait_for_work(service: KillableService, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while service.backlog() == "intake/idle" and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def _send(sil: SilSender, entry: object, stop: threading.Event) -> None:
     assert isinstance(entry, LedgerEntry)
     sil.send_until_accepted(entry.control_id, entry.data, stop)
@@ -217,7 +204,7 @@ def faulty_run(operator_sim, tmp_path_factory: pytest.TempPathFactory) -> Outcom
     service.start()
     service.wait_started()
     feeders = [
-        paced([e for e in entries if e.channel == "file"], lambda e: _drop(base / "drop", e),  # type: ignore[arg-type]
+        paced([e for e in entries if e.channel == "file"], lambda e: drop_file(base / "drop", e),  # type: ignore[arg-type]
               pause=pause, stop=stop),
         paced([e for e in entries if e.channel == "mllp"],
               lambda e: _send(sil, e, stop), pause=pause, stop=stop),
@@ -226,7 +213,7 @@ def faulty_run(operator_sim, tmp_path_factory: pytest.TempPathFactory) -> Outcom
     try:
         for _ in range(KILLS):
             if rng.random() < TARGETED_SHARE:
-                _wait_for_work(service, 4.0)
+                service.wait_for_work(4.0)
                 time.sleep(rng.uniform(0, 0.3))
             else:
                 time.sleep(rng.uniform(*UPTIME_SECONDS))

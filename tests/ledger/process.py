@@ -72,6 +72,19 @@ def write_config(base: Path, sim: Any, *, mllp_port: int, retry_first_seconds: f
     return path
 
 
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of a log, one a line; a half-written line (a kill mid-write) is skipped."""
+    out: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            out.append(value)
+    return out
+
+
 @dataclass
 class KillableService:
     base: Path
@@ -128,6 +141,12 @@ class KillableService:
         work = [n for n in names if n.split(".")[0] in ("input", "report", "recipient", "acks", "smtp", "service")]
         return work[-1] if work else "starting"
 
+    def wait_for_work(self, timeout: float) -> None:
+        """Until the service holds committed work (or ``timeout``): a kill then lands mid-pipeline."""
+        deadline = time.monotonic() + timeout
+        while self.backlog() == "intake/idle" and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def backlog(self) -> str:
         """The stage holding work when the kill came, from the committed states (most advanced first)."""
         counts = dict(self.query("SELECT state, count(*) FROM reports GROUP BY state"))
@@ -148,13 +167,7 @@ class KillableService:
             path = self.log(r)
             if not path.exists():
                 continue
-            for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-                try:
-                    value = json.loads(line)
-                except ValueError:
-                    continue
-                if isinstance(value, dict):
-                    out.append(value)
+            out += json_lines(path.read_text(encoding="utf-8", errors="replace"))
         return out
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:

@@ -20,6 +20,13 @@ def _zone(text: str) -> timezone:
     return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[3:5])))
 
 
+def _instant(match: re.Match[str], default_zone: str) -> datetime:
+    """The aware datetime of a ``_TS`` match that has at least the hour."""
+    year, month, day, hour, minute, second, zone = match.groups()
+    return datetime(int(year), int(month or 1), int(day or 1), int(hour), int(minute or 0), int(second or 0),
+                    tzinfo=_zone(zone or default_zone))
+
+
 def to_xds_dtm(ts: str, *, default_zone: str = "+0100") -> str:
     """A CDA TS / HL7 DTM as an XDS UTC DTM with the same precision ("" stays "")."""
     if not ts:
@@ -27,19 +34,10 @@ def to_xds_dtm(ts: str, *, default_zone: str = "+0100") -> str:
     match = _TS.match(ts.strip())
     if match is None:
         raise ValueError("a TS value YYYY[MM[DD[hh[mm[ss]]]]][+/-zzzz]")
-    year, month, day, hour, minute, second, zone = match.groups()
+    year, month, day, hour, minute, second, _ = match.groups()
     if hour is None:  # date only: no instant, nothing to convert
         return "".join(p for p in (year, month, day) if p)
-    local = datetime(
-        int(year),
-        int(month or 1),
-        int(day or 1),
-        int(hour),
-        int(minute or 0),
-        int(second or 0),
-        tzinfo=_zone(zone or default_zone),
-    )
-    utc = local.astimezone(UTC)
+    utc = _instant(match, default_zone).astimezone(UTC)
     digits = utc.strftime("%Y%m%d%H%M%S")
     return digits[: 10 + (2 if minute else 0) + (2 if second else 0)]
 
@@ -49,16 +47,7 @@ def parse_instant(value: str, *, default_zone: str = "+0100") -> datetime:
     text = value.strip()
     match = _TS.match(text)
     if match is not None and match.group(4) is not None:
-        year, month, day, hour, minute, second, zone = match.groups()
-        return datetime(
-            int(year),
-            int(month or 1),
-            int(day or 1),
-            int(hour),
-            int(minute or 0),
-            int(second or 0),
-            tzinfo=_zone(zone or default_zone),
-        )
+        return _instant(match, default_zone)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

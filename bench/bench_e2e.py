@@ -387,6 +387,7 @@ def machine() -> str:
 def table(e2e: dict, lats: list[dict], rss: list[dict], sch: dict, server_cpu: int | None) -> str:  # type: ignore[type-arg]
     rows = [("measure", "value", "bar / note")]
     ok_rate = e2e["e2e_rate"] >= BAR_REPORTS_PER_S
+    rates = e2e["all_rates"]  # every end-to-end run; e2e is the median one
     st = e2e["stages"]
     n = e2e["reports"]
     rows += [
@@ -394,8 +395,8 @@ def table(e2e: dict, lats: list[dict], rss: list[dict], sch: dict, server_cpu: i
          f"{e2e['e2e_rate']:.1f} reports/s ({1000 / e2e['e2e_rate']:.1f} ms/report, {e2e['sent']}/{n} sent)",
          f"≥ {BAR_REPORTS_PER_S}: {'met' if ok_rate else 'NOT met'}"),
         ("  runs (the median above, and its figures below)",
-         ", ".join(f"{rate:.1f}" for rate in e2e.get("all_rates", [e2e["e2e_rate"]])) + " reports/s",
-         f"lowest run: {'met' if min(e2e.get('all_rates', [e2e['e2e_rate']])) >= BAR_REPORTS_PER_S else 'NOT met'}"),
+         ", ".join(f"{rate:.1f}" for rate in rates) + " reports/s",
+         f"lowest run: {'met' if min(rates) >= BAR_REPORTS_PER_S else 'NOT met'}"),
         ("  connector CPU time per report (process_time)", f"{1000 * e2e['e2e_cpu_s'] / n:.1f} ms",
          f"core busy {e2e['e2e_cpu_s'] / e2e['e2e_s']:.0%}: the rest is waiting on fsync and SMTP replies"),
         ("  receive (commit + split/parse), on the loop", f"{1000 * st['receive'] / n:.2f} ms/report", ""),

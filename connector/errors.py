@@ -11,6 +11,7 @@
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
+        │   └── ReportRefused     the report cannot be a valid CR-BIO document: ``reason`` says why
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
@@ -24,6 +25,8 @@ be a patient value. Each class's docstring is its default message.
 
 from __future__ import annotations
 
+from connector.outcomes import RefusalReason
+
 __all__ = [
     "CdaBuildError",
     "ConfigError",
@@ -34,6 +37,7 @@ __all__ = [
     "MappingFileError",
     "NoAddressYet",
     "PermanentError",
+    "ReportRefused",
     "RoutingError",
     "SmtpRejected",
     "SmtpTemporaryError",
@@ -149,6 +153,17 @@ class MappingFileError(_FileLocated):
 
 class CdaBuildError(PermanentError):
     """The CDA document could not be built or failed validation."""
+
+
+class ReportRefused(CdaBuildError):
+    """The report cannot become a valid CR-BIO document; it is held with the reason and what to do.
+
+    ``reason`` is a :class:`connector.outcomes.RefusalReason` (refusals are counted by class).
+    """
+
+    def __init__(self, message: str, *, reason: RefusalReason) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class RoutingError(PermanentError):

@@ -45,6 +45,7 @@ __all__ = [
     "MessageHeader",
     "Numeric",
     "Order",
+    "Organization",
     "Participant",
     "Patient",
     "PersonName",
@@ -114,6 +115,14 @@ class Address:
     country: str = ""
     address_type: str = ""  # XAD-7: H home, BDL birth place, …
     county: str = ""  # XAD-9: for BDL, the INSEE code of the birth commune
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """An XON (OBX-23 performing organisation): its name and its id (XON-10 under XON-6's OID)."""
+
+    name: str
+    identifier: Identifier | None = None
 
 
 class IdentityStatus(StrEnum):
@@ -256,6 +265,7 @@ class Result:
     comments: tuple[Comment, ...] = ()
     previous: tuple[PreviousResult, ...] = ()
     raw: str = field(default="", repr=False, compare=False)
+    executing_lab: Organization | None = None  # OBX-23: the lab that performed the test (subcontracting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,6 +468,9 @@ class ReferenceRange:
     high: Decimal | None = None
     unit: str = ""
     text: str = ""
+    # OBX-7 "<80" excludes 80, "<=80" includes it: the CDA entry, the narrative and the PDF all say which.
+    low_inclusive: bool = True
+    high_inclusive: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +534,7 @@ class Recipient:
     display_name: str = ""
 
 
+
 # ---------------------------------------------------------------------------- identities we assign
 
 
@@ -555,11 +569,16 @@ class LabIdentity:
     city: str = ""
     telecom: str = ""  # tel:…
     mailbox: str = ""  # the lab's applicative MSSanté mailbox (From)
-    default_biologist_rpps: str = ""  # used when the SIL sends no validating biologist
+    default_biologist_rpps: str = ""  # the stand-in, used only when ``biologist_standin`` allows it
     default_biologist_family: str = ""
     default_biologist_given: str = ""
     application_name: str = "lab-results-connector"
     application_version: str = "0.1.0"
     healthcare_facility_code: str = "SA25"  # JDV_J02: laboratoire de biologie médicale
     practice_setting_code: str = "AMBULATOIRE"  # JDV_J04 / standardIndustryClassCode
-    timezone: str = "+0100"  # appended to HL7 timestamps sent without a zone
+    # The lab's time zone: an IANA name (HL7 times without a zone are local time there, summer time
+    # included). A fixed offset such as "+0100" is still accepted but deprecated: wrong half the year.
+    timezone: str = "Europe/Paris"
+    # True: a report whose validating biologist the message does not identify (OBR-32/OBX-16 without
+    # RPPS/ADELI) is signed by the default biologist, recorded and logged; False: the report is held.
+    biologist_standin: bool = False

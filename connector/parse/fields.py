@@ -13,17 +13,22 @@ from connector.model import (
     Address,
     Coded,
     Identifier,
+    Organization,
     PersonName,
     Practitioner,
 )
 
 from .er7 import Encoding, unescape
 
-__all__ = ["cnn", "coded", "cx", "ei", "first_component", "xad", "xcn", "xpn"]
+__all__ = ["cnn", "coded", "cx", "ei", "first_component", "xad", "xcn", "xon", "xpn"]
 
 _OID = re.compile(r"[0-2](?:\.\d+)+")
 # Namespace texts that mean the national health-professional directory even without the OID.
 _RPPS_NAMESPACES = {"ASIP-SANTE-PS", "ANS-PS"}
+# An IDNPS sent without any assigning authority (``810003461033^DURAND^PAUL``, a frequent SIL habit):
+# 8 + the 11-digit RPPS is unmistakable. A bare 0 + ADELI (10 digits) is not: it looks like a phone
+# number or a local id, so it still needs its authority or type (XCN-9 / XCN-13).
+_BARE_IDNPS = re.compile(r"8\d{11}")
 # Codes, units and practitioners repeat on every OBX of a report: caching their (immutable) values
 # halves the cost of a 20-OBX message. Bounded, so memory stays flat.
 _CACHE_SIZE = 1024
@@ -83,6 +88,8 @@ def _practitioner(parts: list[str], authority: tuple[str, str], type_code: str, 
     ns, oid = authority
     if not oid and ns.replace(" ", "").upper() in _RPPS_NAMESPACES:
         oid = RPPS_OID
+    if not oid and not ns and not type_code and _BARE_IDNPS.fullmatch(ident):
+        oid, type_code = RPPS_OID, "IDNPS"
     if oid == RPPS_OID and not type_code and ident.isdigit():
         type_code = {11: "RPPS", 12: "IDNPS"}.get(len(ident), "")
     identifier = Identifier(ident, ns, oid, type_code) if ident else None
@@ -107,6 +114,18 @@ def cnn(value: str, enc: Encoding) -> Practitioner | None:
     ns, uid, kind = s[8], s[9], s[10]
     oid = uid if uid and (kind.upper() == "ISO" or _OID.fullmatch(uid)) else ""
     return _practitioner(s[:7], (ns, oid), "", value)
+
+
+def xon(value: str, enc: Encoding) -> Organization | None:
+    """XON (OBX-23): name^^id (v2.3)^^^authority(HD)^id type^^^organization identifier (XON-10)."""
+    c = _parts(value, enc.component, 10)
+    name = unescape(c[0].split(enc.subcomponent, 1)[0], enc)
+    ident = unescape(c[9], enc) or unescape(c[2], enc)
+    if not name and not ident:
+        return None
+    ns, oid = _hd(c[5], enc)
+    identifier = Identifier(ident, ns, oid, unescape(c[6], enc)) if ident else None
+    return Organization(name, identifier)
 
 
 def xpn(value: str, enc: Encoding) -> PersonName | None:

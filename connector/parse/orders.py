@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from connector.model import (
@@ -16,7 +16,8 @@ from connector.model import (
 )
 
 from .er7 import Encoding, Segment, unescape
-from .fields import cnn, coded, ei, xcn
+from .fields import cnn, coded, ei, xcn, xon
+from .timestamps import is_valid_dtm
 from .values import BadValue, parse_values
 
 __all__ = ["OrderDraft", "ResultDraft", "SegmentReader", "order_draft", "result_of"]
@@ -48,12 +49,7 @@ class ResultDraft:
     def freeze(self) -> Result:
         if not self.comments and not self.previous:
             return self.result
-        r = self.result
-        return Result(
-            r.set_id, r.value_type, r.code, r.sub_id, r.values, r.units, r.reference_range, r.abnormal_flags,
-            r.status, r.observed_at, r.performing_org, r.responsible_observer, r.method, r.analysed_at,
-            tuple(self.comments), tuple(self.previous), r.raw,
-        )
+        return replace(self.result, comments=tuple(self.comments), previous=tuple(self.previous))
 
 
 @dataclass
@@ -125,7 +121,6 @@ def order_draft(reader: SegmentReader, orc: Segment | None, obr: Segment) -> Ord
     o = orc.get if orc is not None else (lambda n: "")
     prescriber = _first_practitioner(o(12), enc) or _first_practitioner(obr.get(16), enc)
     copy_to = tuple(p for p in (xcn(rep, enc) for rep in obr.get(28).split(enc.repetition)) if p is not None)
-    interpreter_field = obr.get(32).split(enc.repetition, 1)[0].split(enc.component, 1)[0]
     collected = reader.date(obr, 7)
     received = reader.date(obr, 14)
     requested = reader.date(obr, 6) or (reader.date(orc, 9) if orc is not None else "")
@@ -143,7 +138,7 @@ def order_draft(reader: SegmentReader, orc: Segment | None, obr: Segment) -> Ord
         "prescriber": prescriber,
         "collector": _first_practitioner(obr.get(10), enc),
         "copy_to": copy_to,
-        "principal_interpreter": cnn(interpreter_field, enc) if interpreter_field else None,
+        "principal_interpreter": principal_interpreter(obr.get(32), enc),
         "parent_result": obr.get(26),
         "raw": (orc.raw + "\r" + obr.raw) if orc is not None else obr.raw,
     }
@@ -153,6 +148,21 @@ def order_draft(reader: SegmentReader, orc: Segment | None, obr: Segment) -> Ord
             type=coded(specimen_source, enc, sep=enc.subcomponent), collected_at=collected, received_at=received
         )
     return OrderDraft(fields, obr)
+
+
+def principal_interpreter(value: str, enc: Encoding) -> Practitioner | None:
+    """OBR-32 (NDL): its first component is a CNN written with subcomponents (``810…&DURAND&PAUL``).
+
+    Many SILs write the person with *components* instead (``810…^DURAND^PAUL^^^DR``), as in an XCN.
+    NDL-2 is a date/time, so a name there tells that habit apart; reading it as an XCN keeps the
+    biologist's id, which would otherwise be lost and the report signed by someone else.
+    """
+    first_rep = value.split(enc.repetition, 1)[0]
+    first, _, rest = first_rep.partition(enc.component)
+    second = rest.split(enc.component, 1)[0]
+    if enc.subcomponent not in first and second and not is_valid_dtm(unescape(second, enc).strip()):
+        return xcn(first_rep, enc)
+    return cnn(first, enc) if first else None
 
 
 def result_of(reader: SegmentReader, seg: Segment) -> Result:
@@ -191,6 +201,7 @@ def result_of(reader: SegmentReader, seg: Segment) -> Result:
         method=coded(seg.get(17).split(enc.repetition, 1)[0], enc),
         analysed_at=reader.date(seg, 19),
         raw=seg.raw,
+        executing_lab=xon(seg.get(23).split(enc.repetition, 1)[0], enc),
     )
 
 

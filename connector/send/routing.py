@@ -13,6 +13,10 @@ Two input shapes (docs/spec/hl7v2-input.md §1):
 The patient mailbox ``<INS>@patient.mssante.fr`` is used only for a *qualified* INS. A masked document
 (``MASQUE_PS=Y``) never goes to a professional. Addresses are de-duplicated case-insensitively, first kind
 wins (prescriber before copy-to before PRT). Errors name the report and IDNPS, never patient data.
+
+Nobody the message names disappears: :func:`route` returns, next to the recipients, every named
+professional (each order's prescriber, every OBR-28 copy, every PRT RCT) who gets no e-mail, with the
+reason as an :class:`~connector.outcomes.UnresolvedRecipient` the pipeline stores, shows and tells the SIL.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ from dataclasses import dataclass
 
 from connector.errors import ConfigError, NoAddressYet, RoutingError
 from connector.model import LabReport, Participant, Practitioner, Recipient
+from connector.outcomes import RecipientProblem, UnresolvedRecipient
 from connector.send.directory import Directory
 
-__all__ = ["PATIENT_DOMAIN", "RoutingSettings", "recipients_for"]
+__all__ = ["PATIENT_DOMAIN", "Routing", "RoutingSettings", "recipients_for", "route"]
 
 PATIENT_DOMAIN = "patient.mssante.fr"
 INS_LENGTH = 15  # NIR 13 characters + 2-digit key: the local part of the patient mailbox
@@ -55,30 +60,106 @@ class RoutingSettings:
             raise ConfigError(f"expected one of {', '.join(MAILBOX_CHOICES)}", key="routing.mailbox_choice")
 
 
+@dataclass(frozen=True, slots=True)
+class Routing:
+    """Who gets the report, and every named recipient who does not, with the reason."""
+
+    recipients: tuple[Recipient, ...]
+    unresolved: tuple[UnresolvedRecipient, ...] = ()
+
+
 def recipients_for(report: LabReport, directory: Directory, settings: RoutingSettings) -> tuple[Recipient, ...]:
     """The report's MSSanté recipients, or :class:`RoutingError` with the reason when there is none."""
+    routing = route(report, directory, settings)
+    if not routing.recipients:
+        raise NoAddressYet(_no_address_reason(report, matrix_decision(report, settings)[0]))
+    return routing.recipients
+
+
+def route(report: LabReport, directory: Directory, settings: RoutingSettings) -> Routing:
+    """Recipients and unresolved recipients; :class:`RoutingError` only for a combination outside the matrix.
+
+    An empty ``recipients`` is returned as is (the caller decides whether to wait, see ``recipients_for``).
+    """
     to_pros, to_patient = matrix_decision(report, settings)
-    found: list[Recipient] = []
-    if to_pros:
-        if report.flags is None:
-            found += _from_directory(report.prescriber, "prescriber", directory, settings)
-            if settings.copy_to:
-                for order in report.orders:
-                    for doctor in order.copy_to:
-                        found += _from_directory(doctor, "copy", directory, settings)
-        found += _from_participants(report.participants, directory, settings)
+    lookup = _Lookup(directory, settings)
+    if report.flags is None:  # shape A: every order's prescriber first, then the copies
+        for order in report.orders:
+            if order.prescriber is not None:
+                lookup.professional(order.prescriber, "prescriber", "ORC-12/OBR-16", send=to_pros)
+        for order in report.orders:
+            for doctor in order.copy_to:
+                lookup.professional(doctor, "copy", "OBR-28", send=to_pros, copy=True)
+    for prt in report.participants:
+        lookup.participant(prt, send=to_pros)
     if to_patient:
         patient = _patient_recipient(report)
         if patient is not None:
-            found.append(patient)
-        elif not to_pros:
+            lookup.found.append(patient)
+        elif to_patient and not to_pros:
             raise RoutingError(
                 f"report {report.report_id}: patient-only document but no qualified INS for the patient mailbox"
             )
-    unique = _dedupe(found)
-    if not unique:
-        raise NoAddressYet(_no_address_reason(report, to_pros))
-    return unique
+        else:
+            lookup.missing("patient", "PID-3/PID-32", RecipientProblem.PATIENT_NOT_QUALIFIED)
+    return Routing(_dedupe(lookup.found), lookup.unique_missing())
+
+
+class _Lookup:
+    """Collects recipients and unresolved recipients while the report's people are looked up."""
+
+    def __init__(self, directory: Directory, settings: RoutingSettings) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.found: list[Recipient] = []
+        self.unresolved: list[UnresolvedRecipient] = []
+
+    def professional(self, person: Practitioner, kind: str, field: str, *, send: bool, copy: bool = False) -> None:
+        if not send:
+            self._missing_person(person, kind, field, RecipientProblem.NOT_FOR_PROFESSIONALS)
+        elif copy and not self.settings.copy_to:
+            self._missing_person(person, kind, field, RecipientProblem.COPY_TO_DISABLED)
+        elif not person.idnps:
+            self._missing_person(person, kind, field, RecipientProblem.NO_NATIONAL_ID)
+        else:
+            found = _from_directory(person, kind, self.directory, self.settings)
+            if not found:
+                self._missing_person(person, kind, field, RecipientProblem.NOT_IN_DIRECTORY)
+            self.found += found
+
+    def participant(self, prt: Participant, *, send: bool) -> None:
+        if prt.role.upper() != PRT_RECIPIENT_ROLE:
+            return
+        address = prt.address.strip()
+        if address.lower().endswith("@" + PATIENT_DOMAIN):
+            return  # the patient is decided by the matrix and the INS, not by a PRT address
+        person = prt.person if prt.person is not None else Practitioner(None)
+        if not send:
+            self._missing_person(person, "prt", "PRT-5", RecipientProblem.NOT_FOR_PROFESSIONALS)
+        elif address:
+            self.found.append(Recipient(address=address, kind="prt", idnps=person.idnps))
+        else:
+            self.professional(person, "prt", "PRT-5", send=True)
+
+    def missing(self, kind: str, field: str, problem: RecipientProblem) -> None:
+        self.unresolved.append(UnresolvedRecipient(kind=kind, field=field, problem=problem))
+
+    def _missing_person(self, person: Practitioner, kind: str, field: str, problem: RecipientProblem) -> None:
+        ident = person.identifier
+        name = " ".join(p for p in (person.name.family, *person.name.given[:1]) if p)
+        self.unresolved.append(UnresolvedRecipient(
+            kind=kind, field=field, problem=problem, idnps=person.idnps,
+            local_id="" if person.idnps or ident is None else ident.value, name=name))
+
+    def unique_missing(self) -> tuple[UnresolvedRecipient, ...]:
+        """One entry per person: the same copy-to doctor on three orders is one unresolved recipient."""
+        found = {r.idnps for r in self.found if r.idnps}
+        out: dict[tuple[str, str, str, str], UnresolvedRecipient] = {}
+        for item in self.unresolved:
+            if item.idnps and item.idnps in found:
+                continue  # reached under another role (prescriber and copy-to)
+            out.setdefault((item.kind, item.idnps, item.local_id, item.name), item)
+        return tuple(out.values())
 
 
 def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
@@ -103,24 +184,6 @@ def _from_directory(
     if settings.mailbox_choice == "first":
         entries = entries[:1]
     return [Recipient(address=e.address, kind=kind, idnps=e.idnps, display_name=e.display_name) for e in entries]
-
-
-def _from_participants(
-    participants: tuple[Participant, ...], directory: Directory, settings: RoutingSettings
-) -> list[Recipient]:
-    out: list[Recipient] = []
-    for prt in participants:
-        if prt.role.upper() != PRT_RECIPIENT_ROLE:
-            continue
-        address = prt.address.strip()
-        if address.lower().endswith("@" + PATIENT_DOMAIN):
-            continue  # the patient is decided by the matrix and the INS, not by a PRT address
-        idnps = prt.person.idnps if prt.person is not None else ""
-        if address:
-            out.append(Recipient(address=address, kind="prt", idnps=idnps))
-        else:
-            out += _from_directory(prt.person, "prt", directory, settings)
-    return out
 
 
 def _patient_recipient(report: LabReport) -> Recipient | None:

@@ -2,13 +2,17 @@
 
 XDS DTM values are UTC, ``YYYY[MM[DD[hh[mm[ss]]]]]`` (ITI TF-3 4.2.3.1.7): the CDA TS
 ``20210401171000+0100`` becomes ``20210401161000``. A date without a time has no zone
-to convert and is kept as is, so precision is never invented.
+to convert and is kept as is, so precision is never invented. A time without a zone is
+local time in the lab's zone (``default_zone``: an IANA name, summer time included, or a
+deprecated fixed offset), see :mod:`connector.labtime`.
 """
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
+
+from connector.labtime import DEFAULT_ZONE, lab_zone
 
 __all__ = ["parse_instant", "to_xds_dtm"]
 
@@ -23,11 +27,12 @@ def _zone(text: str) -> timezone:
 def _instant(match: re.Match[str], default_zone: str) -> datetime:
     """The aware datetime of a ``_TS`` match that has at least the hour."""
     year, month, day, hour, minute, second, zone = match.groups()
-    return datetime(int(year), int(month or 1), int(day or 1), int(hour), int(minute or 0), int(second or 0),
-                    tzinfo=_zone(zone or default_zone))
+    local = datetime(int(year), int(month or 1), int(day or 1), int(hour), int(minute or 0), int(second or 0))
+    # fold=0 for the hour that happens twice or never: the same reading as connector.labtime.offset_at.
+    return local.replace(tzinfo=_zone(zone) if zone else lab_zone(default_zone), fold=0)
 
 
-def to_xds_dtm(ts: str, *, default_zone: str = "+0100") -> str:
+def to_xds_dtm(ts: str, *, default_zone: str = DEFAULT_ZONE) -> str:
     """A CDA TS / HL7 DTM as an XDS UTC DTM with the same precision ("" stays "")."""
     if not ts:
         return ""
@@ -42,7 +47,7 @@ def to_xds_dtm(ts: str, *, default_zone: str = "+0100") -> str:
     return digits[: 10 + (2 if minute else 0) + (2 if second else 0)]
 
 
-def parse_instant(value: str, *, default_zone: str = "+0100") -> datetime:
+def parse_instant(value: str, *, default_zone: str = DEFAULT_ZONE) -> datetime:
     """An aware datetime from a TS (``20260101120000+0100``) or ISO 8601 text."""
     text = value.strip()
     match = _TS.match(text)
@@ -53,5 +58,5 @@ def parse_instant(value: str, *, default_zone: str = "+0100") -> datetime:
     except ValueError:
         raise ValueError("a TS YYYYMMDDhhmm[ss][+/-zzzz] or an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_zone(default_zone))
+        parsed = parsed.replace(tzinfo=lab_zone(default_zone))
     return parsed

@@ -1,12 +1,15 @@
 """`connector build` and `connector preview`: the pipeline's build path on files, offline.
 
-Sends nothing and writes no store: each report gets version-1 ids derived from its
-report id and the message time, so building the same input twice gives the same files.
+Sends nothing and writes no store: each report gets version-1 ids derived from its report id
+*and the message bytes*, so building the same input twice gives the same files while two SIL
+messages that reuse an MSH-10 never share a document id, setId or Message-ID (nor a folder).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,13 +20,20 @@ from connector.build import build_artifacts
 from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
 from connector.errors import ConnectorError, InputError, RoutingError
+from connector.labtime import with_zone
+from connector.logs import event
 from connector.mapping import Mappings, MappingSettings
 from connector.model import DocumentIdentity, LabReport, Recipient
+from connector.oids import IdKind, offline_extension, oid_for
 from connector.package import MessageSettings
 from connector.parse import ParseSettings, parse_message, split_messages
-from connector.send import Directory, RoutingSettings, import_directory, recipients_for
+from connector.send import Directory, RoutingSettings, import_directory, route
 
 __all__ = ["BuildResults", "build_files", "offline_identity", "write_private"]
+
+
+_MSH7 = re.compile(r"(\d{4,14})(?:\.\d+)?([+-]\d{4})?")
+_EPOCH = "19700101000000"  # fills what MSH-7 leaves out (a message time with the year only)
 
 
 @dataclass
@@ -32,13 +42,20 @@ class BuildResults:
     failures: list[str] = field(default_factory=list)
 
 
-def offline_identity(report: LabReport, *, oid_root: str, zone: str) -> DocumentIdentity:
-    when = report.header.message_datetime or "19700101000000"
-    when = (when + "00000000000000")[:14] if len(when) < 14 else when[:14]
+def offline_identity(report: LabReport, *, message: bytes, oid_root: str, zone: str) -> DocumentIdentity:
+    """Version-1 ids from the report id and ``message`` (the bytes the report was parsed from).
+
+    The document time is MSH-7 (its own zone, else the lab's zone at that local time).
+    """
+    extension = offline_extension(report.report_id, message)
+    match = _MSH7.match(report.header.message_datetime)
+    digits = match.group(1) if match else ""
+    stamp = digits + _EPOCH[len(digits):] + (match.group(2) or "" if match else "")
+    effective = with_zone(stamp, zone) or with_zone(_EPOCH, zone) or ""
     return DocumentIdentity(
-        document_id_root=f"{oid_root}.1", document_id_extension=report.report_id,
-        set_id_root=f"{oid_root}.3", set_id_extension=report.report_id, version=1,
-        effective_time=when + zone,
+        document_id_root=oid_for(oid_root, IdKind.DOCUMENT), document_id_extension=extension,
+        set_id_root=oid_for(oid_root, IdKind.SET), set_id_extension=extension, version=1,
+        effective_time=effective,
     )
 
 
@@ -103,17 +120,28 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                         recipients: tuple[Recipient, ...] = ()
                         if directory is not None:
                             try:
-                                recipients = recipients_for(report, directory, routing)
+                                routed = route(report, directory, routing)
                             except RoutingError:
-                                recipients = ()  # offline: the e-mail is still written, with no To
-                        ids = offline_identity(report, oid_root=lab.oid_root, zone=lab.timezone)
+                                routed = None  # offline: the e-mail is still written, with no To
+                            if routed is not None:
+                                recipients = routed.recipients
+                                for missing in routed.unresolved:
+                                    event("recipient.unresolved", level=logging.WARNING, report_id=report.report_id,
+                                          kind=missing.kind,
+                                          field=missing.field, problem=missing.problem.value,
+                                          idnps=missing.idnps, local_id=missing.local_id)
+                        ids = offline_identity(report, message=message, oid_root=lab.oid_root, zone=lab.timezone)
                         art = build_artifacts(report, mappings=mappings, mapping_settings=MappingSettings(
                             hold_unmapped=config.mappings.hold_unmapped), lab=lab, ids=ids, recipients=recipients,
                             message_settings=message_settings, xsd=xsd)
                     except ConnectorError as exc:
                         results.failures.append(f"{path}: report {report.report_id}: {exc}")
                         continue
-                    folder = out_dir / report.report_id
+                    # Two inputs that reuse an MSH-10 share a report id: never let one overwrite the other.
+                    name = report.report_id
+                    if any(built == name for built, _ in results.built):
+                        name = f"{report.report_id}-{ids.document_id_extension[:8]}"
+                    folder = out_dir / name
                     write_private(folder / "cda.xml", art.cda)
                     write_private(folder / "IHE_XDM.ZIP", art.xdm)
                     write_private(folder / "message.eml", art.email_bytes())

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from connector.model import DocumentIdentity, Recipient
+from connector.oids import document_extension
 from connector.states import RecipientState, ReportState
 from connector.store.acks import AckStore
 from connector.store.db import Database, utcnow
@@ -164,7 +165,8 @@ class Store(AckStore, OperatorViews):
     def _mint(self, c: sqlite3.Connection, r: sqlite3.Row, *, oid_root: str, effective_time: str,
               corrects: bool) -> None:
         report_id, key = r["report_id"], r["series_key"]
-        doc_root, doc_ext = f"{oid_root}.1", report_id
+        # ≤ 16 characters: the CDA id is the XDS uniqueId (IHE ITI TF-3 4.2.3.2.26), see connector.oids.
+        doc_root, doc_ext = f"{oid_root}.1", document_extension(report_id)
         series = c.execute("SELECT * FROM series WHERE series_key = ?", (key,)).fetchone() if key else None
         if series is not None and corrects:
             version, set_root, set_ext = series["last_version"] + 1, series["set_root"], series["set_ext"]

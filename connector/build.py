@@ -10,16 +10,21 @@ rebuild after a crash gives the same document and the same Message-ID.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from connector.cda import XsdValidator, build_tree, serialize
+from connector.cda import XsdValidator, build_tree, refuse_without_results, resolve_biologist, serialize
 from connector.cda.pdf import pdf_filename, render_pdf
 from connector.embedded import artifacts_from_embedded
-from connector.errors import CdaBuildError
+from connector.errors import CdaBuildError, ReportRefused
+from connector.labtime import now_ts
+from connector.logs import event
 from connector.mapping import Mappings, MappingSettings, map_report
 from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
+from connector.oids import unique_id_problem
+from connector.outcomes import BiologistStandIn, RefusalReason
 from connector.package import (
     MessageSettings,
     build_email_bytes,
@@ -44,6 +49,9 @@ class Artifacts:
     envid: str
     ids: DocumentIdentity  # the document's ids: ours (shape A) or the SIL's (shape B)
     lifecycle: str = "F"  # F new, C replaces, D deletes (shape B's document OBX-11)
+    # The configured biologist signed in place of one the message does not identify (lab.biologist_standin):
+    # the pipeline stores it with the report; build_artifacts has logged it (report.biologist_standin).
+    standin: BiologistStandIn | None = None
 
     def email_bytes(self) -> bytes:
         return self.email
@@ -65,7 +73,13 @@ def build_artifacts(
                                        xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid")
     if ids is None:
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
+    problem = unique_id_problem(ids.document_id_root, ids.document_id_extension)
+    if problem is not None:  # ClinicalDocument/id is the XDS uniqueId: refuse before anything is built
+        raise ReportRefused(f"report {report.report_id}: document id: expected {problem}",
+                            reason=RefusalReason.IDENTIFIER_TOO_LONG)
+    signer = resolve_biologist(report, lab)  # held here when nobody validated and no stand-in is allowed
     mapped = map_report(report, mappings, mapping_settings)
+    refuse_without_results(mapped)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     # One tree: the XSD check, the zip's METADATA and the e-mail's subject all read the very
     # tree that is serialised and sent, so they cannot disagree with it.
@@ -85,8 +99,12 @@ def build_artifacts(
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
                         date=_email_date(ids.effective_time), header=header)
+    if signer.standin is not None:
+        event("report.biologist_standin", level=logging.WARNING, report_id=report.report_id,
+              standin_idnps=signer.standin.idnps,
+              missing=signer.standin.missing)
     return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id), ids,
-                     "C" if ids.replaces else "F")
+                     "C" if ids.replaces else "F", signer.standin)
 
 
 def series_key(report: LabReport) -> str:
@@ -109,10 +127,8 @@ def corrects(report: LabReport) -> bool:
 
 
 def cda_time(now: datetime, zone: str) -> str:
-    """A CDA TS with the lab's zone, e.g. 20261125231500+0100."""
-    sign = 1 if zone.startswith("+") else -1
-    offset = timedelta(hours=int(zone[1:3]), minutes=int(zone[3:5])) * sign
-    return now.astimezone(timezone(offset)).strftime("%Y%m%d%H%M%S") + zone
+    """A CDA TS in the lab's zone at that instant: 20261125231500+0100, 20260715231500+0200 (Europe/Paris)."""
+    return now_ts(zone, now)
 
 
 def _email_date(ts: str) -> datetime | None:

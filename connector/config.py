@@ -18,7 +18,9 @@ from typing import Any
 import yaml
 
 from connector.errors import ConfigError
+from connector.labtime import zone_problem
 from connector.model import IdentityStatus, LabIdentity
+from connector.oids import overlapping_arcs
 
 __all__ = ["Config", "load_config", "parse_config"]
 
@@ -99,7 +101,8 @@ class LabConfig:
     biologist_rpps: str = ""
     biologist_family: str = ""
     biologist_given: str = ""
-    timezone: str = "+0100"
+    biologist_standin: bool = False  # true: that biologist signs reports whose validator the SIL does not identify
+    timezone: str = "Europe/Paris"  # IANA name; a fixed offset such as "+0100" is deprecated (wrong half the year)
 
 
 @dataclass(frozen=True)
@@ -225,6 +228,7 @@ class Config:
             postal_code=lab.postal_code, city=lab.city, telecom=lab.telecom, mailbox=lab.mailbox,
             default_biologist_rpps=lab.biologist_rpps, default_biologist_family=lab.biologist_family,
             default_biologist_given=lab.biologist_given, timezone=lab.timezone,
+            biologist_standin=lab.biologist_standin,
         )
 
     def identity_status_map(self) -> dict[str, IdentityStatus]:
@@ -335,6 +339,16 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
             fail("expected RNIV statuses PROV, RECUP, VALI or QUAL as values", "identity.status_map")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
+    zone = zone_problem(config.lab.timezone)
+    if zone is not None:
+        fail(f"expected {zone}", "lab.timezone")
+    shared = overlapping_arcs(config.lab.oid_root, config.lab.ipp_oid)
+    if shared:
+        fail(f"expected an IPP authority OID distinct from the connector's own arcs ({', '.join(shared)})",
+             "lab.ipp_oid")
+    if config.lab.biologist_standin and not config.lab.biologist_rpps:
+        fail("expected lab.biologist_rpps (the stand-in's RPPS) when biologist_standin is true",
+             "lab.biologist_standin")
     if config.production:
         for key, tls in (("smtp.tls.verify", config.smtp.tls), ("imap.tls.verify", config.imap.tls)):
             if not tls.verify:

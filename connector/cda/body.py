@@ -13,11 +13,13 @@ from itertools import groupby
 from lxml import etree
 
 from connector.model import Coded, CodedValue, MappedResult, Order, Specimen
+from connector.oids import IdKind, oid_for
 
 from .context import FINAL_STATUSES, BuildContext
 from .elements import LOINC, loinc, sub, templates, text_sub
 from .narrative import IdSource, SectionText
 from .observation import ObservationWriter, local_code_system
+from .specimens import SPECIMEN_TYPE_SYSTEM, SpecimenCode, specimen_code
 from .values import code_system
 
 __all__ = ["Renderer", "chapter_sections"]
@@ -29,37 +31,8 @@ SPECIMEN_TEMPLATES = ("1.3.6.1.4.1.19376.1.3.1.2", "1.2.250.1.213.1.1.3.77")
 RECEIVED_TEMPLATES = ("1.3.6.1.4.1.19376.1.3.1.3", "1.2.250.1.213.1.1.3.107")
 BATTERY_TEMPLATES = ("1.3.6.1.4.1.19376.1.3.1.4", "1.2.250.1.213.1.1.3.78")
 ISOLATE_TEMPLATES = ("1.3.6.1.4.1.19376.1.3.1.5", "1.2.250.1.213.1.1.3.79")
-SPECIMEN_TYPE_SYSTEM = "2.16.840.1.113883.18.311"
-SPECIMEN_ID_SUFFIX = ".6"  # specimen ids (SPM-2) are minted under <lab OID>.6
 # The kit's value set and examples use this (mistyped) OID for SPRECEIVE: follow them.
 IHE_ACT_CODE_SYSTEM = "1.3.5.1.4.1.19376.1.5.3.2"
-# HL7 table 0487 codes present in JDV_HL7_SpecimenType-CISIS (checked against the kit).
-SPECIMEN_TYPES = frozenset(
-    [
-        "BLD",
-        "BLDA",
-        "BLDC",
-        "BLDV",
-        "SER",
-        "PLAS",
-        "UR",
-        "URINM",
-        "URTH",
-        "STL",
-        "SPT",
-        "CSF",
-        "SAL",
-        "SMN",
-        "PUS",
-        "WND",
-        "THRT",
-        "CVX",
-        "GAST",
-        "NOS",
-    ]
-)
-
-
 class Renderer:
     """Builds the chapter sections of one document."""
 
@@ -267,7 +240,6 @@ class Renderer:
             "high",
             value=self.ctx.ts(specimen.collected_at, "SPM-17/OBR-7"),
         )
-        kind = specimen.type.code.upper() if specimen.type is not None else ""
         role = sub(
             sub(proc, "participant", typeCode="PRD"),
             "participantRole",
@@ -277,20 +249,13 @@ class Renderer:
             sub(
                 role,
                 "id",
-                root=self.ctx.lab.oid_root + SPECIMEN_ID_SUFFIX,
+                root=oid_for(self.ctx.lab.oid_root, IdKind.SPECIMEN),
                 extension=specimen.identifier,
             )
         else:
             sub(role, "id", nullFlavor="UNK")
-        if kind in SPECIMEN_TYPES:
-            entity = sub(role, "playingEntity")
-            sub(
-                entity,
-                "code",
-                code=kind,
-                displayName=specimen.type.display if specimen.type else "",
-                codeSystem=SPECIMEN_TYPE_SYSTEM,
-            )
+        if specimen.type is not None:
+            _specimen_type(sub(role, "playingEntity"), specimen_code(specimen.type))
         if specimen.received_at:
             act = sub(
                 sub(proc, "entryRelationship", typeCode="COMP"),
@@ -312,6 +277,20 @@ class Renderer:
                 "effectiveTime",
                 value=self.ctx.ts(specimen.received_at, "SPM-18/OBR-14"),
             )
+
+
+def _specimen_type(entity: etree._Element, found: SpecimenCode) -> None:
+    """JDV_HL7_SpecimenType-CISIS code, else nullFlavor OTH with what the SIL sent (dtr1-1-ANY allows
+    translation and originalText beside OTH)."""
+    if found.code:
+        el = sub(entity, "code", code=found.code, displayName=found.display, codeSystem=SPECIMEN_TYPE_SYSTEM)
+    else:
+        el = sub(entity, "code", nullFlavor="OTH")
+        if found.text:
+            text_sub(el, "originalText", found.text)
+    if found.translation is not None:
+        code, system, display = found.translation
+        sub(el, "translation", code=code, codeSystem=system, displayName=display)
 
 
 def _parent_code(obr26: str) -> tuple[str, str] | None:

@@ -1,13 +1,18 @@
-"""``build_document``: a MappedReport → CR-BIO CDA R2 bytes (level 3, or level 1 without results)."""
+"""``build_document``: a MappedReport → CR-BIO CDA R2 bytes (level 3).
+
+A report without a result to show is refused (:class:`ReportRefused`), not sent as a level-1
+(``nonXMLBody``) document: CR-BIO 2024.01 requires the XD-LAB header template that StrucMin forbids
+on a level-1 document, so no level-1 CR-BIO passes the official validation
+(tests/integration/test_cda_level1.py).
+"""
 
 from __future__ import annotations
 
-import base64
-
 from lxml import etree
 
-from connector.errors import CdaBuildError
+from connector.errors import CdaBuildError, ReportRefused
 from connector.model import DocumentIdentity, LabIdentity, MappedReport
+from connector.outcomes import RefusalReason
 
 from .attachments import comment_section, pdf_section
 from .body import chapter_sections
@@ -16,7 +21,7 @@ from .elements import element, sub
 from .header import build_header
 from .narrative import IdSource
 
-__all__ = ["build_document"]
+__all__ = ["build_document", "build_tree", "refuse_without_results", "serialize"]
 
 PDF_MAGIC = b"%PDF-"
 # A CR-BIO PDF copy is a few hundred kB; far beyond this is a SIL or renderer fault, not a report.
@@ -28,8 +33,8 @@ def build_document(
 ) -> bytes:
     """The CR-BIO document as UTF-8 bytes with an XML declaration.
 
-    Level 3 (structured body) when the report has results, else level 1 (``nonXMLBody``
-    holding ``pdf``). Raises :class:`CdaBuildError` naming the report and field, never a value.
+    Raises :class:`CdaBuildError` naming the report and field, never a value, and
+    :class:`ReportRefused` (with its reason) when the report cannot be a valid CR-BIO document.
     """
     return serialize(build_tree(mapped, lab=lab, ids=ids, pdf=pdf))
 
@@ -38,6 +43,7 @@ def build_tree(
     mapped: MappedReport, *, lab: LabIdentity, ids: DocumentIdentity, pdf: bytes
 ) -> etree._Element:
     """The document as an lxml tree: validate it (XSD) and read its header, then :func:`serialize` it."""
+    refuse_without_results(mapped)
     if not pdf.startswith(PDF_MAGIC) or len(pdf) > MAX_PDF_BYTES:
         raise CdaBuildError(
             f"report {mapped.report_id}: the PDF copy is not a PDF of at most {MAX_PDF_BYTES} bytes"
@@ -63,22 +69,31 @@ def _build(
     root = element("ClinicalDocument")
     chapters = mapped.chapters
     build_header(root, ctx, chapters)
-    if mapped.results:
-        body = sub(sub(root, "component"), "structuredBody")
-        id_source = IdSource()
-        chapter_sections(body, ctx, id_source)
-        report = mapped.report
-        notes = (*report.comments, *(c for o in report.orders for c in o.comments))
-        if notes:
-            comment_section(body, notes, id_source)
-        seed = f"{ids.document_id_root}^{ids.document_id_extension}"
-        pdf_section(body, pdf, seed, ctx.effective_time)
-    else:
-        text = sub(
-            sub(sub(root, "component"), "nonXMLBody"),
-            "text",
-            mediaType="application/pdf",
-            representation="B64",
-        )
-        text.text = base64.b64encode(pdf).decode("ascii")
+    body = sub(sub(root, "component"), "structuredBody")
+    id_source = IdSource()
+    chapter_sections(body, ctx, id_source)
+    report = mapped.report
+    notes = (*report.comments, *(c for o in report.orders for c in o.comments))
+    if notes:
+        comment_section(body, notes, id_source)
+    seed = f"{ids.document_id_root}^{ids.document_id_extension}"
+    pdf_section(body, pdf, seed, ctx.effective_time)
     return root
+
+
+def refuse_without_results(mapped: MappedReport) -> None:
+    """:class:`ReportRefused` when no result is left to show: none sent, or all deleted (OBX-11 D/W)."""
+    if mapped.results:
+        return
+    report = mapped.report
+    sent = sum(len(o.results) + sum(len(s.results) for s in o.specimens) for o in report.orders)
+    if sent:
+        raise ReportRefused(
+            f"report {report.report_id}: every result is deleted or posted in error (OBX-11 D or W): "
+            "there is nothing to report; if results were sent before, the SIL must send their correction",
+            reason=RefusalReason.RESULTS_WITHDRAWN,
+        )
+    raise ReportRefused(
+        f"report {report.report_id}: the message holds no result (no OBX after the OBR): nothing to report",
+        reason=RefusalReason.NO_RESULT,
+    )

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from connector.errors import CdaBuildError
 from connector.model import (
     DocumentIdentity,
     LabIdentity,
@@ -18,7 +17,9 @@ from connector.model import (
     PersonName,
     Practitioner,
 )
+from connector.outcomes import BiologistStandIn
 
+from .biologist import resolve_biologist
 from .timestamps import to_ts
 
 __all__ = ["BIOLOGIST_ROLE", "BuildContext", "Person", "make_context"]
@@ -52,6 +53,7 @@ class BuildContext:
     effective_time: str  # TS with zone
     biologist: Person  # legal authenticator and author
     validators: tuple[Person, ...]  # authenticators (OBX-16), distinct, in order seen
+    standin: BiologistStandIn | None = None  # set when the configured biologist signs in the message's place
     cache: dict[object, Any] = field(
         default_factory=dict, compare=False, repr=False
     )  # per-document subtrees
@@ -79,20 +81,8 @@ def make_context(
     mapped: MappedReport, lab: LabIdentity, ids: DocumentIdentity
 ) -> BuildContext:
     report = mapped.report
-    biologist = _person(report.validating_biologist)
-    if biologist is None and lab.default_biologist_rpps:
-        biologist = Person(
-            "8" + lab.default_biologist_rpps,
-            PersonName(
-                family=lab.default_biologist_family,
-                given=(lab.default_biologist_given,),
-            ),
-        )
-    if biologist is None:
-        raise CdaBuildError(
-            f"report {report.report_id}: no validating biologist with an RPPS/ADELI id "
-            "(OBR-32 or OBX-16) and no default biologist in the lab configuration"
-        )
+    signer = resolve_biologist(report, lab)  # ReportRefused when nobody is identified and no stand-in
+    biologist = Person(signer.idnps, signer.practitioner.name)
     seen: dict[str, Person] = {}
     for result in report.results:
         person = _person(result.responsible_observer)
@@ -104,4 +94,4 @@ def make_context(
         lab.timezone,
         what=f"report {report.report_id} DocumentIdentity.effective_time",
     )
-    return BuildContext(mapped, lab, ids, effective, biologist, tuple(seen.values()))
+    return BuildContext(mapped, lab, ids, effective, biologist, tuple(seen.values()), signer.standin)

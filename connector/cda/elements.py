@@ -155,10 +155,10 @@ def address(
     country: str = "",
     use: str = "",
 ) -> etree._Element:
-    el = sub(parent, "addr", {"use": use})
     if not (street or postal_code or city):
-        el.set("nullFlavor", "UNK")
-        return el
+        # A nullFlavor stands alone (StrucMin dtr1-1-ANY): no use attribute beside it.
+        return sub(parent, "addr", nullFlavor="UNK")
+    el = sub(parent, "addr", {"use": use})
     if street:
         text_sub(el, "streetAddressLine", street)
     if postal_code:

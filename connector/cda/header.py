@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-from connector.errors import CdaBuildError
+from connector.errors import ReportRefused
 from connector.model import Coded, Order, Patient
+from connector.oids import IdKind, oid_for
+from connector.outcomes import RefusalReason
 
 from .context import FINAL_STATUSES, BuildContext
 from .elements import address, coded, ident, loinc, sub, templates, text_sub
@@ -29,28 +31,22 @@ DOC_TEMPLATES = (
     "1.3.6.1.4.1.19376.1.3.3",
     "1.2.250.1.213.1.1.1.55",
 )
-# Level 1 (nonXMLBody): StrucMin admits exactly these three templateIds. The 2024.01 volet
-# also wants 1.3.6.1.4.1.19376.1.3.3 — a contradiction, see schematron.LEVEL1_WAIVER.
-N1_TEMPLATES = (
-    "2.16.840.1.113883.2.8.2.1",
-    "1.2.250.1.213.1.1.1.1",
-    "1.3.6.1.4.1.19376.1.2.20",
-)
-# Service event of a level-1 report (no chapter is known): the document type itself.
-N1_SERVICE = Coded("11502-2", "CR d'examens biologiques", "2.16.840.1.113883.6.1")
-GENDERS = {"F": "Féminin", "M": "Masculin", "U": "Inconnu"}
+# JDV_J143_AdministrativeGender_CISIS: F, M, UN. PID-8 (HL7 table 0001) also has U unknown, O other,
+# A ambiguous, N not applicable and empty: none of them is F or M, and the value set has only UN for them.
+GENDERS = {"F": "Féminin", "M": "Masculin", "UN": "Inconnu"}
+GENDER_OF_PID8 = {"F": "F", "M": "M"}
 GENDER_SYSTEM = "2.16.840.1.113883.5.1"
 PERFORMER_TEMPLATE = "1.3.6.1.4.1.19376.1.3.3.1.7"
 FACILITY_SYSTEM = "1.2.250.1.71.4.2.4"
-ORDER_SUFFIX = ".2"  # order (placer) numbers: <lab OID>.2
+
 
 
 def build_header(root: etree._Element, ctx: BuildContext, chapters: tuple[Coded, ...]) -> None:
-    """Header of a level-3 document, or of a level-1 one when ``chapters`` is empty."""
+    """Header of a level-3 document (``chapters``: at least one; a report without results is refused before)."""
     ids, report = ctx.ids, ctx.mapped.report
     sub(root, "realmCode", code="FR")
     sub(root, "typeId", root="2.16.840.1.113883.1.3", extension="POCD_HD000040")
-    templates(root, *(DOC_TEMPLATES if chapters else N1_TEMPLATES))
+    templates(root, *DOC_TEMPLATES)
     ident(root, ids.document_id_root, ids.document_id_extension)
     coded(
         root,
@@ -76,7 +72,7 @@ def build_header(root: etree._Element, ctx: BuildContext, chapters: tuple[Coded,
     prescriber(root, ctx)
     samplers(root, ctx)
     _order(root, ctx)
-    for chapter in chapters or (N1_SERVICE,):
+    for chapter in chapters:
         _service_event(root, ctx, chapter)
     if ids.replaces:
         rel = sub(root, "relatedDocument", typeCode="RPLC")
@@ -94,9 +90,11 @@ def _record_target(root: etree._Element, ctx: BuildContext, patient: Patient) ->
     if qualified and ins is not None:
         ident(role, ins.oid, ins.value)
     if ipp is not None and ipp.value:
-        ident(role, ctx.lab.ipp_oid, ipp.value)
+        # The SIL's own assigning authority (PID-3 CX-4) when it sends one; the configured one otherwise.
+        ident(role, ipp.oid or ctx.lab.ipp_oid, ipp.value)
     elif not qualified:
-        raise CdaBuildError(f"report {ctx.report_id}: PID-3 holds no lab patient id (IPP) and no qualified INS")
+        raise ReportRefused(f"report {ctx.report_id}: PID-3 holds no lab patient id (IPP) and no qualified INS",
+                            reason=RefusalReason.PATIENT_ID_MISSING)
     home = next((a for a in patient.addresses if a.address_type != "BDL"), None)
     if home is not None:
         address(
@@ -108,17 +106,21 @@ def _record_target(root: etree._Element, ctx: BuildContext, patient: Patient) ->
         )
     person = sub(role, "patient", classCode="PSN")
     _patient_name(person, ctx, patient, qualified)
-    sex = patient.sex.upper() if patient.sex.upper() in GENDERS else "U"
+    sex = GENDER_OF_PID8.get(patient.sex.strip().upper(), "UN")
     coded(person, "administrativeGenderCode", sex, GENDER_SYSTEM, GENDERS[sex])
-    if patient.birth_date:
-        sub(person, "birthTime", value=ctx.ts(patient.birth_date, "PID-7"))
-    elif qualified:
-        raise CdaBuildError(f"report {ctx.report_id}: qualified INS without birth date (PID-7)")
+    if not patient.birth_date:
+        # StrucMin (CI-SISRecordTarget) requires birthTime with @value, and dtr1-1-ANY forbids a value
+        # beside a nullFlavor: the volet's birthTime nullFlavor="UNK" fails it. No valid document exists.
+        raise ReportRefused(f"report {ctx.report_id}: PID-7 (birth date) is empty: a CR-BIO document needs the "
+                            "patient's birth date (StrucMin CI-SISRecordTarget); the SIL must send it",
+                            reason=RefusalReason.BIRTH_DATE_MISSING)
+    sub(person, "birthTime", value=ctx.ts(patient.birth_date, "PID-7"))
     if qualified:
         place = patient.birth_place
         if place is None or not place.county:
-            raise CdaBuildError(
-                f"report {ctx.report_id}: qualified INS without the INSEE code of the birth place (PID-11 BDL, XAD-9)"
+            raise ReportRefused(
+                f"report {ctx.report_id}: qualified INS without the INSEE code of the birth place (PID-11 BDL, XAD-9)",
+                reason=RefusalReason.INS_TRAITS_MISSING,
             )
         addr = sub(sub(sub(person, "birthplace"), "place"), "addr")
         text_sub(addr, "county", place.county)
@@ -129,7 +131,8 @@ def _record_target(root: etree._Element, ctx: BuildContext, patient: Patient) ->
 def _patient_name(person: etree._Element, ctx: BuildContext, patient: Patient, qualified: bool) -> None:
     birth = patient.birth_name
     if birth is None or not birth.family:
-        raise CdaBuildError(f"report {ctx.report_id}: PID-5 holds no family name")
+        raise ReportRefused(f"report {ctx.report_id}: PID-5 holds no family name",
+                            reason=RefusalReason.PATIENT_NAME_MISSING)
     name = sub(person, "name")
     given = list(birth.given)
     if len(given) > 1 and given[1].split(" ")[:1] == given[:1]:
@@ -157,7 +160,7 @@ def _order(root: etree._Element, ctx: BuildContext) -> None:
         if number is not None and number.value:
             ident(
                 sub(sub(root, "inFulfillmentOf"), "order"),
-                ctx.lab.oid_root + ORDER_SUFFIX,
+                oid_for(ctx.lab.oid_root, IdKind.ORDER),
                 number.value,
             )
             return

@@ -29,6 +29,7 @@ class SectionText:
 
     def __init__(self, section: etree._Element, ids: IdSource) -> None:
         self.ids = ids
+        self.name_cell: etree._Element | None = None  # the name cell of the last result row
         self.text = sub(section, "text")
         table = sub(self.text, "table", border="1")
         head = sub(sub(table, "thead"), "tr")
@@ -49,11 +50,21 @@ class SectionText:
         """Row of one result: (id of its name, id of its value, the antériorités cell)."""
         tr = sub(self.body, "tr")
         name_id, value_id = self.ids("res"), self.ids("val")
-        text_sub(sub(tr, "td"), "content", label, {"ID": name_id})
+        self.name_cell = sub(tr, "td")
+        text_sub(self.name_cell, "content", label, {"ID": name_id})
         text_sub(sub(tr, "td"), "content", value, {"ID": value_id})
         text_sub(tr, "td", unit)
         text_sub(tr, "td", reference)
         return name_id, value_id, sub(tr, "td")
+
+    def detail(self, text: str) -> str:
+        """A line under the last result's name (its technique, the lab that ran it), as the kit's TSH
+        example writes the method: ``<br/><content ID>…</content>``. Returns the content id."""
+        assert self.name_cell is not None, "detail() follows result_row()"
+        sub(self.name_cell, "br")
+        cid = self.ids("det")
+        text_sub(self.name_cell, "content", text, {"ID": cid, "styleCode": "Italics"})
+        return cid
 
     def previous(self, cell: etree._Element, text: str) -> str:
         if len(cell):

@@ -12,9 +12,11 @@ from connector.model import (
     PreviousResult,
     ReferenceRange,
 )
+from connector.oids import IdKind, oid_for
 
 from .context import BuildContext
 from .elements import LOINC, XSI_TYPE, coded, sub, templates
+from .executing import executing_lab, is_this_lab
 from .methods import ANSM_SYSTEM, ANSM_SYSTEM_NAME, ansm_method
 from .narrative import SectionText
 from .values import _number, cda_unit, value_element, value_text
@@ -66,11 +68,9 @@ INTERPRETATIONS = {
     "IE": "Preuves insuffisantes",
     "NCL": "Sans CLSI",
 }
-LOCAL_CODE_SYSTEM_SUFFIX = ".1"  # the lab's local test code table: <lab OID>.1
-
-
 def local_code_system(lab: LabIdentity) -> str:
-    return lab.oid_root + LOCAL_CODE_SYSTEM_SUFFIX
+    """The lab's local test code table: its own arc, distinct from document ids (connector.oids)."""
+    return oid_for(lab.oid_root, IdKind.LOCAL_CODE)
 
 
 class ObservationWriter:
@@ -111,9 +111,12 @@ class ObservationWriter:
                 INTERPRETATION_SYSTEM,
                 INTERPRETATIONS[code],
             )
-        method = ansm_method(m.result.method)
-        if method is not None:  # CDA order: after interpretationCode, before entryRelationship
-            coded(obs, "methodCode", method[0], ANSM_SYSTEM, method[1], ANSM_SYSTEM_NAME)
+        self._method(obs, m)  # CDA order: methodCode, performer, then entryRelationship
+        lab = m.result.executing_lab
+        if lab is not None and not is_this_lab(lab, self.ctx.lab):
+            self.text.detail(f"Réalisé par : {lab.name or 'un laboratoire exécutant'}")
+            when = m.result.analysed_at or m.result.observed_at
+            executing_lab(obs, lab, self.ctx.ts(when, "OBX-19") if when else "")
         for comment in m.result.comments:
             self._comment(obs, self.text.comment(comment.text))
         for previous in m.previous:
@@ -141,6 +144,19 @@ class ObservationWriter:
                 displayName=local.display,
                 codeSystem=self.local_system,
             )
+
+    def _method(self, obs: etree._Element, m: MappedResult) -> None:
+        """OBX-17: an ANSM technique code, else its text in the narrative, referenced (kit's TSH example)."""
+        method = ansm_method(m.result.method)
+        if method is not None:
+            coded(obs, "methodCode", method[0], ANSM_SYSTEM, method[1], ANSM_SYSTEM_NAME)
+            self.text.detail(f"Technique : {method[1]}")
+            return
+        sent = m.result.method
+        label = (sent.display or sent.code).strip() if sent is not None else ""
+        if label:
+            ref = self.text.detail(f"Technique : {label}")
+            sub(sub(sub(obs, "methodCode"), "originalText"), "reference", value="#" + ref)
 
     def _collected(self, m: MappedResult) -> str:
         if m.specimen is not None and m.specimen.collected_at:
@@ -204,10 +220,13 @@ class ObservationWriter:
             moodCode="EVN.CRT",
         )
         value = sub(obs_range, "value", {XSI_TYPE: "IVL_PQ"})
+        # inclusive defaults to true in an IVL: say it only when the bound is excluded ("<80").
         if rr.low is not None:
-            sub(value, "low", value=_number(rr.low), unit=cda_unit(rr.unit) or unit)
+            sub(value, "low", value=_number(rr.low), unit=cda_unit(rr.unit) or unit,
+                inclusive="" if rr.low_inclusive else "false")
         if rr.high is not None:
-            sub(value, "high", value=_number(rr.high), unit=cda_unit(rr.unit) or unit)
+            sub(value, "high", value=_number(rr.high), unit=cda_unit(rr.unit) or unit,
+                inclusive="" if rr.high_inclusive else "false")
         coded(obs_range, "interpretationCode", "N", INTERPRETATION_SYSTEM, "Normal")
 
 
@@ -235,4 +254,7 @@ def _range_text(rr: ReferenceRange | None) -> str:
     high = "" if rr.high is None else _number(rr.high)
     if low and high:
         return f"{low} - {high}"
-    return f"< {high}" if high else (f"> {low}" if low else "")
+    # The same symbols as the entry's inclusive flag and the PDF (pdf_format.format_range).
+    if high:
+        return f"{'≤' if rr.high_inclusive else '<'} {high}"
+    return f"{'≥' if rr.low_inclusive else '>'} {low}" if low else ""

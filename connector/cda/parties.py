@@ -11,6 +11,7 @@ from copy import deepcopy
 from lxml import etree
 
 from connector.model import RPPS_OID, Order, Practitioner, Result
+from connector.oids import IdKind, oid_for
 
 from .context import BIOLOGIST_ROLE, STRUCTURE_OID, BuildContext, Person
 from .elements import XSI_TYPE, address, coded, ident, person_name, sub, telecom, templates, text_sub
@@ -35,7 +36,6 @@ PRACTICE_SETTINGS = {
     "AMBULATOIRE": "Ambulatoire",
     "ETABLISSEMENT": "Etablissement de santé",
 }
-LOCAL_PRESCRIBER_SUFFIX = ".4"  # the SIL's own ids of practitioners (prescribers, samplers): <lab OID>.4
 SAMPLER_FUNCTION = ("PRELV", "1.2.250.1.213.1.1.4.2.280", "Préleveur")  # CR-BIO participant PRF
 
 
@@ -141,8 +141,8 @@ def authenticator(root: etree._Element, ctx: BuildContext, validator: Person) ->
 def prescriber(root: etree._Element, ctx: BuildContext) -> None:
     report = ctx.mapped.report
     doctor = report.prescriber
-    if doctor is None:
-        return
+    if doctor is None or _participant_id(ctx, doctor) is None:
+        return  # StrucMin wants a participant id with root and extension; the PDF copy still names them
     part = sub(root, "participant", typeCode="REF")
     templates(part, PRESCRIBER_TEMPLATE)
     requested = next((o.requested_at for o in report.orders if o.requested_at), "")
@@ -159,7 +159,7 @@ def samplers(root: etree._Element, ctx: BuildContext) -> None:
     seen: set[tuple[str, str]] = set()
     for order in ctx.mapped.report.orders:
         person = order.collector
-        if person is None:
+        if person is None or _participant_id(ctx, person) is None:
             continue
         key = (person.idnps or (person.identifier.value if person.identifier else ""), person.name.family)
         if key in seen:
@@ -175,13 +175,18 @@ def samplers(root: etree._Element, ctx: BuildContext) -> None:
         _associated(part, ctx, person)
 
 
-def _associated(part: etree._Element, ctx: BuildContext, person: Practitioner) -> None:
-    """``associatedEntity`` PROV: national id (RPPS/ADELI), else the SIL's id under the lab's OID, and name."""
-    entity = sub(part, "associatedEntity", classCode="PROV")
+def _participant_id(ctx: BuildContext, person: Practitioner) -> tuple[str, str] | None:
+    """National id (RPPS/ADELI), else the SIL's own id under the lab's practitioner arc, else None."""
     if person.idnps:
-        ident(entity, RPPS_OID, person.idnps)
-    elif person.identifier is not None and person.identifier.value:
-        ident(entity, ctx.lab.oid_root + LOCAL_PRESCRIBER_SUFFIX, person.identifier.value)
-    else:
-        sub(entity, "id", nullFlavor="UNK")
+        return RPPS_OID, person.idnps
+    if person.identifier is not None and person.identifier.value:
+        return oid_for(ctx.lab.oid_root, IdKind.PRACTITIONER), person.identifier.value
+    return None
+
+
+def _associated(part: etree._Element, ctx: BuildContext, person: Practitioner) -> None:
+    """``associatedEntity`` PROV: its id (root and extension, StrucMin CI-SISParticipant) and name."""
+    entity = sub(part, "associatedEntity", classCode="PROV")
+    root, extension = _participant_id(ctx, person) or ("", "")
+    ident(entity, root, extension)
     person_name(sub(entity, "associatedPerson"), person.name)

@@ -22,8 +22,9 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import CdaBuildError
+from ..errors import CdaBuildError, ReportRefused
 from ..model import DocumentIdentity, LabIdentity, MappedReport, Order
+from .biologist import resolve_biologist
 from .pdf_font import ParsedFont
 from .pdf_format import SEX_LABELS, format_date, format_name, format_practitioner
 from .pdf_layout import MARGIN, Canvas, Style
@@ -82,6 +83,8 @@ class ReportRenderer:
         """
         try:
             return self._render(mapped, lab, ids)
+        except ReportRefused:
+            raise  # a held report (no identified biologist…): its own reason, not a rendering defect
         except Exception as exc:  # noqa: BLE001 - re-raised without its (possibly private) message
             where = traceback.extract_tb(exc.__traceback__)[-1]
             raise CdaBuildError(
@@ -217,16 +220,27 @@ def _running_header(canvas: Canvas, mapped: MappedReport) -> None:
     canvas.y += 4
 
 
+def signature_text(mapped: MappedReport, lab: LabIdentity) -> str:
+    """Who validated, as printed after "Validé par :": the same biologist the CDA names (cda.biologist).
+
+    A stand-in is said to be one on the page, so the reader never takes them for the validator.
+    """
+    signer = resolve_biologist(mapped.report, lab)
+    shown = format_practitioner(signer.practitioner)
+    if signer.standin is not None:
+        shown += " — biologiste du laboratoire signant à la place du biologiste validant, non transmis par le SIL"
+    return shown
+
+
 def _signature(canvas: Canvas, mapped: MappedReport, lab: LabIdentity) -> None:
-    biologist = format_practitioner(mapped.report.validating_biologist)
-    if not biologist and lab.default_biologist_family:
-        biologist = f"Dr {lab.default_biologist_family.upper()} {lab.default_biologist_given}".strip()
-        biologist += f" (RPPS {lab.default_biologist_rpps})" if lab.default_biologist_rpps else ""
+    biologist = signature_text(mapped, lab)
     canvas.ensure(30)
     canvas.y += 14
     canvas.text(MARGIN, canvas.y, "Validé par :", _LABEL)
-    canvas.text(MARGIN + LABEL_WIDTH, canvas.y, biologist or "(biologiste non indiqué)", _VALUE)
-    canvas.y += 6
+    for line in canvas.wrap(biologist, PAGE_WIDTH - 2 * MARGIN - LABEL_WIDTH, _VALUE):
+        canvas.text(MARGIN + LABEL_WIDTH, canvas.y, line, _VALUE)
+        canvas.y += 12
+    canvas.y -= 6
 
 
 def _footers(canvas: Canvas, ids: DocumentIdentity) -> None:

@@ -143,10 +143,10 @@ def format_range(ref: ReferenceRange | None, as_sent: str = "") -> str:
         return ref.text
     if ref.low is not None and ref.high is not None:
         return f"{_decimal(ref.low)} – {_decimal(ref.high)}"
-    if ref.high is not None:
-        return f"≤ {_decimal(ref.high)}"
+    if ref.high is not None:  # "<80" excludes 80, "<=80" includes it: as the CDA entry's inclusive flag
+        return f"{'≤' if ref.high_inclusive else '<'} {_decimal(ref.high)}"
     if ref.low is not None:
-        return f"≥ {_decimal(ref.low)}"
+        return f"{'≥' if ref.low_inclusive else '>'} {_decimal(ref.low)}"
     return as_sent
 
 

@@ -532,6 +532,8 @@ def sample_text_report() -> MappedReport:
     """A serology report with text and coded values and no reference ranges, for a provisional identity."""
     hiv = _obx(1, "HIV", "Sérologie VIH", CodedValue(Coded("NEG", "Négatif", "L")), value_type="CE")
     conclusion = _obx(2, "CMT", "Conclusion", Text("Absence d'anticorps.\nPas de contrôle."), value_type="TX")
-    order = Order(Coded("SERO", "Sérologies", "L"), results=(hiv, conclusion), collected_at="202401040735")
+    biologist = Practitioner(Identifier("10003461033", type_code="RPPS"), PersonName("BIOLOGISTE", ("Test",)))
+    order = Order(Coded("SERO", "Sérologies", "L"), results=(hiv, conclusion), collected_at="202401040735",
+                  principal_interpreter=biologist)
     report = LabReport("R2", MessageHeader("SIL", "LAB"), sample_patient(qualified=False), (order,))
     return MappedReport(report, tuple(_mapped(r, None, SEROLOGIE, "") for r in (hiv, conclusion)))

@@ -54,9 +54,10 @@ def parse_range(text: str, unit: str = "") -> ReferenceRange | None:
         return ReferenceRange(low=_decimal(match[1]), high=_decimal(match[2]), unit=unit)
     if match := _BOUND.match(text):
         number = _decimal(match[2])
+        inclusive = match[1] in ("<=", "≤", ">=", "≥")  # "<80" excludes 80: every rendering must say so
         if match[1] in ("<", "<=", "≤"):
-            return ReferenceRange(high=number, unit=unit)
-        return ReferenceRange(low=number, unit=unit)
+            return ReferenceRange(high=number, unit=unit, high_inclusive=inclusive)
+        return ReferenceRange(low=number, unit=unit, low_inclusive=inclusive)
     return ReferenceRange(text=text)
 
 
@@ -109,7 +110,8 @@ def convert_range(ref: ReferenceRange | None, factor: Decimal, unit: str) -> Ref
         return ref
     low = convert_number(ref.low, factor) if ref.low is not None else None
     high = convert_number(ref.high, factor) if ref.high is not None else None
-    return ReferenceRange(low=low, high=high, unit=unit)
+    return ReferenceRange(low=low, high=high, unit=unit, low_inclusive=ref.low_inclusive,
+                          high_inclusive=ref.high_inclusive)
 
 
 def convert_previous(prev: PreviousResult, factor: Decimal, unit: str) -> PreviousResult:

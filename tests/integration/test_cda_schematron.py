@@ -20,7 +20,7 @@ from connector.cda import (
 )
 from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.cda.xsd import XSD_RELATIVE
-from connector.errors import CdaBuildError
+from connector.errors import CdaBuildError, ReportRefused
 
 pytestmark = pytest.mark.schematron
 REPO = Path(__file__).resolve().parents[2]
@@ -126,13 +126,11 @@ def test_replacement_passes(xsd: XsdValidator, schematron: SchematronValidator) 
     assert check(doc, xsd, schematron) == []
 
 
-def test_level1_passes_all_six(
-    xsd: XsdValidator, schematron: SchematronValidator
-) -> None:
-    """Level 1 passes XSD + six schematrons, the StrucMin/volet contradiction waived (test_cda_level1.py)."""
+def test_report_without_results_is_refused_not_sent_as_level1() -> None:
+    """No level-1 CR-BIO passes the six schematrons (test_cda_level1.py): such a report is held instead."""
     mapped = dataclasses.replace(sample_mapped_report(), results=())
-    doc = build_document(mapped, lab=sample_lab(), ids=sample_ids(), pdf=tiny_pdf())
-    assert check(doc, xsd, schematron) == []
+    with pytest.raises(ReportRefused):
+        build_document(mapped, lab=sample_lab(), ids=sample_ids(), pdf=tiny_pdf())
 
 
 def test_validate_files_reports(
@@ -171,6 +169,8 @@ def test_corpus_builds_and_validates(
 ) -> None:
     built = 0
     for name, mapped in _corpus_reports():
+        if mapped.report.documents:
+            continue  # shape B: the SIL's own CDA is forwarded (connector/embedded), never built here
         patient = mapped.report.patient
         place = patient.birth_place
         if patient.ins_qualified and (place is None or not place.county):

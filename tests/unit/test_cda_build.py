@@ -17,8 +17,9 @@ from connector.cda.samples import (
     tiny_pdf,
 )
 from connector.cda.timestamps import to_ts
-from connector.errors import CdaBuildError
+from connector.errors import CdaBuildError, ReportRefused
 from connector.model import Address, MappedReport, PersonName
+from connector.outcomes import RefusalReason
 
 NS = {
     "h": "urn:hl7-org:v3",
@@ -207,7 +208,7 @@ def test_values_keep_precision_and_shapes() -> None:
         0
     ]  # non-LOINC: originalText + translation
     assert xp(crp, "h:code/@code") == []
-    assert xp(crp, "string(h:code/h:translation/@codeSystem)") == "1.2.250.1.999.1.1"
+    assert xp(crp, "string(h:code/h:translation/@codeSystem)") == "1.2.250.1.999.1.7"  # connector.oids LOCAL_CODE
     assert xp(crp, "string(h:value/@xsi:type)") == "IVL_PQ"
     assert xp(crp, "h:value/h:high/@*") == ["1.0", "mg/L", "false"]
     ratio = xp(root, "//h:observation[h:code/@code='8039-0']/h:value")[0]
@@ -268,16 +269,17 @@ def test_build_is_deterministic() -> None:
     assert build() == build()
 
 
-def test_level1_without_results(xsd: XsdValidator) -> None:
-    mapped = dataclasses.replace(sample_mapped_report(), results=())
-    doc = build(mapped)
-    root = tree(doc)
-    assert xp(root, "h:templateId/@root")[-1] == "1.3.6.1.4.1.19376.1.2.20"
-    assert (
-        base64.b64decode(xp(root, "string(h:component/h:nonXMLBody/h:text)"))
-        == tiny_pdf()
-    )
-    assert xsd.errors(doc) == []
+@pytest.mark.parametrize("statuses", [(), ("D",), ("W", "D")], ids=["no-obx", "deleted", "wrong-and-deleted"])
+def test_report_without_results_is_refused_not_sent_as_level1(statuses: tuple[str, ...]) -> None:
+    """A level-1 CR-BIO cannot pass the official validation (test_cda_level1.py): the report is held."""
+    mapped = sample_mapped_report()
+    order = mapped.report.orders[0]
+    results = tuple(dataclasses.replace(r, status=s) for r, s in zip(order.results, statuses, strict=False))
+    report = dataclasses.replace(mapped.report, orders=(dataclasses.replace(order, results=results, specimens=()),))
+    with pytest.raises(ReportRefused) as refused:
+        build(dataclasses.replace(mapped, report=report, results=()))
+    assert refused.value.reason is (RefusalReason.RESULTS_WITHDRAWN if statuses else RefusalReason.NO_RESULT)
+    assert "OBX" in str(refused.value)
 
 
 def test_not_a_pdf_is_refused() -> None:
@@ -300,11 +302,14 @@ def test_no_biologist_anywhere_is_refused() -> None:
     mapped = dataclasses.replace(
         mapped, report=dataclasses.replace(mapped.report, orders=orders)
     )
-    lab = dataclasses.replace(sample_lab(), default_biologist_rpps="")
-    with pytest.raises(CdaBuildError, match="biologist"):
-        build(mapped, lab=lab)
-    # with the lab default the document is built under the default biologist
-    root = tree(build(mapped))
+    with pytest.raises(ReportRefused, match="OBR-32 and OBX-16") as held:
+        build(mapped)  # a default biologist is configured, but no stand-in is allowed: held, not replaced
+    assert held.value.reason is RefusalReason.BIOLOGIST_UNKNOWN
+    lab = dataclasses.replace(sample_lab(), biologist_standin=True, default_biologist_rpps="")
+    with pytest.raises(ReportRefused, match="biologist_rpps"):
+        build(mapped, lab=lab)  # a stand-in allowed, but none configured
+    # with the stand-in allowed the document is signed by the configured biologist (recorded by build_artifacts)
+    root = tree(build(mapped, lab=dataclasses.replace(sample_lab(), biologist_standin=True)))
     assert xp(root, "string(h:legalAuthenticator//h:id/@extension)") == "810003461033"
 
 

@@ -74,8 +74,8 @@ def test_ansm_method(method: Coded | None, expected: str | None) -> None:
 
 def test_method_code_only_for_ansm_codes() -> None:
     root = build()
-    methods = xp(root, "//h:observation/h:methodCode")
-    assert len(methods) == 1  # sodium (ANSM 9EI); potassium's local technique is left out
+    methods = xp(root, "//h:observation/h:methodCode[@code]")
+    assert len(methods) == 1  # sodium (ANSM 9EI); potassium's local technique is text only (below)
     method = methods[0]
     assert (method.get("code"), method.get("codeSystem")) == ("9EI", ANSM_SYSTEM)
     assert method.get("displayName") == "Potentiométrie indirecte"
@@ -84,6 +84,17 @@ def test_method_code_only_for_ansm_codes() -> None:
     # CDA order: after interpretationCode, before the comment / antériorité relationships
     names = [etree.QName(e).localname for e in obs]
     assert names.index("methodCode") == names.index("interpretationCode") + 1
+
+
+def test_local_method_is_kept_as_referenced_text() -> None:
+    """OBX-17 outside the ANSM table: its text in the narrative, methodCode/originalText pointing at it."""
+    root = build()
+    local = xp(root, "//h:observation/h:methodCode[not(@code)]")
+    assert len(local) == 1
+    assert xp(local[0], "@*") == []  # no code, no nullFlavor: only originalText (kit's TSH_1 example)
+    ref = xp(local[0], "string(h:originalText/h:reference/@value)")
+    shown = xp(root, f"string(//h:content[@ID='{ref[1:]}'])")
+    assert shown.startswith("Technique : ")
 
 
 # ---------------------------------------------------------------------------- recipients

@@ -95,7 +95,7 @@ def test_crp_is_mapped_without_loinc_and_not_counted_unmapped(mappings: Mappings
     (r,) = mapped.results
     assert r.loinc is None and r.display == "Protéine C réactive" and r.unit == "mg/L"
     assert r.local == Coded("CRP", "CRP", "L")
-    assert r.reference_range == ReferenceRange(high=Decimal("5"), unit="mg/L")
+    assert r.reference_range == ReferenceRange(high=Decimal("5"), unit="mg/L", high_inclusive=False)
     assert mapped.unmapped_codes == ()
 
 

@@ -9,22 +9,25 @@ from connector.model import Numeric, ReferenceRange, StructuredNumeric, Text
 
 
 @pytest.mark.parametrize(
-    ("text", "low", "high"),
+    ("text", "low", "high", "inclusive"),
     [
-        ("3.5-5.0", "3.5", "5.0"),
-        ("3,5-5,0", "3.5", "5.0"),
-        ("70_105", "70", "105"),
-        (" 3.5 - 5.0 ", "3.5", "5.0"),
-        ("[0.27-4.20]", "0.27", "4.20"),
-        ("<5", None, "5"),
-        ("<= 5", None, "5"),
-        (">60", "60", None),
+        ("3.5-5.0", "3.5", "5.0", True),
+        ("3,5-5,0", "3.5", "5.0", True),
+        ("70_105", "70", "105", True),
+        (" 3.5 - 5.0 ", "3.5", "5.0", True),
+        ("[0.27-4.20]", "0.27", "4.20", True),
+        ("<5", None, "5", False),  # "<5" excludes 5: the CDA, the narrative and the PDF say "<"
+        ("<= 5", None, "5", True),
+        ("≤5", None, "5", True),
+        (">60", "60", None, False),
+        (">=60", "60", None, True),
     ],
 )
-def test_numeric_ranges(text: str, low: str | None, high: str | None) -> None:
+def test_numeric_ranges(text: str, low: str | None, high: str | None, inclusive: bool) -> None:
     ref = parse_range(text, "mmol/L")
     assert ref == ReferenceRange(
-        low=Decimal(low) if low else None, high=Decimal(high) if high else None, unit="mmol/L"
+        low=Decimal(low) if low else None, high=Decimal(high) if high else None, unit="mmol/L",
+        low_inclusive=inclusive or low is None, high_inclusive=inclusive or high is None,
     )
 
 

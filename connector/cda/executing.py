@@ -29,10 +29,12 @@ def organization_id(org: Organization) -> tuple[str, str] | None:
     ident_ = org.identifier
     if ident_ is None or not ident_.value:
         return None
+    if ident_.type_code.upper() in FINESS_TYPES or (
+        ident_.oid in ("", STRUCTURE_OID) and _FINESS.fullmatch(ident_.value)
+    ):
+        return STRUCTURE_OID, "1" + ident_.value  # idNat_Struct of a FINESS (9 digits)
     if ident_.oid == STRUCTURE_OID:
-        return STRUCTURE_OID, ident_.value
-    if ident_.type_code.upper() in FINESS_TYPES or (not ident_.oid and _FINESS.fullmatch(ident_.value)):
-        return STRUCTURE_OID, "1" + ident_.value  # idNat_Struct of a FINESS
+        return STRUCTURE_OID, ident_.value  # already an idNat_Struct
     if ident_.oid:
         return ident_.oid, ident_.value
     return None

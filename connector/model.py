@@ -448,13 +448,12 @@ class LabReport:
 
     @property
     def validating_biologist(self) -> Practitioner | None:
-        for order in self.orders:
-            if order.principal_interpreter is not None:
-                return order.principal_interpreter
-        for result in self.results:
-            if result.responsible_observer is not None:
-                return result.responsible_observer
-        return None
+        """The first OBR-32, else OBX-16, with a national id (RPPS/ADELI); else the first one named."""
+        named = [o.principal_interpreter for o in self.orders if o.principal_interpreter is not None]
+        named += [r.responsible_observer for o in self.orders
+                  for r in (*o.results, *(r for s in o.specimens for r in s.results))
+                  if r.responsible_observer is not None]
+        return next((p for p in named if p.idnps), named[0] if named else None)
 
 
 # ---------------------------------------------------------------------------- mapped report

@@ -36,16 +36,8 @@ class Signer:
 
 def validating_biologist(report: LabReport) -> Practitioner | None:
     """The first OBR-32, else the first OBX-16, that identifies a biologist nationally; None otherwise."""
-    for order in report.orders:
-        person = order.principal_interpreter
-        if person is not None and person.idnps:
-            return person
-    for order in report.orders:
-        for result in (*order.results, *(r for s in order.specimens for r in s.results)):
-            person = result.responsible_observer
-            if person is not None and person.idnps:
-                return person
-    return None
+    person = report.validating_biologist
+    return person if person is not None and person.idnps else None
 
 
 def resolve_biologist(report: LabReport, lab: LabIdentity) -> Signer:

@@ -172,7 +172,7 @@ class Renderer:
                 el,
                 "translation",
                 code=code.code,
-                displayName=code.display,
+                displayName=code.display or code.code,  # the volet wants a displayName on a local code
                 codeSystem=local_code_system(self.ctx.lab),
             )
 

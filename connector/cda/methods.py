@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from connector.model import Coded
 
-__all__ = ["ANSM_SYSTEM", "ANSM_SYSTEM_NAME", "TECHNIQUES", "ansm_method"]
+__all__ = ["ANSM_SYSTEM", "ANSM_SYSTEM_NAME", "NOT_IN_KIT_VALUE_SET", "TECHNIQUES", "ansm_method"]
 
 ANSM_SYSTEM = "1.2.250.1.213.2.3.5"
 ANSM_SYSTEM_NAME = "ANSM – Table de codage commune des réactifs"
@@ -169,10 +169,22 @@ TECHNIQUES: dict[str, str] = {
 }
 
 
+# Codes of the CSV above that the kit's revision of the value set (2025-02-05) no longer has (it split
+# them: MA became MAX, MI became MIB/MIH…). Emitted as a code they would be outside the JDV the official
+# kit checks against (tests/property/test_crbio_value_sets.py), so they are sent as text instead
+# (methodCode/originalText, nothing lost) until both lists are re-synced.
+NOT_IN_KIT_VALUE_SET = frozenset({
+    "9DX", "9IX", "BAA", "BAB", "BLG", "BLM", "BMB", "BMD", "BOG", "BOM", "CC", "CD", "CE", "CG", "CH", "CM", "CNA",
+    "CNB", "CNH", "CR", "CS", "CZ", "DA", "DC", "DE", "DE6", "DEN", "DI", "DJ", "DK3", "DK4", "DK7", "DKC", "DKP",
+    "DML", "DMS", "GAA", "GAB", "GAH", "GAI", "KCX", "MA", "MI", "VA", "VB", "VE", "ZC", "ZQ", "ZR", "ZT", "ZV",
+})
+
+
 def ansm_method(method: Coded | None) -> tuple[str, str] | None:
     """(code, label) when OBX-17 (or its alternate triplet) is a code of the ANSM table, else None.
 
     The code system must say ANSM: a bare ``DEG`` under a local table is another lab's code.
+    A code the kit's value set no longer has (:data:`NOT_IN_KIT_VALUE_SET`) is not written as a code.
     """
     if method is None:
         return None
@@ -181,6 +193,6 @@ def ansm_method(method: Coded | None) -> tuple[str, str] | None:
         (method.alt_code, method.alt_system),
     ):
         code = code.strip().upper()
-        if code in TECHNIQUES and system.strip().upper() in ANSM_SYSTEM_ALIASES:
+        if code in TECHNIQUES and code not in NOT_IN_KIT_VALUE_SET and system.strip().upper() in ANSM_SYSTEM_ALIASES:
             return code, TECHNIQUES[code]
     return None

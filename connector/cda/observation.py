@@ -84,14 +84,14 @@ class ObservationWriter:
     def observation(self, slot: etree._Element, m: MappedResult) -> None:
         unit = cda_unit(m.unit)
         name_id, value_id, previous_cell = self.text.result_row(
-            m.display or m.local.display or m.local.code,
+            _label(m),
             _value_cell(m),
             unit,
             _range_text(m.reference_range),
         )
         obs = sub(slot, "observation", classCode="OBS", moodCode="EVN")
         templates(obs, *OBSERVATION_TEMPLATES)
-        self._code(obs, m.loinc, m.local, name_id)
+        self._code(obs, m.loinc, m.local, name_id, _label(m))
         sub(obs, "statusCode", code=m.status or "completed")
         self._effective_time(obs, m.result.observed_at or self._collected(m), "OBX-14")
         if m.value is not None:
@@ -127,8 +127,10 @@ class ObservationWriter:
     # ------------------------------------------------------------------ parts
 
     def _code(
-        self, obs: etree._Element, code: Coded | None, local: Coded, ref: str
+        self, obs: etree._Element, code: Coded | None, local: Coded, ref: str, label: str
     ) -> None:
+        """LOINC code, else originalText + the local code in translation. The CR-BIO volet wants a
+        displayName on a local code: the SIL's text, else the label the narrative shows (``label``)."""
         if code is not None and code.code:
             el = coded(
                 obs, "code", code.code, LOINC, code.display or code.code, "LOINC"
@@ -141,7 +143,7 @@ class ObservationWriter:
                 el,
                 "translation",
                 code=local.code,
-                displayName=local.display,
+                displayName=local.display or label,
                 codeSystem=self.local_system,
             )
 
@@ -196,7 +198,7 @@ class ObservationWriter:
         ref = self.text.previous(cell, label)
         rel = sub(obs, "entryRelationship", typeCode="REFR")
         prev = sub(rel, "observation", classCode="OBS", moodCode="EVN")
-        self._code(prev, m.loinc, m.local, ref)
+        self._code(prev, m.loinc, m.local, ref, _label(m))
         sub(prev, "statusCode", code="completed")
         self._effective_time(prev, date, "antériorité OBX-14")
         value_element(
@@ -228,6 +230,11 @@ class ObservationWriter:
             sub(value, "high", value=_number(rr.high), unit=cda_unit(rr.unit) or unit,
                 inclusive="" if rr.high_inclusive else "false")
         coded(obs_range, "interpretationCode", "N", INTERPRETATION_SYSTEM, "Normal")
+
+
+def _label(m: MappedResult) -> str:
+    """The test's name as the doctor reads it: the mapping's label, else the SIL's text, else its code."""
+    return m.display or m.local.display or m.local.code
 
 
 def _interpretations(m: MappedResult) -> list[str]:

@@ -113,7 +113,7 @@ def value_element(
                 el,
                 "translation",
                 code=c.code,
-                displayName=c.display,
+                displayName=c.display or c.code,
                 codeSystem=local_system,
             )
     elif isinstance(value, DateValue):

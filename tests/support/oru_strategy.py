@@ -23,6 +23,8 @@ from datetime import datetime, timedelta
 
 from hypothesis import strategies as st
 
+from connector.cda.methods import TECHNIQUES
+
 __all__ = [
     "BIOLOGISTS",
     "DIRECTORY_DOCTORS",
@@ -329,6 +331,11 @@ def _result(draw: st.DrawFn, enc: _Enc, n: int, base: datetime, status: str, bio
     observed = draw(_dtm(base + timedelta(hours=2))) if draw(st.booleans()) else ""
     analysed = draw(_dtm(base + timedelta(hours=3))) if draw(st.booleans()) else ""
     method = draw(st.sampled_from(_METHODS))
+    if method.endswith("^ANSM") and draw(st.booleans()):
+        technique = draw(st.sampled_from(sorted(TECHNIQUES)))  # any code of the table, current or retired
+        method = f"{technique}^{_e(enc, TECHNIQUES[technique])}^ANSM"
+    if draw(st.integers(0, 9)) == 0:
+        code = code.split("^", 1)[0]  # OBX-3 with the code alone, no text: some SILs send only that
     executing = draw(st.sampled_from(_EXECUTING))
     fields = ["OBX", str(n), vt, code, "", value, unit, ref, flags, "", "", status, "", "", observed, "",
               observer, method, "", analysed, "", "", "", executing]
@@ -365,7 +372,7 @@ def _order(draw: st.DrawFn, enc: _Enc, n: int, number: str, status_pool: tuple[s
             doctors.append(copy)
     interpreter, interpreter_id = draw(_interpreter(enc, biologist))
     battery = draw(st.sampled_from(["NFS^Numération formule sanguine^L", "IONO^Ionogramme^L", "BILAN^Bilan du jour^L",
-                                    "24323-8^Bilan métabolique^LN"]))
+                                    "24323-8^Bilan métabolique^LN", "PANEL7"]))
     segs = []
     with_orc = draw(st.booleans())
     place = draw(st.sampled_from(["orc", "obr", "both"])) if with_orc else "obr"

@@ -7,7 +7,7 @@ against our own reading. Synthetic patients only: family names start with ``ZQ``
 belong to nobody (valid NIR keys on made-up bodies).
 
 Variation (issue 12 "proof by generation"): every PID-8 value (F M U O A N empty), every OBX-2
-type we accept (NM SN ST TX FT CE CWE DT TS NR), every OBX-11 status, absent optional fields,
+type we accept (NM SN ST TX FT CE CWE CNE IS DT TS NR ED), every OBX-11 status, absent optional fields,
 repeated components, escapes (``\\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\.br\\ \\X..\\``, ``\\T\\#8805;``), charsets
 (UTF-8, 8859/1, 8859/15, none, and 8859/1 declared over UTF-8), CR/LF/CRLF endings, the 5-character
 MSH-2, several OBR and SPM, corrections after preliminaries (a second message for the same order),
@@ -18,6 +18,7 @@ SPM-4 in HL7 0487 or SNOMED CT, and units in the spellings SILs use.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -273,6 +274,10 @@ _NUMERIC_TESTS = (
     ("2345-7^Glucose^LN", ("mg/dL",), 50, 300, ("70-99",)),
     ("XVITD^Vitamine D^L", ("nmol/L",), 10, 200, ("75-250", ">75")),
 )
+# The smallest valid PDF, base64 in an ED: ^AP^PDF^Base64^…
+_PDF_ED = "^AP^PDF^Base64^" + base64.b64encode(
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n").decode()
 _CODED_VALUES = ("POS^Positif^L", "NEG^Négatif^L", "DET^Détecté^L", "260385009^Negative^SCT")
 _STATUSES = ("F", "F", "F", "F", "C", "P", "X", "W", "D", "I", "R", "S", "U", "O", "N", "")
 _FLAGS = ("", "", "N", "H", "L", "HH", "LL", "A", "<", ">", "H~A")
@@ -285,7 +290,12 @@ _EXECUTING = ("", "", "LABO SOUS-TRAITANT^^^^^ASIP-SANTE-ST&1.2.250.1.71.4.2.2&I
 @st.composite
 def _value(draw: st.DrawFn, enc: _Enc) -> tuple[str, str, str, str, str]:
     """(OBX-2, OBX-3, OBX-5, OBX-6, OBX-7) as escaped ER7 fields."""
-    kind = draw(st.sampled_from(["NM", "NM", "NM", "NM", "SN", "ST", "TX", "FT", "CE", "CWE", "DT", "TS", "NR"]))
+    kind = draw(st.sampled_from(["NM", "NM", "NM", "NM", "SN", "ST", "TX", "FT", "CE", "CWE", "CNE", "IS", "DT", "TS",
+                                 "NR", "ED"]))
+    if kind == "ED":  # a PDF the SIL attaches as a result (OBX-2 ED, or a lying CE)
+        return draw(st.sampled_from(["ED", "CE"])), "CRPDF^Compte rendu PDF^L", _PDF_ED, "", ""
+    if kind == "IS":
+        return kind, "TOXOGI^Toxoplasmose IgG^L", draw(st.sampled_from(["POS", "NEG"])), "", ""
     if kind in ("NM", "SN", "NR"):
         code, units, low, high, ranges = draw(st.sampled_from(_NUMERIC_TESTS))
         unit = _e(enc, draw(st.sampled_from(units)))
@@ -301,7 +311,7 @@ def _value(draw: st.DrawFn, enc: _Enc) -> tuple[str, str, str, str, str]:
         else:
             value = f"{low}^{high}"
         return kind, code, value, unit, ref
-    if kind in ("CE", "CWE"):
+    if kind in ("CE", "CWE", "CNE"):
         value = draw(st.sampled_from(_CODED_VALUES))
         return kind, "TOXOGI^Toxoplasmose IgG^L", value, "", ""
     if kind in ("DT", "TS"):

@@ -99,6 +99,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                               patient_mailbox=config.routing.patient_mailbox, copy_to=config.routing.copy_to)
     message_settings = MessageSettings(sender=lab.mailbox, nil=config.message.nil,
                                        request_mdn=config.message.request_mdn, source_oid=lab.oid_root)
+    folders: dict[str, str] = {}  # report id → the document extension written under that folder name
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
         for path in inputs:
@@ -137,9 +138,10 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                     except ConnectorError as exc:
                         results.failures.append(f"{path}: report {report.report_id}: {exc}")
                         continue
-                    # Two inputs that reuse an MSH-10 share a report id: never let one overwrite the other.
+                    # Two inputs that reuse an MSH-10 share a report id: never let one overwrite the other
+                    # (the same bytes twice are the same document: same ids, same folder).
                     name = report.report_id
-                    if any(built == name for built, _ in results.built):
+                    if folders.setdefault(name, ids.document_id_extension) != ids.document_id_extension:
                         name = f"{report.report_id}-{ids.document_id_extension[:8]}"
                     folder = out_dir / name
                     write_private(folder / "cda.xml", art.cda)

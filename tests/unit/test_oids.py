@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.config import parse_config
 from connector.model import IdentityStatus
-from connector.offline import offline_identity
+from connector.offline import build_files, offline_identity
 from connector.oids import (
     MAX_UNIQUE_ID_EXTENSION,
     IdKind,
@@ -78,3 +81,16 @@ def test_offline_document_time_is_msh7_in_its_zone(msh7: str, effective: str) ->
     (report,) = parse_message(data)
     assert report.patient.identity_status is IdentityStatus.UNKNOWN
     assert offline_identity(report, message=data, oid_root=ROOT, zone="Europe/Paris").effective_time == effective
+
+
+def test_offline_build_keeps_both_inputs_that_reuse_an_msh10(tmp_path: Path) -> None:
+    corpus = Path(__file__).resolve().parents[1] / "data" / "oru" / "34_sil_habits_lf_latin1.hl7"
+    other = tmp_path / "other.hl7"
+    other.write_bytes(corpus.read_bytes().replace(b"|139|", b"|141|"))  # same MSH-10, another value
+    config = parse_config("mode: test\n", source="c.yaml", base_dir=Path(__file__).resolve().parents[2])
+    results = build_files([corpus, corpus, other], tmp_path / "out", config)
+    assert results.failures == []
+    folders = sorted({folder.name for _, folder in results.built})
+    assert len(folders) == 2  # the same bytes twice: one folder; another message under the same MSH-10: its own
+    docs = {(tmp_path / "out" / name / "cda.xml").read_bytes() for name in folders}
+    assert len(docs) == 2

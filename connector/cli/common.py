@@ -47,8 +47,7 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 
 
 def config_for(path: Path | None, *, reads_store: bool = False) -> Any:
-    from connector.config import load_config
-    from connector.runtime import demo_config
+    from connector.config import demo_config, load_config
 
     if path is not None:
         return load_config(path)

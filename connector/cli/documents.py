@@ -17,7 +17,7 @@ from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option
 @guard
 def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_json: bool) -> int:
     """Build CDA, PDF, XDM zip and e-mail for every report in INPUTS, offline (sends nothing)."""
-    from connector.offline import build_files
+    from connector.ops.offline import build_files
 
     with progress(len(inputs), "building") as bar:
         results = build_files(list(inputs), out_dir, config_for(config_path), progress=bar.update)
@@ -64,7 +64,7 @@ def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> in
 @guard
 def preview(input_file: Path, out_dir: Path, config_path: Path | None) -> int:
     """Render the PDF the prescriber will receive, before anything is sent."""
-    from connector.offline import build_files
+    from connector.ops.offline import build_files
 
     results = build_files([input_file], out_dir, config_for(config_path))
     for failure in results.failures:

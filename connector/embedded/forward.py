@@ -13,12 +13,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from connector.cda import XsdValidator
-from connector.cda.pdf import pdf_filename
 from connector.errors import CdaBuildError, InputError, RoutingError
-from connector.model import INS_OIDS, LabIdentity, LabReport, MappedReport, Recipient
+from connector.model import (
+    INS_OIDS,
+    Artifacts,
+    LabIdentity,
+    LabReport,
+    Lifecycle,
+    MappedReport,
+    Recipient,
+    RecipientKind,
+)
 from connector.package import (
     MessageSettings,
     build_email_bytes,
@@ -28,13 +35,11 @@ from connector.package import (
 )
 from connector.package._times import parse_instant
 from connector.package.message import DEFAULT_BODY
+from connector.pdf import pdf_filename
 from connector.send.routing import RoutingSettings
 from connector.send.routing import matrix_decision as _matrix_decision  # the one copy of the matrix
 
 from .document import SilDocument, read_document
-
-if TYPE_CHECKING:  # build.py imports this module: Artifacts is imported where it is used
-    from connector.build import Artifacts
 
 __all__ = ["LIFECYCLES", "MAX_DOCUMENTS", "artifacts_from_embedded", "check_embedded", "lifecycle"]
 
@@ -158,11 +163,11 @@ def _check_recipients(report: LabReport, recipients: Sequence[Recipient]) -> Non
     flags = report.flags
     if flags is None:
         return
-    if any(r.kind != "patient" for r in recipients) and (
+    if any(r.kind != RecipientKind.PATIENT for r in recipients) and (
         flags.get("MASQUE_PS") or flags.get("DESTMSSANTEPS") is not True
     ):
         raise RoutingError(f"report {rid}: MASQUE_PS=Y or DESTMSSANTEPS not Y, yet a professional is a recipient")
-    if any(r.kind == "patient" for r in recipients) and (
+    if any(r.kind == RecipientKind.PATIENT for r in recipients) and (
         flags.get("INVISIBLE_PATIENT") or flags.get("DESTMSSANTEPAT") is not True
     ):
         raise RoutingError(f"report {rid}: INVISIBLE_PATIENT=Y or DESTMSSANTEPAT not Y, yet the patient is a recipient")
@@ -172,7 +177,7 @@ def _body(report: LabReport, recipients: Sequence[Recipient], state: str, doc: S
     flags = report.flags
     text = ""
     if flags is not None:
-        patient_only = all(r.kind == "patient" for r in recipients)
+        patient_only = all(r.kind == RecipientKind.PATIENT for r in recipients)
         text = flags.mail_body_patient if patient_only and flags.mail_body_patient.strip() else flags.mail_body_ps
     text = text if text.strip() else DEFAULT_BODY
     ids = doc.identity
@@ -203,9 +208,6 @@ def artifacts_from_embedded(
     message_id_domain: str,
 ) -> Artifacts:
     """The zip and e-mail that forward the SIL's CDA to ``recipients`` (from ``recipients_for``)."""
-    # Imported here, not at the top: build.py imports this module.
-    from connector.build import Artifacts
-
     doc = check_embedded(report, lab=lab, xsd=xsd)
     if report.flags is not None and report.flags.get("ACK_LECTURE_MSS") is False:
         # The SIL asked for no read acknowledgement for this document: no Disposition-Notification-To.
@@ -224,4 +226,5 @@ def artifacts_from_embedded(
                         message_id=message_id, settings=message_settings,
                         date=parse_instant(ids.effective_time, default_zone=lab.timezone),
                         body=_body(report, recipients, state, doc))
-    return Artifacts(mapped, doc.data, pdf, name, xdm, email, message_id, envid_for(message_id), ids, state)
+    return Artifacts(mapped=mapped, cda=doc.data, pdf=pdf, pdf_name=name, xdm=xdm, email=email, message_id=message_id,
+                     envid=envid_for(message_id), ids=ids, lifecycle=Lifecycle(state))

@@ -36,12 +36,8 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from connector.errors import ConfigError, PermanentError, TransientError
-from connector.intake.files import (
-    MoveBatch,
-    ensure_private_dir,
-    link_no_replace,
-    write_private_file,
-)
+from connector.files import ensure_private_dir, write_private
+from connector.intake.moves import MoveBatch, link_no_replace
 from connector.intake.sink import Receipt, Sink
 from connector.logs import event
 
@@ -251,7 +247,7 @@ class DropFolder:
         text = "\n".join(header + reasons) + "\n"
 
         def write_reason(target: Path) -> None:
-            write_private_file(target.with_name(target.name + REASON_SUFFIX), text.encode("utf-8"))
+            write_private(target.with_name(target.name + REASON_SUFFIX), text.encode("utf-8"), sync_dir=False)
 
         return self._move(candidate, self._settings.quarantine, receipt, before=write_reason)
 

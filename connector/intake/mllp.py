@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from connector.errors import InputError, TransientError
-from connector.intake.ack import build_ack, read_header
+from connector.intake.ack import build_ack
 from connector.intake.framing import FrameReader, FrameTimeout, MessageTooLarge, frame
 from connector.intake.sink import Sink
 from connector.logs import event
+from connector.parse import header_of
 
 __all__ = ["MllpServer", "MllpSettings"]
 
@@ -145,7 +146,7 @@ class MllpServer:
             return self._ack(data, "AE", None)
 
     def _commit_then_ack(self, data: bytes, peer: str) -> bytes:
-        header = read_header(data)
+        header = header_of(data)
         # An empty MSH-10 is no identity: keying on it would take new messages for duplicates.
         key = header.dedup_key if header is not None and header.control_id else None
         try:

@@ -98,7 +98,7 @@ def map_report_with_stats(
               unmapped=len(unmapped), unmapped_local_codes=",".join(unmapped),
               unit_mismatch_codes=",".join(stats.unit_mismatches), dropped_flags=stats.dropped_flags,
               dropped_results=len(stats.dropped_results))
-    return MappedReport(report, tuple(mapped), unmapped), stats
+    return MappedReport(report=report, results=tuple(mapped), unmapped_codes=unmapped), stats
 
 
 def _battery(order: Order, mappings: Mappings) -> Coded:

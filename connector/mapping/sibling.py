@@ -127,9 +127,9 @@ def _same(key: str, got: str, want: str) -> bool:
 
 
 def _report(result: Result) -> LabReport:
-    header = MessageHeader("SIL", "LAB", control_id="mapping-check")
+    header = MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="mapping-check")
     order = Order(service=Coded("CHECK"), results=(result,))
-    return LabReport("mapping-check", header, Patient(identifiers=()), (order,))
+    return LabReport(report_id="mapping-check", header=header, patient=Patient(identifiers=()), orders=(order,))
 
 
 def run_sibling_tests(mapping_file: Path, mappings: Mappings) -> list[Finding]:

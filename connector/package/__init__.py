@@ -9,7 +9,7 @@ envid_for        the DSN ENVID derived from a Message-ID
 
 from __future__ import annotations
 
-from .cda_header import CdaHeader, header_of
+from .cda_header import CdaHeader, header_from_tree
 from .ids import envid_for, message_id_for
 from .message import MessageSettings, build_email, build_email_bytes
 from .metadata import build_metadata
@@ -23,6 +23,6 @@ __all__ = [
     "build_metadata",
     "build_xdm",
     "envid_for",
-    "header_of",
+    "header_from_tree",
     "message_id_for",
 ]

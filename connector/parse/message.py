@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from connector.errors import InputError, MalformedHL7
+from connector.limits import MAX_MESSAGE_BYTES
 from connector.logs import event
 from connector.model import (
     Comment,
@@ -33,7 +34,6 @@ from .header import header_from_msh, msh_segment, report_id_for
 from .identity import IdentityProblem, patient_from_pid
 from .orders import OrderDraft, ResultDraft, order_draft, result_of
 from .settings import ParseSettings
-from .split import MAX_MESSAGE_BYTES
 from .timestamps import is_valid_dtm
 from .values import BadValue, encapsulated, is_encapsulated, text_value
 
@@ -253,7 +253,7 @@ class _MessageParser:
         if code.code == _DOCUMENT_CODE and is_encapsulated(value, enc):
             doc = self._encapsulated(seg, value)
             status = unescape(seg.get(11), enc).strip() or "F"
-            patient.documents.append(EmbeddedDocument(code, doc.data, doc.mime_type, status))
+            patient.documents.append(EmbeddedDocument(code=code, data=doc.data, mime_type=doc.mime_type, status=status))
             patient.other.append(other)
             return None, "", None
         sub_id = unescape(seg.get(4), enc).strip()
@@ -311,14 +311,14 @@ class _MessageParser:
             if len(parts) > 3 and parts[3]:
                 address = unescape(parts[3], enc)
                 break
-        return Participant(role, person, seg.get(8), address, raw=seg.raw)
+        return Participant(role=role, person=person, organization=seg.get(8), address=address, raw=seg.raw)
 
     def _report(self, header: MessageHeader, i: int, p: _PatientDraft, shared: list[RawSegment]) -> LabReport:
         if not p.orders:
             raise _Fail("OBR", "", f"an OBR segment (order) for {p.pid.label}")
         flags = None
         if p.flags or p.mail_bodies or p.end_of_thread:
-            flags = DocumentFlags(tuple(p.flags), end_of_thread=p.end_of_thread, **p.mail_bodies)
+            flags = DocumentFlags(values=tuple(p.flags), end_of_thread=p.end_of_thread, **p.mail_bodies)
         return LabReport(
             report_id=report_id_for(header, i),
             header=header,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from connector.errors import ConfigError
+from connector.files import install_file
 
 __all__ = ["Directory", "DirectoryEntry", "import_directory"]
 
@@ -159,11 +160,7 @@ def import_directory(extract: Path, *, db_path: Path, progress: Callable[[int], 
             conn.commit()
         finally:
             conn.close()
-        with open(tmp, "rb+") as f:  # journal off: make the file durable before it becomes the live one
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, db_path)
-        _fsync_dir(db_path.parent)
+        install_file(tmp, db_path)  # journal off: the file is made durable before it becomes the live one
     finally:
         tmp.unlink(missing_ok=True)
     return loaded
@@ -198,11 +195,3 @@ def _open_extract(path: Path) -> Iterator[Iterator[str]]:
             yield iter(text)
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8 (byte offset {exc.start} of a line)", path=str(path)) from None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.errors import ConfigError, NoAddressYet, RoutingError
-from connector.model import LabReport, Participant, Practitioner, Recipient
+from connector.model import LabReport, Participant, Practitioner, Recipient, RecipientKind
 from connector.send.directory import Directory
 
 __all__ = ["PATIENT_DOMAIN", "RoutingSettings", "recipients_for"]
@@ -61,11 +61,11 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
     found: list[Recipient] = []
     if to_pros:
         if report.flags is None:
-            found += _from_directory(report.prescriber, "prescriber", directory, settings)
+            found += _from_directory(report.prescriber, RecipientKind.PRESCRIBER, directory, settings)
             if settings.copy_to:
                 for order in report.orders:
                     for doctor in order.copy_to:
-                        found += _from_directory(doctor, "copy", directory, settings)
+                        found += _from_directory(doctor, RecipientKind.COPY, directory, settings)
         found += _from_participants(report.participants, directory, settings)
     if to_patient:
         patient = _patient_recipient(report)
@@ -95,7 +95,7 @@ def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool,
 
 
 def _from_directory(
-    person: Practitioner | None, kind: str, directory: Directory, settings: RoutingSettings
+    person: Practitioner | None, kind: RecipientKind, directory: Directory, settings: RoutingSettings
 ) -> list[Recipient]:
     if person is None or not person.idnps:
         return []
@@ -117,9 +117,9 @@ def _from_participants(
             continue  # the patient is decided by the matrix and the INS, not by a PRT address
         idnps = prt.person.idnps if prt.person is not None else ""
         if address:
-            out.append(Recipient(address=address, kind="prt", idnps=idnps))
+            out.append(Recipient(address=address, kind=RecipientKind.PRT, idnps=idnps))
         else:
-            out += _from_directory(prt.person, "prt", directory, settings)
+            out += _from_directory(prt.person, RecipientKind.PRT, directory, settings)
     return out
 
 
@@ -127,7 +127,7 @@ def _patient_recipient(report: LabReport) -> Recipient | None:
     ins = report.patient.ins
     if not report.patient.ins_qualified or ins is None or len(ins.value) != INS_LENGTH or not ins.value.isalnum():
         return None
-    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind="patient")
+    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind=RecipientKind.PATIENT)
 
 
 def _dedupe(found: list[Recipient]) -> tuple[Recipient, ...]:

@@ -16,13 +16,14 @@ from connector.model import DocumentIdentity, Recipient
 from connector.states import RecipientState, ReportState
 from connector.store.acks import AckStore
 from connector.store.db import Database, utcnow
+from connector.store.retention import RetentionStore
 from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, row_of
 from connector.store.views import OperatorViews
 
 __all__ = ["InputRecord", "NewReport", "ReportRow", "Store"]
 
 
-class Store(AckStore, OperatorViews):
+class Store(AckStore, OperatorViews, RetentionStore):
     def __init__(self, path: Path) -> None:
         self.db = Database(path)
 

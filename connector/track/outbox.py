@@ -6,8 +6,6 @@ it and retries later (at-least-once: the SIL may see a ZAM twice and dedups on M
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
 import ssl
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from connector.errors import ConfigError, PermanentError, TransientError
+from connector.files import write_private
 
 __all__ = ["MAX_ACK_BYTES", "FolderOutbox", "MllpOutbox", "SilOutbox"]
 
@@ -41,24 +40,9 @@ class FolderOutbox:
     def deliver(self, message: bytes, *, name: str) -> None:
         if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
             raise ConfigError("ZAM file name: expected a plain name without '/' or a leading dot", key=name)
-        final = self.directory / f"{name}{self.suffix}"
-        tmp = self.directory / f".{name}{self.suffix}.tmp"  # dot name: the SIL skips it until the rename
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, message)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            write_private(self.directory / f"{name}{self.suffix}", message)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise TransientError(f"ZAM {name}: writing to {self.directory} failed ({exc.strerror})") from None
 
 

@@ -18,9 +18,9 @@ from connector.cda import (
     default_kit_dir,
     validate_files,
 )
-from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.cda.xsd import XSD_RELATIVE
 from connector.errors import CdaBuildError
+from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
 pytestmark = pytest.mark.schematron
 REPO = Path(__file__).resolve().parents[2]

@@ -31,11 +31,12 @@ from connector.config import (
     SilConfig,
     SmtpConfig,
     TlsFiles,
+    demo_config,
 )
 from connector.demo.run import drain
-from connector.runtime import Runtime, demo_config, open_runtime
 from connector.send import import_directory
-from connector.track_io import deliver_outbox_once, read_acks_once
+from connector.service.runtime import Runtime, open_runtime
+from connector.service.tracking import deliver_outbox_once, read_acks_once
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
 
 pytestmark = pytest.mark.simulator

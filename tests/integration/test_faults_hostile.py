@@ -20,16 +20,17 @@ import pytest
 from lxml import etree
 
 from connector.cda import XsdValidator, default_xsd_path
+from connector.config import demo_config
+from connector.config.settings import lab_identity
 from connector.embedded import check_embedded
 from connector.errors import InputError
 from connector.intake import DropFolder, FolderSettings
 from connector.parse import parse_message, split_messages
-from connector.runtime import demo_config
 from connector.xmlsafe import parse_xml
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE_B = ROOT / "tests" / "data" / "embedded" / "b01_n3_new.hl7"
-LAB = demo_config().lab_identity()
+LAB = lab_identity(demo_config())
 CANARY = "hostile-canary-8d1f0c"  # written to a local file an external entity would pull in
 PARSE_BUDGET_SECONDS = 2.0  # a refused or unexpanded document is parsed in milliseconds
 _B64 = re.compile(rb"\^Base64\^([A-Za-z0-9+/=]{100,})")
@@ -158,10 +159,10 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("family", ["../../etc/passwd", "..\\..\\windows", "/abs/path", ".."])
 def test_attachment_name_from_a_hostile_patient_name_stays_one_plain_name(family: str) -> None:
-    from connector.cda.pdf import pdf_filename
     from connector.mapping import Mappings
     from connector.mapping.mapper import MappingSettings, map_report
     from connector.model import DocumentIdentity
+    from connector.pdf import pdf_filename
 
     data = (ROOT / "tests" / "data" / "oru" / "01_nfs.hl7").read_bytes()
     pid = next(s for s in data.split(b"\r") if s.startswith(b"PID|"))

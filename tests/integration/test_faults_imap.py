@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from connector.config import ImapConfig, TlsFiles
+from connector.config import ImapConfig, TlsFiles, demo_config
 from connector.errors import TransientError
-from connector.runtime import Runtime, demo_config, open_runtime
-from connector.track_io import read_acks_once
+from connector.service.runtime import Runtime, open_runtime
+from connector.service.tracking import read_acks_once
 from tests.ledger.faults import free_port
 
 PASSWORD = "imap-canary-secret-4711"

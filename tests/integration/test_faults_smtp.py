@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.ops import show_data
-from connector.runtime import Runtime
+from connector.ops.views import show_data
+from connector.service.runtime import Runtime
 from tests.ledger.faults import (
     FaultySmtp,
     fault_runtime,

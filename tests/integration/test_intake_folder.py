@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from connector.errors import MalformedHL7, PermanentError, StoreUnavailable
-from connector.intake import DropFolder, FolderSettings, Receipt, files
+from connector.intake import DropFolder, FolderSettings, Receipt, moves
 from connector.logs import JsonFormatter
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or reason files
@@ -237,7 +237,7 @@ def test_failed_directory_fsync_keeps_the_file_in_drop(
     def broken_fsync(path: Path) -> None:
         raise OSError(errno.EIO, "simulated fsync failure")
 
-    monkeypatch.setattr(files, "fsync_dir", broken_fsync)
+    monkeypatch.setattr(moves, "fsync_dir", broken_fsync)
     with pytest.raises(OSError):
         folder.scan_once()
     assert (settings.drop / "a.hl7").exists()  # never unlinked before the archive was durable

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from connector.config import demo_config
 from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings, send_mllp
-from connector.runtime import demo_config, open_runtime
+from connector.service.runtime import open_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "data" / "bad"

@@ -60,8 +60,8 @@ ALL_FILES = sorted(EXAMPLES.glob("BIO-CR-BIO_*.xml")) if EXAMPLES.is_dir() else 
 EXAMPLE_FILES = [p for p in ALL_FILES if "Auto-Presentable" not in p.name]
 SELF_PRESENTING = [p for p in ALL_FILES if "Auto-Presentable" in p.name]
 RECIPIENTS = (
-    Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001"),
-    Recipient("secretariat@cabinet.mssante.test", "copy"),
+    Recipient(address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001"),
+    Recipient(address="secretariat@cabinet.mssante.test", kind="copy"),
 )
 
 
@@ -83,7 +83,12 @@ def inputs_for(cda: bytes) -> tuple[MappedReport, LabIdentity, DocumentIdentity,
     patient = Patient(
         identifiers=identifiers, identity_status=IdentityStatus.QUALIFIED if ins else IdentityStatus.UNKNOWN
     )
-    report = LabReport(report_id="rpt-ans", header=MessageHeader("SIL", "LAB"), patient=patient, orders=())
+    report = LabReport(
+        report_id="rpt-ans",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(),
+    )
     lab = LabIdentity(
         name="Laboratoire des charmes",
         finess="920000000",
@@ -91,7 +96,12 @@ def inputs_for(cda: bytes) -> tuple[MappedReport, LabIdentity, DocumentIdentity,
         ipp_oid=local[0],
         mailbox="labo@labo.test",
     )
-    identity = DocumentIdentity(doc_id.get("root", ""), doc_id.get("extension", ""), "1.2.250.1.999.1.9", "S")
+    identity = DocumentIdentity(
+        document_id_root=doc_id.get("root", ""),
+        document_id_extension=doc_id.get("extension", ""),
+        set_id_root="1.2.250.1.999.1.9",
+        set_id_extension="S",
+    )
     return MappedReport(report=report, results=()), lab, identity, ins
 
 
@@ -150,12 +160,20 @@ def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema)
 def test_self_presenting_stylesheet_is_not_packaged_as_a_cda(path: Path) -> None:
     mapped = MappedReport(
         report=LabReport(
-            report_id="rpt-ans", header=MessageHeader("SIL", "LAB"), patient=Patient(identifiers=()), orders=()
+            report_id="rpt-ans",
+            header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+            patient=Patient(identifiers=()),
+            orders=(),
         ),
         results=(),
     )
     lab = LabIdentity(name="L", finess="920000000", oid_root="1.2.250.1.999.1", ipp_oid="1.2.250.1.999.1.2")
-    ids = DocumentIdentity("1.2.250.1.999.1.1", "X", "1.2.250.1.999.1.9", "S")
+    ids = DocumentIdentity(
+        document_id_root="1.2.250.1.999.1.1",
+        document_id_extension="X",
+        set_id_root="1.2.250.1.999.1.9",
+        set_id_extension="S",
+    )
     with pytest.raises(CdaBuildError, match="ClinicalDocument"):
         build_xdm(
             path.read_bytes(),

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles
+from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles, demo_config
 from connector.demo.run import drain
 from connector.demo.server import DemoSmtpServer
 from connector.intake import DropFolder, FolderSettings
-from connector.runtime import demo_config, open_runtime
 from connector.send import import_directory
+from connector.service.runtime import open_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ["01_nfs.hl7", "05_tsh.hl7", "06_crp_non_loinc.hl7"]

@@ -37,6 +37,7 @@ from connector.track import (
     parse_acks,
 )
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
+from tests.support.settings import imap_settings
 
 pytestmark = pytest.mark.simulator
 
@@ -58,7 +59,7 @@ def settings(sim: OperatorSim, **overrides: object) -> ImapSettings:
         "tls": tls_settings(sim),
     }
     base.update(overrides)
-    return ImapSettings(**base)  # type: ignore[arg-type]
+    return imap_settings(**base)
 
 
 def mdn(sim: OperatorSim, message_id: str, disposition: str, error: str = "") -> MIMEMultipart:

@@ -25,10 +25,10 @@ from typing import Any, Self
 import trustme
 from aiosmtpd.controller import Controller
 
-from connector.config import RetryConfig, SmtpConfig, TlsFiles
+from connector.config import RetryConfig, SmtpConfig, TlsFiles, demo_config
 from connector.logs import JsonFormatter, logger
-from connector.runtime import Runtime, demo_config, open_runtime
 from connector.send import import_directory
+from connector.service.runtime import Runtime, open_runtime
 from tests.ledger.oru import ROOT
 
 DIRECTORY = ROOT / "tests" / "data" / "e2e" / "directory.txt"

@@ -9,16 +9,16 @@ import pytest
 from lxml import etree
 
 from connector.cda import XsdValidator, build_document, default_xsd_path
-from connector.cda.samples import (
+from connector.cda.timestamps import to_ts
+from connector.errors import CdaBuildError
+from connector.model import Address, MappedReport, PersonName
+from tests.support.samples import (
     TEST_INS,
     sample_ids,
     sample_lab,
     sample_mapped_report,
     tiny_pdf,
 )
-from connector.cda.timestamps import to_ts
-from connector.errors import CdaBuildError
-from connector.model import Address, MappedReport, PersonName
 
 NS = {
     "h": "urn:hl7-org:v3",
@@ -339,7 +339,7 @@ def test_xsd_errors_have_lines_and_no_values(xsd: XsdValidator) -> None:
 def test_person_name_filters_titles() -> None:
     from connector.cda.elements import element, person_name
 
-    el = person_name(element("x"), PersonName("DOE", ("Jo",), prefix="Dr", degree="MD"))
+    el = person_name(element("x"), PersonName(family="DOE", given=("Jo",), prefix="Dr", degree="MD"))
     assert [c.tag.split("}")[1] for c in el] == ["given", "family", "suffix"]
     assert el[2].text == "DR"
 

@@ -13,8 +13,8 @@ from lxml import etree
 
 from connector.cda import build_document
 from connector.cda.methods import ANSM_SYSTEM, TECHNIQUES, ansm_method
-from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.model import Coded, Identifier, MappedReport, Practitioner
+from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
 NS = {"h": "urn:hl7-org:v3", "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2"}
 REPO = Path(__file__).resolve().parents[2]
@@ -101,7 +101,7 @@ def test_prescriber_with_rpps_is_the_information_recipient() -> None:
 
 def test_prescriber_without_national_id_is_no_recipient() -> None:
     mapped = sample_mapped_report()
-    local = Practitioner(Identifier("P42", type_code="L"), mapped.report.prescriber.name)  # type: ignore[union-attr]
+    local = Practitioner(identifier=Identifier("P42", type_code="L"), name=mapped.report.prescriber.name)  # type: ignore[union-attr]
     orders = tuple(dataclasses.replace(o, prescriber=local if o.prescriber else None) for o in mapped.report.orders)
     root = build(dataclasses.replace(mapped, report=dataclasses.replace(mapped.report, orders=orders)))
     assert xp(root, "h:informationRecipient") == []

@@ -17,20 +17,21 @@ import pytest
 from lxml import etree
 
 from connector.cda import XsdValidator, default_xsd_path
+from connector.config import demo_config
+from connector.config.settings import lab_identity
 from connector.embedded import artifacts_from_embedded, check_embedded, lifecycle
 from connector.errors import CdaBuildError, ConnectorError, InputError, RoutingError
 from connector.model import EmbeddedDocument, IdentityStatus, LabReport, Recipient
 from connector.package import MessageSettings
 from connector.package.ids import entry_uuid
 from connector.parse import parse_message, split_messages
-from connector.runtime import demo_config
 from connector.send import RoutingSettings, recipients_for
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "embedded"
 SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", ROOT / ".." / "shared" / "ref"))
 ANS_EXAMPLE = SHARED_REF / "mssante" / "hl7v2-ans-exemples" / "ORU_R01_CR-Bio_init_N1_N3_MetaDMPMSS_v2.1.hl7"
-LAB = demo_config().lab_identity()
+LAB = lab_identity(demo_config())
 SETTINGS = MessageSettings(sender=LAB.mailbox, source_oid=LAB.oid_root)
 # Synthetic patient data that must never appear in an error message.
 PATIENT_DATA = ("285057512004242", "TESTINS", "CLAIRE", "19850507")
@@ -153,19 +154,25 @@ def test_patient_only_rows(name: str) -> None:
 def test_masked_document_never_goes_to_a_professional_even_if_the_caller_says_so() -> None:
     report = load("b05_masked_ps.hl7")
     with pytest.raises(RoutingError, match="MASQUE_PS") as info:
-        forward(report, (Recipient(DOCTOR, "prt", "810000000001"), Recipient(PATIENT_BOX, "patient")))
+        forward(
+            report,
+            (
+                Recipient(address=DOCTOR, kind="prt", idnps="810000000001"),
+                Recipient(address=PATIENT_BOX, kind="patient"),
+            ),
+        )
     assert_private(info.value)
 
 
 def test_hidden_from_patient_never_goes_to_the_patient() -> None:
     report = load("b11_n1_only.hl7")
     with pytest.raises(RoutingError, match="INVISIBLE_PATIENT"):
-        forward(report, (Recipient(DOCTOR, "prt"), Recipient(PATIENT_BOX, "patient")))
+        forward(report, (Recipient(address=DOCTOR, kind="prt"), Recipient(address=PATIENT_BOX, kind="patient")))
 
 
 def test_rebuild_is_byte_identical() -> None:
     first, again = forward(load("b01_n3_new.hl7")), forward(load("b01_n3_new.hl7"))
-    assert first.email_bytes() == again.email_bytes() and first.xdm == again.xdm
+    assert first.email == again.email and first.xdm == again.xdm
 
 
 # ---------------------------------------------------------------------------- lifecycle

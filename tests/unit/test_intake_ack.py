@@ -11,7 +11,7 @@ from hl7apy.parser import parse_message
 
 from connector.errors import MalformedHL7
 from connector.intake import build_ack
-from connector.intake.ack import _read_msh, read_header
+from connector.parse import header_of
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value that must never reach an ACK
 ORU = (
@@ -116,17 +116,12 @@ def test_broken_header_values_are_escaped_not_fatal() -> None:
 
 def test_other_separators_are_translated() -> None:
     oru = b"MSH#$%!*#APP$1.2.3$ISO#FAC######ID9#P#2.5\rPID#1"
-    header = read_header(oru)
+    header = header_of(oru)
     assert header is not None
     assert header.control_id == "ID9"
     ack = _ack(oru)
     assert _segments(ack)["MSA"][2] == "ID9"
     _assert_valid(ack)
-
-
-def test_private_msh_reader_translates_separators() -> None:
-    header = _read_msh(b"MSH#$%!*#APP$1.2.3$ISO#FAC######ID9#P#2.5\rPID#1")
-    assert header.dedup_key == ("APP^1.2.3^ISO", "FAC", "ID9")
 
 
 def test_unknown_code_is_refused() -> None:

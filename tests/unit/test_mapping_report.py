@@ -39,9 +39,9 @@ def obx(code: str, value: str = "", unit: str = "", ref: str = "", flags: tuple[
 
 
 def report(*results: Result, battery: str = "NFS", specimens: tuple[Specimen, ...] = ()) -> LabReport:
-    header = MessageHeader("SIL", "LAB", control_id="MSG00001")
+    header = MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="MSG00001")
     order = Order(service=Coded(battery, "Bilan", "L"), results=results, specimens=specimens)
-    return LabReport("rep-1", header, Patient(identifiers=()), (order,))
+    return LabReport(report_id="rep-1", header=header, patient=Patient(identifiers=()), orders=(order,))
 
 
 def test_every_local_code_of_the_corpus_is_mapped(mappings: Mappings) -> None:
@@ -61,7 +61,7 @@ def test_local_code_gets_loinc_unit_chapter(mappings: Mappings) -> None:
     assert r.loinc == Coded("6690-2", "Leucocytes", LOINC_OID)
     assert r.unit == "10*9/L"
     assert r.value == Numeric(Decimal("11.2"), "11.2")
-    assert r.reference_range == ReferenceRange(Decimal("4.0"), Decimal("10.0"), "10*9/L")
+    assert r.reference_range == ReferenceRange(low=Decimal("4.0"), high=Decimal("10.0"), unit="10*9/L")
     assert r.interpretation == ("H",)
     assert r.chapter.code == "18723-7" and r.chapter.display == "Hématologie"
     assert r.status == "completed"
@@ -82,7 +82,7 @@ def test_mg_dl_glucose_is_converted_to_g_l_with_its_range(mappings: Mappings) ->
     assert r.loinc is not None and r.loinc.code == "53049-3"
     assert r.unit == "g/L"
     assert r.value == Numeric(Decimal("0.95"), "0.95")
-    assert r.reference_range == ReferenceRange(Decimal("0.70"), Decimal("1.10"), "g/L")
+    assert r.reference_range == ReferenceRange(low=Decimal("0.70"), high=Decimal("1.10"), unit="g/L")
 
 
 def test_two_units_glucose_gives_two_loinc_codes(mappings: Mappings) -> None:
@@ -147,8 +147,14 @@ def test_status_and_flags(mappings: Mappings) -> None:
 
 
 def test_coded_results_keep_their_value_and_have_no_unit(mappings: Mappings) -> None:
-    res = Result("1", "CE", Coded("AMX", "Amoxicilline", "L"), values=(CodedValue(Coded("R", "Résistant", "L")),),
-                 abnormal_flags=("R",), status="F")
+    res = Result(
+        set_id="1",
+        value_type="CE",
+        code=Coded("AMX", "Amoxicilline", "L"),
+        values=(CodedValue(Coded("R", "Résistant", "L")),),
+        abnormal_flags=("R",),
+        status="F",
+    )
     (r,) = map_report(report(res, battery="ATB"), mappings).results
     assert r.loinc is not None and r.loinc.code == "18861-5"
     assert r.value == CodedValue(Coded("R", "Résistant", "L")) and r.unit == ""
@@ -157,7 +163,7 @@ def test_coded_results_keep_their_value_and_have_no_unit(mappings: Mappings) -> 
 
 
 def test_text_value_under_numeric_test_is_kept(mappings: Mappings) -> None:
-    res = Result("1", "ST", Coded("K", "Potassium", "L"), values=(Text("hémolysé"),), status="F")
+    res = Result(set_id="1", value_type="ST", code=Coded("K", "Potassium", "L"), values=(Text("hémolysé"),), status="F")
     (r,) = map_report(report(res), mappings).results
     assert r.value == Text("hémolysé") and r.unit == "" and r.loinc is not None
 

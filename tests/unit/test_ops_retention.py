@@ -11,12 +11,14 @@ from pathlib import Path
 import pytest
 
 from connector.config import Config, parse_config
+from connector.config.schema import RetentionConfig
 from connector.errors import ConfigError
 from connector.logs import JsonFormatter, logger
 from connector.model import Recipient
-from connector.retention import PRUNED_EVENT, PruneReport, RetentionConfig, prune
+from connector.ops.retention import PruneReport, prune
 from connector.states import RecipientState, ReportState
 from connector.store import NewReport, Store
+from connector.store.retention import PRUNED_EVENT
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -51,8 +53,13 @@ def _report(store: Store, report_id: str, *, state: ReportState, age: timedelta,
     store.record_split(rec.input_id, [NewReport(report_id, 0, 0, "MSG-" + report_id, "order-" + report_id)], [])
     store.document_identity(report_id, oid_root="1.2.250.1.999.1", effective_time="20260101120000+0100",
                             corrects=False)
-    store.mark_built(report_id, email=b"From: lab\r\n\r\nbody", message_id=f"<{report_id}@lab>",
-                     envid=f"env-{report_id}", recipients=[Recipient("dr@test.mssante.fr", "prescriber", "810001")])
+    store.mark_built(
+        report_id,
+        email=b"From: lab\r\n\r\nbody",
+        message_id=f"<{report_id}@lab>",
+        envid=f"env-{report_id}",
+        recipients=[Recipient(address="dr@test.mssante.fr", kind="prescriber", idnps="810001")],
+    )
     if state is not ReportState.BUILT:
         store.mark_sending(report_id)
         store.mark_sent(report_id, accepted=["dr@test.mssante.fr"], refused={}, reply="250 ok")

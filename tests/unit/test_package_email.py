@@ -41,8 +41,10 @@ LAB = LabIdentity(
     ipp_oid=IPP_OID,
     mailbox="labo@labo.test",
 )
-DOCTOR = Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001", display_name="Dr Test")
-PATIENT = Recipient("299999999999999@patient.mssante.fr", "patient")
+DOCTOR = Recipient(
+    address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001", display_name="Dr Test"
+)
+PATIENT = Recipient(address="299999999999999@patient.mssante.fr", kind="patient")
 SETTINGS = MessageSettings(sender="labo@labo.test", nil="DEV999999")
 DATE = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 
@@ -73,12 +75,18 @@ def mapped(*, qualified: bool = True, flags: DocumentFlags | None = None) -> Map
         identity_status=IdentityStatus.QUALIFIED if qualified else IdentityStatus.VALIDATED,
     )
     report = LabReport(
-        report_id="rpt-0002", header=MessageHeader("SIL", "LAB"), patient=patient, orders=(), flags=flags
+        report_id="rpt-0002",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(),
+        flags=flags,
     )
     return MappedReport(report=report, results=())
 
 
-IDS = DocumentIdentity(DOC_ROOT, "D1", DOC_ROOT + ".9", "S1")
+IDS = DocumentIdentity(
+    document_id_root=DOC_ROOT, document_id_extension="D1", set_id_root=DOC_ROOT + ".9", set_id_extension="S1"
+)
 
 
 def make(
@@ -221,7 +229,7 @@ def test_header_injection_in_addresses_is_refused() -> None:
 
 def test_a_bad_address_is_named_each_time_not_only_the_first() -> None:
     # The folded address lines are cached: a refusal must not be cached away.
-    bad = Recipient("not an address", "copy")
+    bad = Recipient(address="not an address", kind="copy")
     for _ in range(2):
         with pytest.raises(PermanentError, match="rpt-0002: recipient 2 is not an e-mail address"):
             make(recipients=(DOCTOR, bad))
@@ -233,7 +241,9 @@ def test_no_recipient_is_refused() -> None:
 
 
 def test_zip_for_another_document_is_refused() -> None:
-    other_ids = DocumentIdentity(DOC_ROOT, "D9", DOC_ROOT + ".9", "S1")
+    other_ids = DocumentIdentity(
+        document_id_root=DOC_ROOT, document_id_extension="D9", set_id_root=DOC_ROOT + ".9", set_id_extension="S1"
+    )
     xdm = build_xdm(
         synthetic_cda(), mapped=mapped(), lab=LAB, ids=IDS, recipients=(DOCTOR,), submission_time="20260105093000+0100"
     )
@@ -272,7 +282,14 @@ def test_message_id_is_stable_per_version_and_recipient_set() -> None:
     a = message_id_for(IDS, (DOCTOR, PATIENT), domain="labo.test")
     assert a == message_id_for(IDS, (PATIENT, DOCTOR), domain="labo.test")  # order does not matter
     assert a != message_id_for(IDS, (DOCTOR,), domain="labo.test")
-    v2 = DocumentIdentity(DOC_ROOT, "D2", DOC_ROOT + ".9", "S1", version=2, replaces=(DOC_ROOT, "D1"))
+    v2 = DocumentIdentity(
+        document_id_root=DOC_ROOT,
+        document_id_extension="D2",
+        set_id_root=DOC_ROOT + ".9",
+        set_id_extension="S1",
+        version=2,
+        replaces=(DOC_ROOT, "D1"),
+    )
     assert a != message_id_for(v2, (DOCTOR, PATIENT), domain="labo.test")
     assert re.fullmatch(r"<[0-9a-f]{40}\.v1@labo\.test>", a)
     assert "299999999999999" not in a

@@ -68,8 +68,8 @@ LAB = LabIdentity(
     city="Testville",
 )
 RECIPIENTS = (
-    Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001"),
-    Recipient("111111111111111@patient.mssante.fr", "patient"),
+    Recipient(address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001"),
+    Recipient(address="111111111111111@patient.mssante.fr", kind="patient"),
 )
 
 
@@ -135,7 +135,7 @@ def mapped_report(
     )
     report = LabReport(
         report_id="rpt-0001",
-        header=MessageHeader("SIL", "LAB", control_id="C1"),
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="C1"),
         patient=patient,
         orders=(),
         flags=flags,
@@ -144,7 +144,14 @@ def mapped_report(
 
 
 def doc_ids(ext: str = "D1", *, replaces: tuple[str, str] | None = None, version: int = 1) -> DocumentIdentity:
-    return DocumentIdentity(DOC_ROOT, ext, DOC_ROOT + ".9", "S1", version=version, replaces=replaces)
+    return DocumentIdentity(
+        document_id_root=DOC_ROOT,
+        document_id_extension=ext,
+        set_id_root=DOC_ROOT + ".9",
+        set_id_extension="S1",
+        version=version,
+        replaces=replaces,
+    )
 
 
 def metadata_of(cda: bytes, **kw: object) -> etree._Element:
@@ -209,7 +216,12 @@ def test_metadata_of_synthetic_cda_is_schema_valid() -> None:
 
 def test_metadata_of_ans_example_is_schema_valid_and_consistent() -> None:
     cda = ans_example()
-    ids = DocumentIdentity("1.2.250.1.213.1.1.1.55.2024.9.1", "", "1.2.250.1.213.1.1.1.55.2024.9", "")
+    ids = DocumentIdentity(
+        document_id_root="1.2.250.1.213.1.1.1.55.2024.9.1",
+        document_id_extension="",
+        set_id_root="1.2.250.1.213.1.1.1.55.2024.9",
+        set_id_extension="",
+    )
     mapped = mapped_report(ins="279035121518989", ipp="1234567890121", ipp_oid="1.2.3.4.567.8.9.10")
     lab = LabIdentity(
         name="Laboratoire des charmes", finess="920000000", oid_root="1.2.250.1.999.1", ipp_oid="1.2.3.4.567.8.9.10"

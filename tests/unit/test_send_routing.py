@@ -43,7 +43,7 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Directory:
 
 
 def doctor(idnps: str) -> Practitioner:
-    return Practitioner(Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"))
+    return Practitioner(identifier=Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"))
 
 
 def report(*, prescriber: str | None = PRESCRIBER, copies: tuple[str, ...] = (), qualified: bool = True,
@@ -55,7 +55,11 @@ def report(*, prescriber: str | None = PRESCRIBER, copies: tuple[str, ...] = (),
     order = Order(service=Coded("NFS"), prescriber=doctor(prescriber) if prescriber else None,
                   copy_to=tuple(doctor(c) for c in copies))
     return LabReport(
-        report_id="R-1", header=MessageHeader("SIL", "LAB"), patient=patient, orders=(order,), participants=prt,
+        report_id="R-1",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(order,),
+        participants=prt,
         flags=DocumentFlags(values=tuple(flags.items())) if flags is not None else None,
     )
 

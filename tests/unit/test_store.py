@@ -70,7 +70,7 @@ def test_a_correction_is_the_next_version_of_the_same_set(store: Store) -> None:
 
 def test_report_state_follows_recipients(store: Store) -> None:
     _report(store)
-    rcpts = [Recipient("a@x.test", "prescriber"), Recipient("b@x.test", "copy")]
+    rcpts = [Recipient(address="a@x.test", kind="prescriber"), Recipient(address="b@x.test", kind="copy")]
     store.mark_built("r-1", email=b"mail", message_id="<m@x>", envid="e1", recipients=rcpts)
     store.mark_sending("r-1")
     assert store.mark_sent("r-1", accepted=["a@x.test", "b@x.test"], refused={}, reply="queued") is ReportState.SENT
@@ -88,7 +88,9 @@ def test_report_state_follows_recipients(store: Store) -> None:
 
 def test_every_recipient_failing_quarantines_the_report(store: Store) -> None:
     _report(store)
-    store.mark_built("r-1", email=b"m", message_id="<m>", envid="e", recipients=[Recipient("a@x.test", "p")])
+    store.mark_built(
+        "r-1", email=b"m", message_id="<m>", envid="e", recipients=[Recipient(address="a@x.test", kind="p")]
+    )
     store.mark_sent("r-1", accepted=["a@x.test"], refused={}, reply="ok")
     state = store.apply_ack("r-1", address="a@x.test", state=RecipientState.FAILED, code="5.1.1", detail="")
     assert state is ReportState.QUARANTINED

@@ -178,7 +178,9 @@ class StoreMachine(RuleBasedStateMachine):
             again = self.store.document_identity(report_id, oid_root=OID_ROOT,
                                                  effective_time="20270101120000+0100", corrects=not corrects)
             assert again == ids
-        rcpts = [Recipient(a, "prescriber" if i == 0 else "copy") for i, a in enumerate(ADDRESSES[:recipients])]
+        rcpts = [
+            Recipient(address=a, kind="prescriber" if i == 0 else "copy") for i, a in enumerate(ADDRESSES[:recipients])
+        ]
         # As connector.package.ids: the Message-ID follows the document version and the recipient set.
         message_id = "<" + hashlib.sha256(
             f"{ids.document_id_extension}|{ids.version}|{','.join(ADDRESSES[:recipients])}".encode()
@@ -369,7 +371,7 @@ def _built(store: Store, *addresses: str) -> str:
     store.record_split(record.input_id, [NewReport("r-1", 0, 0, "M1", "order-1")], [])
     store.document_identity("r-1", oid_root=OID_ROOT, effective_time="20260101120000+0100", corrects=False)
     store.mark_built("r-1", email=b"mail", message_id="<m1@labo.test>", envid="e1",
-                     recipients=[Recipient(a, "prescriber") for a in addresses])
+                     recipients=[Recipient(address=a, kind="prescriber") for a in addresses])
     return "r-1"
 
 

@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import signal
 from pathlib import Path
 from typing import Any
 
-from connector.config import Config, load_config
-from connector.errors import ConfigError, TransientError
-from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings, Receipt
+from connector.config import Config
+from connector.config.settings import folder_settings, mllp_settings
+from connector.errors import TransientError
+from connector.intake import DropFolder, MllpServer, Receipt
 from connector.logs import configure, event
-from connector.metrics import Metrics, MetricsServer
-from connector.runtime import Runtime, open_runtime
+
+from .metrics import Metrics, MetricsServer
+from .reload import ConfigWatcher
+from .runtime import Runtime, open_runtime
+from .tracking import deliver_outbox_once, read_acks_once
 
 __all__ = ["serve"]
 
@@ -57,20 +60,15 @@ def serve(config: Config, *, config_path: Path | None = None) -> int:
     return 0
 
 
-# Sections a reload applies at once; any other change is logged as needing a restart.
-LIVE_SECTIONS = frozenset({"lab", "identity", "routing", "message", "retry", "mappings", "retention"})
-
-
 class Service:
     def __init__(self, runtime: Runtime, *, config_path: Path | None = None) -> None:
         self.runtime = runtime
         self.config = runtime.config
-        self.config_path = config_path
-        self._config_stamp = _stamp(config_path)
+        self.reloader = ConfigWatcher(runtime, config_path)
         self.stop = asyncio.Event()
         self.wake = asyncio.Event()
         self.metrics = Metrics(runtime.store)
-        runtime.pipeline.metrics = self.metrics
+        runtime.pipeline.observe(self.metrics)
         self._alive = False
 
     def _ready(self) -> bool:
@@ -83,17 +81,11 @@ class Service:
         config = self.config
         folder = None
         if config.intake.folder.enabled:
-            f = config.intake.folder
-            folder = DropFolder(FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
-                                               quarantine=config.path(f.quarantine),
-                                               stable_seconds=f.stable_seconds, log_names=f.log_names),
-                                _WakingSink(self))
+            folder = DropFolder(folder_settings(config), _WakingSink(self))
             folder.start()
         mllp = None
         if config.intake.mllp.enabled:
-            m = config.intake.mllp
-            mllp = MllpServer(MllpSettings(host=m.host, port=m.port, max_message_bytes=m.max_message_bytes,
-                                           max_connections=m.max_connections), _WakingSink(self),
+            mllp = MllpServer(mllp_settings(config), _WakingSink(self),
                               ack_app=config.sil.ack_application, ack_facility=config.sil.ack_facility)
             await mllp.start()
             event("mllp.listening", port=mllp.port)
@@ -139,38 +131,13 @@ class Service:
     async def _reload(self) -> None:
         while not self.stop.is_set():
             await asyncio.sleep(RELOAD_INTERVAL_SECONDS)
-            if await asyncio.to_thread(self.reload_config_if_changed):
+            if await asyncio.to_thread(self.reloader.reload_if_changed):
+                self.config = self.runtime.config
                 self.wake.set()
             if await asyncio.to_thread(self.runtime.mappings.reload_if_changed):
                 self.wake.set()
 
-    def reload_config_if_changed(self) -> bool:
-        """Re-read the configuration file when it changed; a broken file is refused, the old one kept."""
-        stamp = _stamp(self.config_path)
-        if self.config_path is None or stamp == self._config_stamp:
-            return False
-        self._config_stamp = stamp
-        try:
-            fresh = load_config(self.config_path)
-        except ConfigError as exc:
-            event("config.rejected", level=logging.ERROR, reason=str(exc))
-            return False
-        old = self.config
-        changed = sorted(f.name for f in dataclasses.fields(fresh)
-                         if f.name != "base_dir" and getattr(fresh, f.name) != getattr(old, f.name))
-        restart = [name for name in changed if name not in LIVE_SECTIONS]
-        if restart:
-            event("config.restart_needed", level=logging.WARNING, sections=",".join(restart))
-        if fresh.mappings != old.mappings:
-            self.runtime.mappings.retarget(fresh.path(fresh.mappings.dir), fresh.path(fresh.mappings.loinc_dir))
-        self.runtime.pipeline.reconfigure(fresh)
-        self.runtime.config = self.config = fresh
-        event("config.reloaded", sections=",".join(c for c in changed if c in LIVE_SECTIONS))
-        return True
-
     async def _acks(self) -> None:
-        from connector.track_io import read_acks_once
-
         while not self.stop.is_set():
             try:
                 handled = await asyncio.to_thread(read_acks_once, self.runtime)
@@ -185,8 +152,6 @@ class Service:
             await self._sleep(self.config.imap.poll_seconds)
 
     async def _outbox(self) -> None:
-        from connector.track_io import deliver_outbox_once
-
         while not self.stop.is_set():
             try:
                 await asyncio.to_thread(deliver_outbox_once, self.runtime)
@@ -216,10 +181,3 @@ class _WakingSink:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self.pipeline.remember_ack(input_id, ack)
-
-
-def _stamp(path: Path | None) -> tuple[float, int] | None:
-    try:
-        return (path.stat().st_mtime, path.stat().st_size) if path is not None else None
-    except OSError:
-        return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from ..model import (
+from connector.model import (
     CodedValue,
     DateValue,
     Encapsulated,

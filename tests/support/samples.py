@@ -58,11 +58,11 @@ SEROLOGIE = Coded("18727-8", "Sérologie", LN)
 # ANS test INS (docs/spec/terminology.md §5) under the test OID; never a real person.
 TEST_INS = "279035121518989"
 # Hyphen, ligature and accents: the PDF font subset and the file name must keep them all.
-ACCENTED_NAME = PersonName("DÉSIRÉ-ŒUVRARD", ("Françoise", "Zoé"), name_type="L")
+ACCENTED_NAME = PersonName(family="DÉSIRÉ-ŒUVRARD", given=("Françoise", "Zoé"), name_type="L")
 
 
 def tiny_pdf() -> bytes:
-    """A minimal valid one-page PDF (enough for the B64 copy; the real one comes from cda.pdf)."""
+    """A minimal valid one-page PDF (enough for the B64 copy; the real one comes from connector.pdf)."""
     return (
         b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
         b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
@@ -90,13 +90,13 @@ def sample_ids(
     version: int = 1, replaces: tuple[str, str] | None = None
 ) -> DocumentIdentity:
     return DocumentIdentity(
-        "1.2.250.1.999.1.1",
-        f"DOC{version}",
-        "1.2.250.1.999.1.5",
-        "SET1",
-        version,
-        replaces,
-        "20240104160527+0100",
+        document_id_root="1.2.250.1.999.1.1",
+        document_id_extension=f"DOC{version}",
+        set_id_root="1.2.250.1.999.1.5",
+        set_id_extension="SET1",
+        version=version,
+        replaces=replaces,
+        effective_time="20240104160527+0100",
     )
 
 
@@ -106,7 +106,7 @@ def sample_patient(*, qualified: bool = True, name: PersonName | None = None) ->
             Identifier(TEST_INS, oid="1.2.250.1.213.1.4.10", type_code="INS"),
             Identifier("IPP0001", authority="LAB", type_code="PI"),
         ),
-        names=(name or PersonName("PAT-TEST", ("CAMILLE", "CAMILLE MARIE"), name_type="L"),),
+        names=(name or PersonName(family="PAT-TEST", given=("CAMILLE", "CAMILLE MARIE"), name_type="L"),),
         birth_date="19790328",
         sex="F",
         addresses=(
@@ -134,9 +134,9 @@ def _obx(
     **kw: Any,
 ) -> Result:
     return Result(
-        str(n),
-        value_type,
-        Coded(code, label, "L"),
+        set_id=str(n),
+        value_type=value_type,
+        code=Coded(code, label, "L"),
         values=(value,),
         status=status,
         observed_at="202401041120",
@@ -159,11 +159,11 @@ def _mapped(
     **kw: Any,
 ) -> MappedResult:
     return MappedResult(
-        result,
-        result.code,
-        loinc,
-        (loinc.display if loinc else result.code.display),
-        chapter,
+        result=result,
+        local=result.code,
+        loinc=loinc,
+        display=(loinc.display if loinc else result.code.display),
+        chapter=chapter,
         battery=battery,
         value=result.values[0] if result.values else None,
         unit=unit,
@@ -179,21 +179,23 @@ def sample_mapped_report(
 ) -> MappedReport:
     """A report across five chapters; ``extra_numeric`` adds plain PQ results (benchmark size)."""
     biologist = Practitioner(
-        Identifier("10003461033", type_code="RPPS"), PersonName("BIOLOGISTE", ("Test",))
+        identifier=Identifier("10003461033", type_code="RPPS"), name=PersonName(family="BIOLOGISTE", given=("Test",))
     )
     prescriber = Practitioner(
-        Identifier("10002422979", type_code="RPPS"),
-        PersonName("PRESCRIPTEUR", ("Paul",)),
+        identifier=Identifier("10002422979", type_code="RPPS"),
+        name=PersonName(family="PRESCRIPTEUR", given=("Paul",)),
     )
     # A home visit: the nurse who drew the blood (OBR-10) becomes the CR-BIO sampler participant.
-    nurse = Practitioner(Identifier("10003456789", type_code="RPPS"), PersonName("INFIRMIERE", ("Rose",)))
+    nurse = Practitioner(
+        identifier=Identifier("10003456789", type_code="RPPS"), name=PersonName(family="INFIRMIERE", given=("Rose",))
+    )
     nfs, iono, crp_b = (
         Coded("NFS", "Numération formule sanguine", "L"),
         Coded("IONO", "Ionogramme", "L"),
         Coded("CRP", "CRP", "L"),
     )
     serum = Specimen(
-        "S1", Coded("SER", "Sérum", "HL70487"), "202401040735", "202401040752"
+        identifier="S1", type=Coded("SER", "Sérum", "HL70487"), collected_at="202401040735", received_at="202401040752"
     )
     r_hb = _obx(
         1,
@@ -207,7 +209,7 @@ def sample_mapped_report(
     # The ionogram was validated by a second biologist (OBX-16) after its analysis (OBX-19);
     # sodium names its ANSM technique (OBX-17), potassium a local one (left out of the CDA).
     validator = Practitioner(
-        Identifier("10003461041", type_code="RPPS"), PersonName("VALIDEUR", ("Vera",))
+        identifier=Identifier("10003461041", type_code="RPPS"), name=PersonName(family="VALIDEUR", given=("Vera",))
     )
     r_na = _obx(
         3,
@@ -266,8 +268,8 @@ def sample_mapped_report(
     ]
     orders = (
         Order(
-            nfs,
-            Identifier("CMD1"),
+            service=nfs,
+            placer_number=Identifier("CMD1"),
             requested_at="20240103",
             collected_at="202401040735",
             received_at="202401040752",
@@ -281,42 +283,42 @@ def sample_mapped_report(
             comments=(Comment("Patient à jeun", "L"),),
         ),
         Order(
-            iono,
-            Identifier("CMD1"),
+            service=iono,
+            placer_number=Identifier("CMD1"),
             collected_at="202401040735",
             results=(r_na, r_k, r_crp),
         ),
         Order(
-            Coded("SERTOXO", "Sérologie toxoplasmose", "L"),
+            service=Coded("SERTOXO", "Sérologie toxoplasmose", "L"),
             results=(r_ratio, r_range, r_interp),
         ),
         Order(
-            Coded("ECBU", "ECBU", "L"),
+            service=Coded("ECBU", "ECBU", "L"),
             results=(r_cult, r_text),
             collected_at="202401040735",
             specimens=(
                 Specimen(
-                    "U1",
-                    Coded("UR", "Urine", "HL70487"),
-                    "202401040735",
-                    "202401040752",
+                    identifier="U1",
+                    type=Coded("UR", "Urine", "HL70487"),
+                    collected_at="202401040735",
+                    received_at="202401040752",
                 ),
             ),
         ),
         Order(
-            Coded("ATB", "Antibiogramme", "L"),
+            service=Coded("ATB", "Antibiogramme", "L"),
             parent_result="CULT&Culture urinaire&L^1^ECOLI",
             results=(r_amx, r_ctx),
         ),
     )
     report = LabReport(
-        "rpt-0001",
-        MessageHeader("SIL", "LAB", control_id="MSG1"),
-        sample_patient(qualified=qualified),
-        orders,
+        report_id="rpt-0001",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="MSG1"),
+        patient=sample_patient(qualified=qualified),
+        orders=orders,
         comments=(Comment("Compte rendu de test", "L"),),
     )
-    g_l = ReferenceRange(Decimal("12.0"), Decimal("16.0"), "g/dL")
+    g_l = ReferenceRange(low=Decimal("12.0"), high=Decimal("16.0"), unit="g/dL")
     mapped = [
         _mapped(
             r_hb,
@@ -335,7 +337,7 @@ def sample_mapped_report(
             HEMATOLOGIE,
             "10*9/L",
             nfs,
-            ReferenceRange(Decimal(4), Decimal(10)),
+            ReferenceRange(low=Decimal(4), high=Decimal(10)),
             status="completed",
         ),
         *[
@@ -354,7 +356,7 @@ def sample_mapped_report(
             BIOCHIMIE,
             "mmol/L",
             iono,
-            ReferenceRange(Decimal(135), Decimal(145)),
+            ReferenceRange(low=Decimal(135), high=Decimal(145)),
             ("N",),
         ),
         _mapped(
@@ -363,7 +365,7 @@ def sample_mapped_report(
             BIOCHIMIE,
             "mmol/L",
             iono,
-            ReferenceRange(Decimal("3.5"), Decimal("5.0")),
+            ReferenceRange(low=Decimal("3.5"), high=Decimal("5.0")),
             ("H",),
         ),
         _mapped(
@@ -372,7 +374,7 @@ def sample_mapped_report(
             BIOCHIMIE,
             "mg/L",
             crp_b,
-            ReferenceRange(None, Decimal(5)),
+            ReferenceRange(low=None, high=Decimal(5)),
             ("N",),
         ),
         _mapped(
@@ -430,7 +432,7 @@ def sample_mapped_report(
             Coded("18769-0", "Antibiogramme", "LN"),
         ),
     ]
-    return MappedReport(report, tuple(mapped), unmapped_codes=("CRP",))
+    return MappedReport(report=report, results=tuple(mapped), unmapped_codes=("CRP",))
 
 
 # (local code, display, chapter, battery, value, UCUM unit, low, high, interpretation, previous)
@@ -478,8 +480,12 @@ def sample_numeric_report(results: int = 20, *, qualified: bool = True, comments
     No LOINC codes: the PDF copy needs only the display names. 20 results fill one page; the
     patient and practitioners carry accents the PDF fonts must render.
     """
-    prescriber = Practitioner(Identifier("10001234567", type_code="RPPS"), PersonName("MÜLLER", ("Hélène",)))
-    biologist = Practitioner(Identifier("10007654321", type_code="RPPS"), PersonName("BOËL", ("Jérôme",)))
+    prescriber = Practitioner(
+        identifier=Identifier("10001234567", type_code="RPPS"), name=PersonName(family="MÜLLER", given=("Hélène",))
+    )
+    biologist = Practitioner(
+        identifier=Identifier("10007654321", type_code="RPPS"), name=PersonName(family="BOËL", given=("Jérôme",))
+    )
     mapped: list[MappedResult] = []
     obx_by_battery: dict[str, list[Result]] = {}
     for index in range(results):
@@ -499,11 +505,13 @@ def sample_numeric_report(results: int = 20, *, qualified: bool = True, comments
         obx_by_battery.setdefault(battery, []).append(obx)
         battery_code = Coded(battery, _BATTERIES[battery], "L")
         mapped.append(
-            _mapped(obx, None, chapter, unit, battery_code, ReferenceRange(_dec(low), _dec(high), unit), flags)
+            _mapped(
+                obx, None, chapter, unit, battery_code, ReferenceRange(low=_dec(low), high=_dec(high), unit=unit), flags
+            )
         )
     orders = tuple(
         Order(
-            Coded(battery, _BATTERIES[battery], "L"),
+            service=Coded(battery, _BATTERIES[battery], "L"),
             placer_group=Identifier("2401040042"),
             collected_at="202401040735",
             received_at="202401040752",
@@ -519,19 +527,24 @@ def sample_numeric_report(results: int = 20, *, qualified: bool = True, comments
         for battery, obxs in obx_by_battery.items()
     )
     report = LabReport(
-        "SIL-LAB-MSG0001-1",
-        MessageHeader("SIL", "LAB", control_id="MSG0001"),
-        sample_patient(qualified=qualified, name=ACCENTED_NAME),
-        orders,
+        report_id="SIL-LAB-MSG0001-1",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="MSG0001"),
+        patient=sample_patient(qualified=qualified, name=ACCENTED_NAME),
+        orders=orders,
         comments=(Comment("Patiente à jeun depuis ≥ 12 h. Traitement : lévothyroxine 50 µg."),) if comments else (),
     )
-    return MappedReport(report, tuple(mapped))
+    return MappedReport(report=report, results=tuple(mapped))
 
 
 def sample_text_report() -> MappedReport:
     """A serology report with text and coded values and no reference ranges, for a provisional identity."""
     hiv = _obx(1, "HIV", "Sérologie VIH", CodedValue(Coded("NEG", "Négatif", "L")), value_type="CE")
     conclusion = _obx(2, "CMT", "Conclusion", Text("Absence d'anticorps.\nPas de contrôle."), value_type="TX")
-    order = Order(Coded("SERO", "Sérologies", "L"), results=(hiv, conclusion), collected_at="202401040735")
-    report = LabReport("R2", MessageHeader("SIL", "LAB"), sample_patient(qualified=False), (order,))
-    return MappedReport(report, tuple(_mapped(r, None, SEROLOGIE, "") for r in (hiv, conclusion)))
+    order = Order(service=Coded("SERO", "Sérologies", "L"), results=(hiv, conclusion), collected_at="202401040735")
+    report = LabReport(
+        report_id="R2",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=sample_patient(qualified=False),
+        orders=(order,),
+    )
+    return MappedReport(report=report, results=tuple(_mapped(r, None, SEROLOGIE, "") for r in (hiv, conclusion)))

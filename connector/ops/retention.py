@@ -28,28 +28,20 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
-from connector.config import Config, RetentionConfig
+from connector.config import Config
+from connector.config.schema import RetentionConfig
+from connector.files import fsync_dir
 from connector.intake.folder import REASON_SUFFIX
 from connector.logs import event
-from connector.states import ReportState
 from connector.store import Store
 
 __all__ = ["PruneReport", "RetentionConfig", "prune"]
 
-# Floors under the configured ages: a typo (0, 1) must not wipe what a person still needs.
-# Reports handled per transaction: short write locks, so the running service is never held up long.
-PRUNE_BATCH = 500
-# The timeline keeps one line saying why it is empty.
-PRUNED_EVENT = "retention.pruned"
-
-_T = TypeVar("_T")
-_DONE = (ReportState.DELIVERED.value, ReportState.READ.value)
 
 
 @dataclass(frozen=True)
@@ -85,7 +77,7 @@ def prune(config: Config, *, now: datetime | None = None, dry_run: bool = False,
     quarantine = _prune_files(config.path(folder.quarantine), quarantine_cut, dry_run, grouped=True)
     store = Store(config.store_path)
     try:
-        rows = _prune_store(store, _iso(store_cut), _iso(quarantine_cut), dry_run)
+        rows = store.prune(store_cut=_iso(store_cut), quarantine_cut=_iso(quarantine_cut), dry_run=dry_run)
     finally:
         store.close()
     report = PruneReport(
@@ -137,7 +129,7 @@ def _prune_files(folder: Path, cutoff: datetime, dry_run: bool, *, grouped: bool
             tally.count += 1
             tally.size += st.st_size
     if tally.count and not dry_run:
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return tally
 
 
@@ -153,90 +145,3 @@ def _groups(folder: Path, grouped: bool) -> Iterator[list[tuple[Path, os.stat_re
         key = entry.name.removesuffix(REASON_SUFFIX) if grouped else entry.name
         groups.setdefault(key, []).append((Path(entry.path), entry.stat(follow_symlinks=False)))
     yield from groups.values()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-# ---------------------------------------------------------------------------- store
-
-# Reports past retention: done, and unchanged since the cutoff. Re-checked in every statement,
-# so a report that changed since it was listed (a late MDN) is left alone.
-_OLD_REPORT = f"state IN ({', '.join(repr(s) for s in _DONE)}) AND updated_at < :store_cut"
-
-_IN_OLD = f"report_id IN (SELECT report_id FROM reports WHERE report_id IN ({{ids}}) AND {_OLD_REPORT})"
-# (kind, table, rows concerned, how they are pruned)
-_STORE_STEPS: tuple[tuple[str, str, str, str], ...] = (
-    ("email_blobs", "reports", f"email IS NOT NULL AND {_IN_OLD}", "UPDATE reports SET email = NULL"),
-    ("events", "events", f"event != '{PRUNED_EVENT}' AND {_IN_OLD}", "DELETE FROM events"),
-    # Only ZAMs the SIL already has (sent = 1): an undelivered or refused ack is never touched.
-    ("outbox_blobs", "outbox", f"sent = 1 AND length(data) > 0 AND {_IN_OLD}", "UPDATE outbox SET data = x''"),
-)
-
-# An input's bytes go when every report from it is past retention and every message that
-# could not be read was quarantined before the quarantine cutoff. ``data`` is NOT NULL: emptied.
-_OLD_INPUT = (
-    "split = 1 AND length(data) > 0 AND received_at < :store_cut"
-    " AND (EXISTS (SELECT 1 FROM reports r WHERE r.input_id = inputs.id)"
-    "      OR EXISTS (SELECT 1 FROM input_errors e WHERE e.input_id = inputs.id))"
-    " AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.input_id = inputs.id AND NOT"
-    f"      (r.state IN ({', '.join(repr(s) for s in _DONE)}) AND r.updated_at < :store_cut))"
-    " AND NOT EXISTS (SELECT 1 FROM input_errors e WHERE e.input_id = inputs.id AND e.at >= :quarantine_cut)"
-)
-
-
-def _prune_store(store: Store, store_cut: str, quarantine_cut: str, dry_run: bool) -> dict[str, int]:
-    counts = {"input_blobs": 0, "email_blobs": 0, "events": 0, "outbox_blobs": 0}
-    params = {"store_cut": store_cut, "quarantine_cut": quarantine_cut}
-    old = [r[0] for r in store.db.query(
-        f"SELECT report_id FROM reports WHERE {_OLD_REPORT.replace(':store_cut', '?')} ORDER BY report_id",
-        (store_cut,))]
-    for chunk in _chunks(old, PRUNE_BATCH):
-        marks = ", ".join(f":id{i}" for i in range(len(chunk)))
-        bound = {**params, **{f"id{i}": rid for i, rid in enumerate(chunk)}}
-        with store.db.transaction() as c:
-            pruned_events = 0
-            for kind, table, where, change in _STORE_STEPS:
-                condition = where.format(ids=marks)
-                if dry_run:
-                    n = c.execute(f"SELECT count(*) FROM {table} WHERE {condition}", bound).fetchone()[0]
-                else:
-                    n = c.execute(f"{change} WHERE {condition}", bound).rowcount
-                counts[kind] += n
-                pruned_events += n if kind == "events" else 0
-            if pruned_events and not dry_run:
-                _mark_timelines(c, chunk, bound, marks)
-    input_ids = [r[0] for r in store.db.query(
-        f"SELECT id FROM inputs WHERE {_OLD_INPUT.replace(':store_cut', '?1').replace(':quarantine_cut', '?2')}"
-        " ORDER BY id", (store_cut, quarantine_cut))]
-    for chunk in _chunks(input_ids, PRUNE_BATCH):
-        marks = ", ".join(f":id{i}" for i in range(len(chunk)))
-        bound = {**params, **{f"id{i}": iid for i, iid in enumerate(chunk)}}
-        where = f"id IN ({marks}) AND {_OLD_INPUT}"
-        with store.db.transaction() as c:
-            if dry_run:
-                counts["input_blobs"] += c.execute(f"SELECT count(*) FROM inputs WHERE {where}", bound).fetchone()[0]
-            else:
-                counts["input_blobs"] += c.execute(f"UPDATE inputs SET data = x'' WHERE {where}", bound).rowcount
-    return counts
-
-
-def _mark_timelines(c: object, chunk: Sequence[str], bound: dict[str, object], marks: str) -> None:
-    """One line per pruned timeline, so `connector show` says why it is empty."""
-    c.execute(  # type: ignore[attr-defined]
-        f"INSERT INTO events (report_id, at, event, detail) SELECT report_id, :now, '{PRUNED_EVENT}', "
-        "'timeline, e-mail and input removed after the retention period; ids kept' FROM reports "
-        f"WHERE report_id IN ({marks}) AND {_OLD_REPORT} AND NOT EXISTS (SELECT 1 FROM events e WHERE "
-        f"e.report_id = reports.report_id AND e.event = '{PRUNED_EVENT}')",
-        {**bound, "now": _iso(datetime.now(UTC))},
-    )
-
-
-def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .pdf_font import FontSubset, ParsedFont, normalize_text
-from .pdf_writer import PAGE_HEIGHT, PAGE_WIDTH
+from .font import FontSubset, ParsedFont, normalize_text
+from .writer import PAGE_HEIGHT, PAGE_WIDTH
 
 __all__ = ["CONTENT_WIDTH", "MARGIN", "Canvas", "Cell", "Column", "Style"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from xml.sax.saxutils import escape
 
-from .pdf_font import FontSubset
+from .font import FontSubset
 
 __all__ = ["DocumentInfo", "file_id_for", "srgb_profile", "write_pdf"]
 

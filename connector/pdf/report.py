@@ -5,7 +5,7 @@ document "au format PDF/A-1" next to the XDM zip; A-1b is the strictest common l
 (no transparency, no object streams, all fonts embedded) so any PDF/A-1 or PDF/A-2
 reader accepts it, and a text-and-rules report needs nothing PDF/A-2 would add.
 
-Why a small writer of our own (``pdf_font``, ``pdf_writer``, ``pdf_layout``) instead of
+Why a small writer of our own (``font``, ``writer``, ``layout``) instead of
 fpdf2 or WeasyPrint: those parse and subset the TrueType fonts and lay the table out for
 every document (110–280 ms each). :class:`ReportRenderer` parses the DejaVu fonts once per
 process; ``render`` only measures and places text and cuts two small font subsets.
@@ -22,13 +22,14 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import CdaBuildError
-from ..model import DocumentIdentity, LabIdentity, MappedReport, Order
-from .pdf_font import ParsedFont
-from .pdf_format import SEX_LABELS, format_date, format_name, format_practitioner
-from .pdf_layout import MARGIN, Canvas, Style
-from .pdf_table import ResultTable
-from .pdf_writer import (
+from connector.errors import CdaBuildError
+from connector.model import DocumentIdentity, LabIdentity, MappedReport, Order
+
+from .font import ParsedFont
+from .format import SEX_LABELS, format_date, format_name, format_practitioner
+from .layout import MARGIN, Canvas, Style
+from .table import ResultTable
+from .writer import (
     PAGE_HEIGHT,
     PAGE_WIDTH,
     DocumentInfo,

@@ -52,7 +52,7 @@ class Metrics:
             self.registry.register(_StoreCollector(store))
         self.latency = Histogram("connector_latency_seconds", "Time from drop to a milestone",
                                  ["milestone"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.unmapped = Counter("connector_unmapped_codes_total", "Results sent with a local code only",
+        self.unmapped_codes = Counter("connector_unmapped_codes_total", "Results sent with a local code only",
                                 registry=self.registry)
         self.validation_failures = Counter("connector_validation_failures_total", "Documents refused by validation",
                                            ["check"], registry=self.registry)
@@ -63,6 +63,23 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    # connector.pipeline.Observer: what the pipeline reports as it moves reports on
+
+    def unmapped(self, count: int) -> None:
+        self.unmapped_codes.inc(count)
+
+    def validation_failed(self, check: str) -> None:
+        self.validation_failures.labels(check=check).inc()
+
+    def smtp_error(self, kind: str) -> None:
+        self.smtp_errors.labels(kind=kind).inc()
+
+    def milestone(self, milestone: str, seconds: float) -> None:
+        self.latency.labels(milestone=milestone).observe(seconds)
+
+    def ack(self, kind: str, state: str) -> None:
+        self.acks.labels(kind=kind, state=state).inc()
 
 
 class MetricsServer:

@@ -8,8 +8,9 @@ at the top of every page the table reaches.
 
 from __future__ import annotations
 
-from ..model import Comment, MappedReport, MappedResult, Order, Result, ResultValue
-from .pdf_format import (
+from connector.model import Comment, MappedReport, MappedResult, Order, Result, ResultValue
+
+from .format import (
     abnormal,
     flag_symbol,
     format_previous,
@@ -17,7 +18,7 @@ from .pdf_format import (
     format_unit,
     format_value,
 )
-from .pdf_layout import CONTENT_WIDTH, Canvas, Cell, Column, Style
+from .layout import CONTENT_WIDTH, Canvas, Cell, Column, Style
 
 __all__ = ["COLUMNS", "ResultTable", "result_label"]
 

@@ -10,32 +10,19 @@ from __future__ import annotations
 
 import logging
 
-from connector.config import Config
+from connector.config.settings import imap_settings
 from connector.errors import PermanentError
 from connector.logs import event
-from connector.runtime import Runtime
-from connector.send import TlsSettings, create_ssl_context
-from connector.track import AckMailbox, FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
+from connector.send import create_ssl_context
+from connector.track import AckMailbox, FolderOutbox, MllpOutbox, SilOutbox
 
-__all__ = ["deliver_outbox_once", "imap_settings", "read_acks_once"]
+from .runtime import Runtime
 
-
-def imap_settings(config: Config) -> ImapSettings:
-    """The ack mailbox's connection settings from the ``imap:`` section (secrets read here)."""
-    imap, tls = config.imap, config.imap.tls
-    return ImapSettings(
-        host=imap.host, port=imap.port,
-        tls=TlsSettings(cafile=config.path(tls.cafile), certfile=config.path(tls.certfile) if tls.certfile else None,
-                        keyfile=config.path(tls.keyfile) if tls.keyfile else None, verify=tls.verify),
-        username=imap.username, password=config.secret(imap.password_file, "CONNECTOR_IMAP_PASSWORD"),
-        sasl_external=imap.sasl_external, mailbox=imap.mailbox, done_folder=imap.done_folder,
-        unknown_folder=imap.unknown_folder, starttls=imap.starttls, timeout=imap.timeout,
-    )
+__all__ = ["deliver_outbox_once", "read_acks_once"]
 
 
 def read_acks_once(runtime: Runtime) -> int:
     settings = imap_settings(runtime.config)
-    assert settings.tls is not None  # imap_settings always sets it
     context = create_ssl_context(settings.tls, production=runtime.config.production)
     handled = 0
     with AckMailbox(settings, context) as mailbox:
@@ -64,5 +51,3 @@ def deliver_outbox_once(runtime: Runtime) -> int:
         event("sil.zam_sent", outbox_id=outbox_id)
         sent += 1
     return sent
-
-

@@ -2,8 +2,8 @@
 
     LabReport ─map─► MappedReport ─► PDF/A ─► CDA (XSD-checked) ─► IHE_XDM.ZIP ─► e-mail
 
-No I/O and no store here: ``connector build`` (offline) and the service both call
-:func:`build_artifacts`; the service supplies ids minted once in the store, so a
+No I/O and no store here: the pipeline's build step and ``connector build`` (offline) both
+call :func:`compose_artifacts`; the service supplies ids minted once in the store, so a
 rebuild after a crash gives the same document and the same Message-ID.
 """
 
@@ -11,45 +11,27 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from connector.cda import XsdValidator, build_tree, serialize
-from connector.cda.pdf import pdf_filename, render_pdf
 from connector.embedded import artifacts_from_embedded
 from connector.errors import CdaBuildError
 from connector.mapping import Mappings, MappingSettings, map_report
-from connector.model import DocumentIdentity, LabIdentity, LabReport, MappedReport, Recipient
+from connector.model import Artifacts, DocumentIdentity, LabIdentity, LabReport, Lifecycle, Recipient
 from connector.package import (
     MessageSettings,
     build_email_bytes,
     build_xdm,
     envid_for,
-    header_of,
+    header_from_tree,
     message_id_for,
 )
+from connector.pdf import pdf_filename, render_pdf
 
-__all__ = ["Artifacts", "build_artifacts", "cda_time", "corrects", "series_key"]
-
-
-@dataclass(frozen=True, slots=True)
-class Artifacts:
-    mapped: MappedReport
-    cda: bytes
-    pdf: bytes
-    pdf_name: str
-    xdm: bytes
-    email: bytes  # exactly what SMTP sends: CRLF line ends
-    message_id: str
-    envid: str
-    ids: DocumentIdentity  # the document's ids: ours (shape A) or the SIL's (shape B)
-    lifecycle: str = "F"  # F new, C replaces, D deletes (shape B's document OBX-11)
-
-    def email_bytes(self) -> bytes:
-        return self.email
+__all__ = ["cda_time", "compose_artifacts", "corrects", "series_key"]
 
 
-def build_artifacts(
+def compose_artifacts(
     report: LabReport,
     *,
     mappings: Mappings,
@@ -75,7 +57,7 @@ def build_artifacts(
         if errors:
             # XSD messages name elements and lines of *our* document, not patient values.
             raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
-    header = header_of(root, report_id=report.report_id)
+    header = header_from_tree(root, report_id=report.report_id)
     cda = serialize(root)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, header=header)
@@ -85,8 +67,9 @@ def build_artifacts(
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
                         date=_email_date(ids.effective_time), header=header)
-    return Artifacts(mapped, cda, pdf, name, xdm, email, message_id, envid_for(message_id), ids,
-                     "C" if ids.replaces else "F")
+    return Artifacts(mapped=mapped, cda=cda, pdf=pdf, pdf_name=name, xdm=xdm, email=email, message_id=message_id,
+                     envid=envid_for(message_id), ids=ids,
+                     lifecycle=Lifecycle.REPLACES if ids.replaces else Lifecycle.NEW)
 
 
 def series_key(report: LabReport) -> str:

@@ -1,6 +1,6 @@
 """Wiring: from a Config to the live parts (store, mappings, directory, validators, pipeline).
 
-Kept apart from the CLI so `run`, `demo` and the tests assemble the service the same way.
+Kept apart from the loops so ``run``, ``demo`` and the tests assemble the service the same way.
 """
 
 from __future__ import annotations
@@ -8,32 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from connector.cda import XsdValidator, default_xsd_path
-from connector.config import Config, parse_config
+from connector.cda import SchematronValidator, XsdValidator, default_xsd_path
+from connector.config import Config
+from connector.config.settings import pipeline_settings, smtp_settings
 from connector.errors import MappingFileError
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.pipeline import Pipeline
-from connector.send import Directory, SmtpSettings, TlsSettings, create_ssl_context
+from connector.pipeline import Pipeline, SchematronCheck
+from connector.send import Directory, create_ssl_context
 from connector.store import Store
 
-__all__ = ["MappingsHolder", "Runtime", "demo_config", "open_runtime", "repo_root"]
-
-
-def repo_root() -> Path:
-    return Path(__file__).resolve().parents[1]
-
-
-def demo_config(**overrides: object) -> Config:
-    """The embedded defaults (connector/demo/demo.yaml), with paths relative to the checkout."""
-    text = resources.files("connector.demo").joinpath("demo.yaml").read_text(encoding="utf-8")
-    config = parse_config(text, source="connector/demo/demo.yaml", base_dir=repo_root())
-    import dataclasses
-
-    return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
+__all__ = ["MappingsHolder", "Runtime", "open_runtime"]
 
 
 class MappingsHolder:
@@ -76,7 +63,7 @@ class MappingsHolder:
             return True
 
 
-class _DirectoryHolder:
+class DirectoryHolder:
     """Reopens the directory database when `connector directory import` replaced it."""
 
     def __init__(self, path: Path) -> None:
@@ -106,16 +93,15 @@ class Runtime:
         self.store.close()
 
 
-def smtp_settings(config: Config) -> SmtpSettings:
-    tls = config.smtp.tls
-    return SmtpSettings(
-        host=config.smtp.host, port=config.smtp.port, starttls=config.smtp.starttls,
-        tls=TlsSettings(cafile=config.path(tls.cafile), certfile=config.path(tls.certfile) if tls.certfile else None,
-                        keyfile=config.path(tls.keyfile) if tls.keyfile else None, verify=tls.verify),
-        timeout=config.smtp.timeout, dsn=config.smtp.dsn,
-        username=config.smtp.username or None,
-        password=config.secret(config.smtp.password_file, "CONNECTOR_SMTP_PASSWORD") or None,
-    )
+def _schematron_check(config: Config) -> SchematronCheck | None:
+    if not config.validation.schematron:
+        return None
+    validator = SchematronValidator(config.path(config.validation.ans_kit))
+
+    def check(document: bytes) -> list[str]:
+        return [f"{f.schematron}: {f.location}: {f.text}" for f in validator.failures(document)]
+
+    return check
 
 
 def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
@@ -130,16 +116,7 @@ def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
     if with_smtp and config.smtp.tls.cafile:
         smtp = smtp_settings(config)
         smtp_context = create_ssl_context(smtp.tls, production=config.production)
-    schematron = None
-    if config.validation.schematron:
-        from connector.cda import SchematronValidator
-
-        kit = config.path(config.validation.ans_kit)
-        validator = SchematronValidator(kit)
-
-        def schematron(document: bytes) -> list[str]:
-            return [f"{f.schematron}: {f.location}: {f.text}" for f in validator.failures(document)]
-
-    pipeline = Pipeline(config=config, store=store, mappings=mappings, directory=_DirectoryHolder(
-        config.directory_path), xsd=xsd, smtp=smtp, smtp_context=smtp_context, schematron=schematron)
+    pipeline = Pipeline(settings=pipeline_settings(config), store=store, mappings=mappings,
+                        directory=DirectoryHolder(config.directory_path), xsd=xsd, smtp=smtp,
+                        smtp_context=smtp_context, schematron=_schematron_check(config))
     return Runtime(config, store, mappings, pipeline)

@@ -6,24 +6,24 @@ report id and the message time, so building the same input twice gives the same 
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from connector.build import build_artifacts
 from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
+from connector.config.settings import pipeline_settings
 from connector.errors import ConnectorError, InputError, RoutingError
-from connector.mapping import Mappings, MappingSettings
+from connector.files import DIR_MODE, fsync_dir, write_private
+from connector.mapping import Mappings
 from connector.model import DocumentIdentity, LabReport, Recipient
-from connector.package import MessageSettings
-from connector.parse import ParseSettings, parse_message, split_messages
-from connector.send import Directory, RoutingSettings, import_directory, recipients_for
+from connector.parse import parse_message, split_messages
+from connector.pipeline import compose_artifacts
+from connector.send import Directory, import_directory, recipients_for
 
-__all__ = ["BuildResults", "build_files", "offline_identity", "write_private"]
+__all__ = ["BuildResults", "build_files", "offline_identity"]
 
 
 @dataclass
@@ -42,22 +42,6 @@ def offline_identity(report: LabReport, *, oid_root: str, zone: str) -> Document
     )
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read: temp name, fsync, rename."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _directory(config: Config, scratch: Path) -> Directory | None:
     if config.directory_path.exists():
         return Directory(config.directory_path)
@@ -72,16 +56,11 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
 def build_files(inputs: list[Path], out_dir: Path, config: Config,
                 progress: Callable[[int], object] | None = None) -> BuildResults:
     results = BuildResults()
-    lab = config.lab_identity()
+    settings = pipeline_settings(config)
+    lab = settings.lab
     mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
     xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
     xsd = XsdValidator(xsd_path) if xsd_path else None
-    parse_settings = ParseSettings(identity_status_map=config.identity_status_map(),
-                                   allow_test_ins=config.identity.allow_test_ins)
-    routing = RoutingSettings(mailbox_choice=config.routing.mailbox_choice,
-                              patient_mailbox=config.routing.patient_mailbox, copy_to=config.routing.copy_to)
-    message_settings = MessageSettings(sender=lab.mailbox, nil=config.message.nil,
-                                       request_mdn=config.message.request_mdn, source_oid=lab.oid_root)
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
         for path in inputs:
@@ -94,7 +73,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                                                    source=str(path)).describe())
             for index, message in enumerate(messages):
                 try:
-                    reports = parse_message(message, source=str(path), index=index, settings=parse_settings)
+                    reports = parse_message(message, source=str(path), index=index, settings=settings.parse)
                 except InputError as exc:
                     results.failures.append(exc.located(str(path)).describe())
                     continue
@@ -103,20 +82,21 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                         recipients: tuple[Recipient, ...] = ()
                         if directory is not None:
                             try:
-                                recipients = recipients_for(report, directory, routing)
+                                recipients = recipients_for(report, directory, settings.routing)
                             except RoutingError:
                                 recipients = ()  # offline: the e-mail is still written, with no To
                         ids = offline_identity(report, oid_root=lab.oid_root, zone=lab.timezone)
-                        art = build_artifacts(report, mappings=mappings, mapping_settings=MappingSettings(
-                            hold_unmapped=config.mappings.hold_unmapped), lab=lab, ids=ids, recipients=recipients,
-                            message_settings=message_settings, xsd=xsd)
+                        art = compose_artifacts(report, mappings=mappings, mapping_settings=settings.mapping,
+                                                lab=lab, ids=ids, recipients=recipients,
+                                                message_settings=settings.message, xsd=xsd)
                     except ConnectorError as exc:
                         results.failures.append(f"{path}: report {report.report_id}: {exc}")
                         continue
                     folder = out_dir / report.report_id
-                    write_private(folder / "cda.xml", art.cda)
-                    write_private(folder / "IHE_XDM.ZIP", art.xdm)
-                    write_private(folder / "message.eml", art.email_bytes())
-                    write_private(folder / "report.pdf", art.pdf)
+                    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+                    for name, data in (("cda.xml", art.cda), ("IHE_XDM.ZIP", art.xdm),
+                                       ("message.eml", art.email), ("report.pdf", art.pdf)):
+                        write_private(folder / name, data, sync_dir=False)
+                    fsync_dir(folder)  # one folder fsync for the four files
                     results.built.append((report.report_id, folder))
     return results

@@ -1,4 +1,4 @@
-"""Durable, private file operations for the drop folder.
+"""Moves out of the drop folder that never lose a file: hard link, fsync, then unlink.
 
 Durability recipe (Pillai et al., OSDI '14): write a temp file in the same directory,
 fsync it, rename it, fsync the directory. A move into archive/ or quarantine/ is a hard
@@ -11,62 +11,16 @@ the cost of a file.
 from __future__ import annotations
 
 import errno
-import logging
 import os
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from connector.logs import event
+from connector.files import fsync_dir
 
-__all__ = [
-    "DIR_MODE",
-    "FILE_MODE",
-    "MoveBatch",
-    "ensure_private_dir",
-    "fsync_dir",
-    "link_no_replace",
-    "write_private_file",
-]
+__all__ = ["MoveBatch", "link_no_replace"]
 
-DIR_MODE = 0o700  # folders hold patient data: owner only
-FILE_MODE = 0o600  # files we write hold patient data (or their names): owner only
 MAX_NAME_SUFFIX = 100_000  # name~1 … name~N for collisions; more means something is looping
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
-
-
-def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (and parents) as 0700; warn when an existing folder is wider."""
-    path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-    mode = path.stat().st_mode & 0o777
-    if mode & 0o077:
-        event("folder.not_private", level=logging.WARNING, folder=str(path), mode=f"{mode:04o}")
-
-
-def fsync_dir(path: Path) -> None:
-    """Make renames, links and unlinks in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_private_file(path: Path, data: bytes) -> None:
-    """Atomically (re)place ``path`` with ``data``, mode 0600; the caller fsyncs the folder."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.replace(tmp, path)
 
 
 def link_no_replace(

@@ -1,0 +1,130 @@
+"""One YAML file → a checked :class:`Config`; every error names the file, the line, the key and what was expected.
+
+Secrets are never in the file itself: ``*_file`` keys point to files (0600), or the environment
+variables named in the example config supply them. Production mode refuses settings that would
+break a promise (TLS verification off, test INS accepted).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from connector.errors import ConfigError
+from connector.model import IdentityStatus
+
+from .schema import Config
+
+__all__ = ["load_config", "parse_config"]
+
+
+_MODES = ("production", "test")
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the configuration ({exc.strerror})", path=str(path)) from None
+    return parse_config(text, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"not valid YAML ({getattr(exc, 'problem', 'syntax error')})", path=source,
+                          line=mark.line + 1 if mark else None) from None
+    if node is None:
+        node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+    config: Config = _build(Config, node, source, "")
+    config = dataclasses.replace(config, base_dir=str(base_dir or Path.cwd()))
+    _check(config, node, source)
+    return config
+
+
+def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
+    if not isinstance(node, yaml.MappingNode):
+        raise ConfigError("expected a mapping of keys", path=source, line=node.start_mark.line + 1, key=prefix)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "base_dir"}
+    values: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in names:
+            raise ConfigError(f"unknown key (expected one of: {', '.join(sorted(names))})", path=source,
+                              line=key_node.start_mark.line + 1, key=dotted)
+        values[key] = _value(hints[key], value_node, source, dotted)
+    return cls(**values)
+
+
+def _value(kind: Any, node: yaml.Node, source: str, key: str) -> Any:
+    line = node.start_mark.line + 1
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, node, source, key)  # type: ignore[arg-type]
+    origin = typing.get_origin(kind)
+    if origin is dict:
+        if not isinstance(node, yaml.MappingNode):
+            raise ConfigError("expected a mapping", path=source, line=line, key=key)
+        return {k.value: str(v.value) for k, v in node.value}
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(f"expected a single {_name(kind)} value", path=source, line=line, key=key)
+    raw = yaml.safe_load(yaml.serialize(node))
+    if kind is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError("expected true or false", path=source, line=line, key=key)
+        return raw
+    if kind in (int, float):
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or (kind is int and isinstance(raw, float)):
+            raise ConfigError(f"expected a number ({_name(kind)})", path=source, line=line, key=key)
+        return kind(raw)
+    return "" if raw is None else str(raw)
+
+
+def _name(kind: Any) -> str:
+    return {bool: "true/false", int: "whole number", float: "number", str: "text"}.get(kind, str(kind))
+
+
+def _line_of(node: yaml.Node, dotted: str) -> int | None:
+    current: yaml.Node | None = node
+    for part in dotted.split("."):
+        if not isinstance(current, yaml.MappingNode):
+            return None
+        current = next((v for k, v in current.value if k.value == part), None)
+        if current is None:
+            return None
+    if current is None:  # cannot happen (the loop returns first), but yaml is untyped so mypy loses the narrowing
+        return None
+    line: int = current.start_mark.line
+    return line + 1
+
+
+def _check(config: Config, node: yaml.Node, source: str) -> None:
+    def fail(message: str, key: str) -> None:
+        raise ConfigError(message, path=source, line=_line_of(node, key), key=key)
+
+    if config.mode not in _MODES:
+        fail(f"expected one of: {', '.join(_MODES)}", "mode")
+    try:
+        config.retention.check()
+    except ConfigError as exc:
+        raise ConfigError(str(exc).partition(": ")[2], path=source, line=_line_of(node, exc.key), key=exc.key) from None
+    for status in config.identity.status_map.values():
+        if status not in {s.value for s in IdentityStatus} or not status:
+            fail("expected RNIV statuses PROV, RECUP, VALI or QUAL as values", "identity.status_map")
+    if config.routing.mailbox_choice not in ("all", "first"):
+        fail("expected all or first", "routing.mailbox_choice")
+    if config.production:
+        for key, tls in (("smtp.tls.verify", config.smtp.tls), ("imap.tls.verify", config.imap.tls)):
+            if not tls.verify:
+                fail("TLS verification cannot be turned off in production mode", key)
+        if config.identity.allow_test_ins:
+            fail("test and demo INS OIDs cannot be accepted in production mode", "identity.allow_test_ins")
+        if not config.smtp.tls.cafile:
+            fail("a CA bundle (IGC-Santé) is required in production mode", "smtp.tls.cafile")

@@ -270,6 +270,7 @@ def backlog_child(mode: str, directory: str, n: int, seconds: float) -> dict[str
     data_dir = Path(directory)
     config = bench_config(data_dir, None)
     if mode == "gen":
+        from connector.config.settings import parse_settings
         from connector.parse import (
             header_of,
             parse_message,
@@ -279,7 +280,7 @@ def backlog_child(mode: str, directory: str, n: int, seconds: float) -> dict[str
         from connector.pipeline import series_key
         from connector.store import NewReport, Store
 
-        check = parse_message(split_messages(oru(0))[0])[0]
+        check = parse_message(split_messages(oru(0))[0], settings=parse_settings(config))[0]
         assert _series(0) == series_key(check), "the bench's series key must be the pipeline's"
         store = Store(config.store_path)
         start = time.perf_counter()

@@ -25,11 +25,10 @@ from aiosmtpd.controller import Controller
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connector.send import (
     SmtpClient,
-    SmtpSettings,
-    TlsSettings,
     create_ssl_context,
     submit,
 )
+from tests.support.settings import smtp_settings, tls_settings
 
 SENDER = "labo@labo.test"
 RCPT = ["dr.x@hopital.test"]
@@ -68,8 +67,8 @@ async def run(n: int, size_kb: int) -> None:
                             require_starttls=True, data_size_limit=64 * 1024 * 1024)
     controller.start()
     try:
-        settings = SmtpSettings(host="127.0.0.1", port=controller.port, dsn=False,  # aiosmtpd has no DSN
-                                tls=TlsSettings(cafile=tmp / "ca.pem", certfile=tmp / "client.pem"))
+        settings = smtp_settings(host="127.0.0.1", port=controller.port, dsn=False,  # aiosmtpd has no DSN
+                                tls=tls_settings(cafile=tmp / "ca.pem", certfile=tmp / "client.pem"))
         ctx = create_ssl_context(settings.tls, production=False)
         messages = build_messages(n, size_kb)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from connector.errors import ConfigError
+from connector.limits import MAX_MESSAGE_BYTES
 
 __all__ = [
     "Config",
@@ -85,12 +86,15 @@ class MllpConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 2575
-    max_message_bytes: int = 64 * 1024 * 1024
-    max_connections: int = 32
+    max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    idle_timeout: float = 300.0  # seconds without a frame before an idle connection is closed
+    read_timeout: float = 60.0  # seconds to receive one whole frame once it started
 
 
 @dataclass(frozen=True)
 class IntakeConfig:
+    # One size limit for a drop-folder file, an MLLP frame and a message: at most limits.MAX_MESSAGE_BYTES.
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     folder: FolderConfig = FolderConfig()
     mllp: MllpConfig = MllpConfig()
 

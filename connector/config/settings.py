@@ -83,13 +83,13 @@ def folder_settings(config: Config) -> FolderSettings:
     f = config.intake.folder
     return FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
                           quarantine=config.path(f.quarantine), stable_seconds=f.stable_seconds,
-                          log_names=f.log_names)
+                          log_names=f.log_names, max_file_bytes=config.intake.max_message_bytes)
 
 
 def mllp_settings(config: Config) -> MllpSettings:
     m = config.intake.mllp
-    return MllpSettings(host=m.host, port=m.port, max_message_bytes=m.max_message_bytes,
-                        max_connections=m.max_connections)
+    return MllpSettings(host=m.host, port=m.port, max_message_bytes=config.intake.max_message_bytes,
+                        idle_timeout=m.idle_timeout, read_timeout=m.read_timeout, max_connections=m.max_connections)
 
 
 def tls_settings(config: Config, tls: TlsFiles) -> TlsSettings:

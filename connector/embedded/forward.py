@@ -36,8 +36,7 @@ from connector.package import (
 from connector.package._times import parse_instant
 from connector.package.message import DEFAULT_BODY
 from connector.pdf import pdf_filename
-from connector.send.routing import RoutingSettings
-from connector.send.routing import matrix_decision as _matrix_decision  # the one copy of the matrix
+from connector.send.routing import flag_decision  # the one copy of the matrix
 
 from .document import SilDocument, read_document
 
@@ -110,7 +109,7 @@ def check_embedded(report: LabReport, *, lab: LabIdentity, xsd: XsdValidator | N
     _check_patient(report, chosen, lab, where)
     if report.flags is not None:
         try:
-            _matrix_decision(report, RoutingSettings())
+            flag_decision(report)
         except RoutingError as exc:
             raise RoutingError(f"{exc}; the SIL must send one of: {ALLOWED_COMBINATIONS}") from None
     return dataclasses.replace(chosen, pdf=pdf)

@@ -45,7 +45,6 @@ __all__ = ["DropFolder", "FolderSettings"]
 
 IGNORED_SUFFIXES = (".tmp", ".part")  # conventional names of files still being written
 REASON_SUFFIX = ".reason.txt"
-MAX_FILE_BYTES = 64 * 1024 * 1024  # same bound as one MLLP message; bounds memory per file
 RESCAN_SECONDS = 30.0  # safety scan: events can be missed (inotify overflow, network folders)
 STORE_RETRY_SECONDS = 10.0  # wait after StoreUnavailable before trying the store again
 MOVE_BATCH = 64  # files per directory fsync; bounds the re-received duplicates after a crash
@@ -53,16 +52,19 @@ MIN_SCAN_INTERVAL = 0.5  # a file being written fires many events; one scan per 
 _WAKE_EVENTS = {"created", "moved", "modified", "closed"}  # not our own opens/reads/deletes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FolderSettings:
+    """From the ``intake.folder`` section (``connector.config.settings``, where the defaults are)."""
+
     drop: Path
     archive: Path
     quarantine: Path
-    stable_seconds: float = 2.0  # size and mtime unchanged this long ⇒ the writer is done
-    pattern: str = "*"  # fnmatch on the file name, e.g. "*.hl7"
+    stable_seconds: float  # size and mtime unchanged this long ⇒ the writer is done
     # False: events and the store name a file ``file-<12 hex of its name's SHA-256>``, for a SIL
     # whose file names hold patient data (the file itself keeps its name in archive/, quarantine/).
-    log_names: bool = True
+    log_names: bool
+    max_file_bytes: int  # the one input size limit (intake.max_message_bytes)
+    pattern: str = "*"  # fnmatch on the file name, e.g. "*.hl7"; no configuration key
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,9 @@ class DropFolder:
     def _handle(self, candidate: _Candidate) -> int:
         """1 when the file left drop/, 0 when it stays (changed, store down, failure)."""
         name = self._label(candidate.name)
-        if candidate.size > MAX_FILE_BYTES:
-            return self._quarantine(candidate, None, [f"{name}: expected a file of at most {MAX_FILE_BYTES} bytes"])
+        limit = self._settings.max_file_bytes
+        if candidate.size > limit:
+            return self._quarantine(candidate, None, [f"{name}: expected a file of at most {limit} bytes"])
         try:
             data = self._read(candidate)
         except OSError as exc:

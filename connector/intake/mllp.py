@@ -43,14 +43,16 @@ __all__ = ["MllpServer", "MllpSettings"]
 CONTROL_ID_CHARS = 20  # MSH-10 is ST(20) in v2.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MllpSettings:
-    host: str = "127.0.0.1"
-    port: int = 2575  # 0 picks a free port (tests); read MllpServer.port
-    max_message_bytes: int = 64 * 1024 * 1024  # ANS CDA-in-ORU with PDF is ~1 MB; bounds memory per client
-    idle_timeout: float = 300  # seconds without a frame before an idle connection is closed
-    read_timeout: float = 60  # seconds to receive one whole frame once it started
-    max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    """From the ``intake.mllp`` section (``connector.config.settings``, where the defaults are)."""
+
+    host: str
+    port: int  # 0 picks a free port (tests); read MllpServer.port
+    max_message_bytes: int  # bounds memory per client
+    idle_timeout: float  # seconds without a frame before an idle connection is closed
+    read_timeout: float  # seconds to receive one whole frame once it started
+    max_connections: int  # bounds threads and memory
     tls: ssl.SSLContext | None = None  # server context (client certs are checked if it requires them)
 
 

@@ -45,9 +45,9 @@ __all__ = ["MappingSettings", "MappingStats", "map_report", "map_report_with_sta
 _BIOCHEMISTRY = Coded("18719-5", "Biochimie", LOINC_OID)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MappingSettings:
-    hold_unmapped: bool = False  # True: an unmapped local code raises UnmappedCode (report held)
+    hold_unmapped: bool  # True: an unmapped local code raises UnmappedCode (report held)
     default_chapter: Coded = _BIOCHEMISTRY  # for unmapped codes
 
 
@@ -70,12 +70,12 @@ class _Tally:
     dropped_results: list[str] = field(default_factory=list)
 
 
-def map_report(report: LabReport, mappings: Mappings, settings: MappingSettings = MappingSettings()) -> MappedReport:
+def map_report(report: LabReport, mappings: Mappings, settings: MappingSettings) -> MappedReport:
     return map_report_with_stats(report, mappings, settings)[0]
 
 
 def map_report_with_stats(
-    report: LabReport, mappings: Mappings, settings: MappingSettings = MappingSettings()
+    report: LabReport, mappings: Mappings, settings: MappingSettings
 ) -> tuple[MappedReport, MappingStats]:
     tally = _Tally()
     mapped: list[MappedResult] = []

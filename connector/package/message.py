@@ -54,13 +54,15 @@ _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _PLAIN_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,900}")  # one line of printable ASCII
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MessageSettings:
+    """From the ``message:`` and ``lab:`` sections (``connector.config.settings``)."""
+
     sender: str  # the lab's applicative mailbox (From)
-    nil: str = ""  # X-MSS-NIL: ANS product-declaration reference, on every e-mail when set
-    request_mdn: bool = True  # Disposition-Notification-To: sender
-    reply_to: str = ""
-    source_oid: str = ""  # XDS sourceId (the lab's OID)
+    nil: str  # X-MSS-NIL: ANS product-declaration reference, on every e-mail when set
+    request_mdn: bool  # Disposition-Notification-To: sender
+    source_oid: str  # XDS sourceId (the lab's OID)
+    reply_to: str = ""  # no configuration key: replies go to the sender
 
 
 def _birth_date(ts: str) -> str:

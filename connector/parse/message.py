@@ -42,7 +42,6 @@ __all__ = ["MAX_SEGMENTS_PER_MESSAGE", "parse_message"]
 # 50 MB of ordinary segments is ~200 000 segments; a lab report has a few hundred at most.
 MAX_SEGMENTS_PER_MESSAGE = 100_000
 
-DEFAULT_SETTINGS = ParseSettings()
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 _ANTERIORITY = re.compile(r"ANT\d*", re.IGNORECASE)
@@ -74,7 +73,7 @@ class _PatientDraft:
 
 
 def parse_message(
-    data: bytes, *, source: str = "", index: int = 0, settings: ParseSettings = DEFAULT_SETTINGS
+    data: bytes, *, settings: ParseSettings, source: str = "", index: int = 0
 ) -> tuple[LabReport, ...]:
     """One message (from :func:`split_messages`) → one LabReport per patient.
 

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+from dataclasses import dataclass
 
 from connector.model import IdentityStatus
 
-__all__ = ["DEFAULT_IDENTITY_STATUS_MAP", "ParseSettings"]
-
-# PID-32 codes as most French SILs send them (RNIV codes). Sites with other codes set their own map.
-DEFAULT_IDENTITY_STATUS_MAP: Mapping[str, IdentityStatus] = MappingProxyType(
-    {
-        "QUAL": IdentityStatus.QUALIFIED,
-        "VALI": IdentityStatus.VALIDATED,
-        "RECUP": IdentityStatus.RECOVERED,
-        "PROV": IdentityStatus.PROVISIONAL,
-    }
-)
+__all__ = ["ParseSettings"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ParseSettings:
     """What a site configures for the parse stage.
 
@@ -30,6 +19,6 @@ class ParseSettings:
     ``fallback_charset``: used when the bytes do not decode in the MSH-18 charset ("" to refuse instead).
     """
 
-    identity_status_map: Mapping[str, IdentityStatus] = field(default_factory=lambda: DEFAULT_IDENTITY_STATUS_MAP)
-    allow_test_ins: bool = True
-    fallback_charset: str = "cp1252"
+    identity_status_map: Mapping[str, IdentityStatus]
+    allow_test_ins: bool
+    fallback_charset: str = "cp1252"  # no configuration key yet

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.errors import ConfigError, NoAddressYet, RoutingError
-from connector.model import LabReport, Participant, Practitioner, Recipient, RecipientKind
+from connector.model import DocumentFlags, LabReport, Participant, Practitioner, Recipient, RecipientKind
 from connector.send.directory import Directory
 
 __all__ = ["PATIENT_DOMAIN", "RoutingSettings", "recipients_for"]
@@ -41,14 +41,14 @@ _MATRIX: tuple[tuple[tuple[bool | None, ...], bool, bool], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoutingSettings:
-    """Site choices. ``mailbox_choice``: a professional with several personal mailboxes gets them "all"
-    (default: nobody misses a result) or only the "first" listed in the directory extract."""
+    """Site choices (the ``routing:`` section). ``mailbox_choice``: a professional with several personal
+    mailboxes gets them "all" (nobody misses a result) or only the "first" listed in the directory extract."""
 
-    mailbox_choice: str = "all"
-    patient_mailbox: bool = False  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
-    copy_to: bool = True  # shape A: send to OBR-28 copy-to doctors
+    mailbox_choice: str
+    patient_mailbox: bool  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
+    copy_to: bool  # shape A: send to OBR-28 copy-to doctors
 
     def __post_init__(self) -> None:
         if self.mailbox_choice not in MAILBOX_CHOICES:
@@ -83,9 +83,14 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
 
 def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
     """(to professionals, to patient) from the MetaDMPMSS matrix, or from the settings for shape A."""
-    flags = report.flags
-    if flags is None:
+    if report.flags is None:
         return True, settings.patient_mailbox
+    return flag_decision(report)
+
+
+def flag_decision(report: LabReport) -> tuple[bool, bool]:
+    """(to professionals, to patient) from the report's MetaDMPMSS flags, or RoutingError outside the matrix."""
+    flags = report.flags or DocumentFlags()
     values = tuple(bool(flags.get(code)) for code in _FLAGS)
     for pattern, to_pros, to_patient in _MATRIX:
         if all(want is None or want == got for want, got in zip(pattern, values, strict=True)):

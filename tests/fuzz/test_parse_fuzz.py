@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from connector.errors import InputError
 from connector.parse import header_of, parse_message, split_messages
+from tests.support.settings import PARSE
 
 CORPUS = [p.read_bytes() for p in sorted((Path(__file__).resolve().parents[1] / "data" / "oru").glob("*.hl7"))]
 FUZZ = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,7 +41,7 @@ def _check(data: bytes) -> None:
     header_of(data)
     for i, message in enumerate(split_messages(data, source="fuzz")):
         try:
-            parse_message(message, source="fuzz", index=i)
+            parse_message(message, source="fuzz", index=i, settings=PARSE)
         except InputError as error:
             assert str(error).startswith("fuzz")
     assert not DEFECTS.defects, DEFECTS.defects

@@ -21,6 +21,7 @@ from connector.cda import (
 from connector.cda.xsd import XSD_RELATIVE
 from connector.errors import CdaBuildError
 from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
+from tests.support.settings import MAPPING, PARSE
 
 pytestmark = pytest.mark.schematron
 REPO = Path(__file__).resolve().parents[2]
@@ -162,8 +163,8 @@ def _corpus_reports():
     mappings = Mappings.load(default_mappings_dir())
     for path in sorted(CORPUS.glob("*.hl7")):
         for index, message in enumerate(split_messages(path.read_bytes())):
-            for report in parse_message(message, source=path.name, index=index):
-                yield path.name, map_report(report, mappings)
+            for report in parse_message(message, source=path.name, index=index, settings=PARSE):
+                yield path.name, map_report(report, mappings, settings=MAPPING)
 
 
 def test_corpus_builds_and_validates(

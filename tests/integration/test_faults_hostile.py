@@ -24,9 +24,10 @@ from connector.config import demo_config
 from connector.config.settings import lab_identity
 from connector.embedded import check_embedded
 from connector.errors import InputError
-from connector.intake import DropFolder, FolderSettings
+from connector.intake import DropFolder
 from connector.parse import parse_message, split_messages
 from connector.xmlsafe import parse_xml
+from tests.support.settings import PARSE, folder_settings, mapping_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE_B = ROOT / "tests" / "data" / "embedded" / "b01_n3_new.hl7"
@@ -79,7 +80,7 @@ def _no_expansion(root: etree._Element) -> None:
 def test_embedded_cda_with_entity_tricks_is_refused(kind: str, secret: Path) -> None:
     data = _shape_b_with(_payloads(secret)[kind])
     start = time.monotonic()
-    report = parse_message(split_messages(data, source="b.hl7")[0], source="b.hl7")[0]
+    report = parse_message(split_messages(data, source="b.hl7")[0], source="b.hl7", settings=PARSE)[0]
     with pytest.raises(InputError) as caught:
         check_embedded(report, lab=LAB)
     assert time.monotonic() - start < PARSE_BUDGET_SECONDS
@@ -144,7 +145,7 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
             pass
 
     sink = Sink()
-    folder = DropFolder(FolderSettings(drop=drop, archive=folders["archive"], quarantine=folders["quarantine"],
+    folder = DropFolder(folder_settings(drop=drop, archive=folders["archive"], quarantine=folders["quarantine"],
                                        stable_seconds=0), sink)  # type: ignore[arg-type]
     folder.scan_once()
     assert sorted(sink.seen) == sorted(["x\\..\\..\\outside\\y.hl7", "a..b.hl7"])  # no link, dir or dot file
@@ -160,7 +161,7 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
 @pytest.mark.parametrize("family", ["../../etc/passwd", "..\\..\\windows", "/abs/path", ".."])
 def test_attachment_name_from_a_hostile_patient_name_stays_one_plain_name(family: str) -> None:
     from connector.mapping import Mappings
-    from connector.mapping.mapper import MappingSettings, map_report
+    from connector.mapping.mapper import map_report
     from connector.model import DocumentIdentity
     from connector.pdf import pdf_filename
 
@@ -171,9 +172,9 @@ def test_attachment_name_from_a_hostile_patient_name_stays_one_plain_name(family
     name[0] = family.encode()
     fields[5] = b"^".join(name)
     data = data.replace(pid, b"|".join(fields))
-    report = parse_message(split_messages(data, source="n.hl7")[0], source="n.hl7")[0]
+    report = parse_message(split_messages(data, source="n.hl7")[0], source="n.hl7", settings=PARSE)[0]
     mappings = Mappings.load(ROOT / "mappings", loinc_dir=ROOT / "loinc")
-    mapped = map_report(report, mappings, MappingSettings())
+    mapped = map_report(report, mappings, mapping_settings())
     ids = DocumentIdentity(document_id_root="1.2.3", document_id_extension="x", set_id_root="1.2.3",
                            set_id_extension="x", version=1, effective_time="20261119163000+0100")
     filename = pdf_filename(mapped, ids)

@@ -17,6 +17,7 @@ import pytest
 from connector.errors import MalformedHL7, PermanentError, StoreUnavailable
 from connector.intake import DropFolder, FolderSettings, Receipt, moves
 from connector.logs import JsonFormatter
+from tests.support.settings import folder_settings
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or reason files
 OLD = time.time() - 3600  # an mtime safely older than any stable_seconds used here
@@ -54,7 +55,7 @@ def sink() -> FakeSink:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> FolderSettings:
-    return FolderSettings(
+    return folder_settings(
         drop=tmp_path / "drop", archive=tmp_path / "archive", quarantine=tmp_path / "quarantine", stable_seconds=1.0
     )
 
@@ -96,7 +97,9 @@ def test_growing_file_is_not_read_until_stable(settings: FolderSettings, sink: F
 
 
 def test_temp_hidden_and_unmatched_names_are_ignored(tmp_path: Path, sink: FakeSink) -> None:
-    settings = FolderSettings(tmp_path / "d", tmp_path / "a", tmp_path / "q", stable_seconds=1.0, pattern="*.hl7")
+    settings = folder_settings(
+        drop=tmp_path / "d", archive=tmp_path / "a", quarantine=tmp_path / "q", stable_seconds=1.0, pattern="*.hl7"
+    )
     folder = DropFolder(settings, sink)
     for name in (".hidden.hl7", "x.hl7.tmp", "y.hl7.part", "notes.txt"):
         drop_file(settings, name, oru(1))
@@ -212,7 +215,9 @@ def test_thousand_waiting_files_in_mtime_order(settings: FolderSettings, sink: F
 
 
 def test_watcher_picks_up_a_renamed_file(tmp_path: Path, sink: FakeSink) -> None:
-    settings = FolderSettings(tmp_path / "d", tmp_path / "a", tmp_path / "q", stable_seconds=0.2)
+    settings = folder_settings(
+        drop=tmp_path / "d", archive=tmp_path / "a", quarantine=tmp_path / "q", stable_seconds=0.2
+    )
     folder = DropFolder(settings, sink)
     folder.start()
     try:

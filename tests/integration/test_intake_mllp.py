@@ -12,9 +12,10 @@ import pytest
 import trustme
 
 from connector.errors import MalformedHL7, StoreUnavailable
-from connector.intake import MllpServer, MllpSettings, Receipt, send_mllp
+from connector.intake import MllpServer, Receipt, send_mllp
 from connector.intake.framing import frame
 from connector.logs import JsonFormatter
+from tests.support.settings import mllp_settings
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or ACKs
 
@@ -73,7 +74,7 @@ def sink() -> FakeSink:
 
 
 async def _server(sink: FakeSink, **overrides: object) -> MllpServer:
-    settings = MllpSettings(port=0, **overrides)  # type: ignore[arg-type]
+    settings = mllp_settings(port=0, **overrides)  # type: ignore[arg-type]
     server = MllpServer(settings, sink, ack_app="PFI-X", ack_facility="Org")
     await server.start()
     return server

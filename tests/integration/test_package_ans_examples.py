@@ -34,13 +34,13 @@ from connector.model import (
     Recipient,
 )
 from connector.package import (
-    MessageSettings,
     build_email,
     build_xdm,
     envid_for,
     message_id_for,
 )
 from connector.xmlsafe import parse_xml
+from tests.support.settings import message_settings
 
 SHARED_REF = Path(
     os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
@@ -120,7 +120,7 @@ def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema)
         pdf_name="cr.pdf",
         recipients=RECIPIENTS,
         message_id=message_id,
-        settings=MessageSettings("labo@labo.test"),
+        settings=message_settings(sender="labo@labo.test"),
         date=datetime(2026, 1, 5, 8, 30, tzinfo=UTC),
     )
     parsed = email.message_from_bytes(msg.as_bytes(policy=policy.SMTP), policy=policy.default)

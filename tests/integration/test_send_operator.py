@@ -12,10 +12,10 @@ from connector.errors import SmtpRejected, SmtpTemporaryError
 from connector.send import (
     SmtpClient,
     SmtpSettings,
-    TlsSettings,
     create_ssl_context,
     submit,
 )
+from tests.support.settings import smtp_settings, tls_settings
 
 pytestmark = pytest.mark.simulator
 
@@ -28,9 +28,9 @@ def _message(sim, envid: str, to: str = "dr.x@hopital.test") -> bytes:
 
 
 def _settings(sim, *, cert=None, key=None, cafile=None, **kw) -> SmtpSettings:
-    tls = TlsSettings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert,
+    tls = tls_settings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert,
                       keyfile=key or sim.pki.client_key)
-    return SmtpSettings(host=sim.smtp_host, port=sim.submission_port, tls=tls, timeout=10, **kw)
+    return smtp_settings(host=sim.smtp_host, port=sim.submission_port, tls=tls, timeout=10, **kw)
 
 
 async def _submit(sim, settings: SmtpSettings, recipients: list[str], envid: str | None = None):
@@ -86,7 +86,7 @@ async def test_all_refused_permanently(operator_sim) -> None:
 async def test_no_client_certificate_refused(operator_sim) -> None:
     sim = operator_sim
     settings = _settings(sim)
-    ctx = create_ssl_context(TlsSettings(cafile=sim.pki.ca), production=False)
+    ctx = create_ssl_context(tls_settings(cafile=sim.pki.ca), production=False)
     with pytest.raises(SmtpTemporaryError) as err:
         await submit(_message(sim, "x"), sender=sim.lab_mailbox, recipients=["dr.x@hopital.test"], envid="x",
                      settings=settings, context=ctx)

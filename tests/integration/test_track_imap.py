@@ -37,26 +37,26 @@ from connector.track import (
     parse_acks,
 )
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
-from tests.support.settings import imap_settings
+from tests.support.settings import imap_settings, tls_settings
 
 pytestmark = pytest.mark.simulator
 
 
-def tls_settings(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> TlsSettings:
-    return TlsSettings(cafile=cafile or sim.pki.ca, certfile=sim.pki.client_cert if client_cert else None,
+def sim_tls(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> TlsSettings:
+    return tls_settings(cafile=cafile or sim.pki.ca, certfile=sim.pki.client_cert if client_cert else None,
                        keyfile=sim.pki.client_key if client_cert else None)
 
 
 def tls_context(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> ssl.SSLContext:
     """The send stage's one SSLContext factory, as the service will build it for IMAP too."""
-    return create_ssl_context(tls_settings(sim, client_cert=client_cert, cafile=cafile), production=False)
+    return create_ssl_context(sim_tls(sim, client_cert=client_cert, cafile=cafile), production=False)
 
 
 def settings(sim: OperatorSim, **overrides: object) -> ImapSettings:
     base: dict[str, object] = {
         "host": sim.imap_host, "port": sim.imap_port, "username": sim.lab_mailbox,
         "password": sim.passwords[sim.lab_mailbox], "done_folder": "Traités", "unknown_folder": "Inconnus",
-        "tls": tls_settings(sim),
+        "tls": sim_tls(sim),
     }
     base.update(overrides)
     return imap_settings(**base)

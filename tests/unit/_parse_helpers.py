@@ -8,6 +8,7 @@ from pathlib import Path
 
 from connector.model import LabReport
 from connector.parse import parse_message, split_messages
+from tests.support.settings import PARSE
 
 ROOT = Path(__file__).resolve().parents[2]
 ORU_DIR = ROOT / "tests" / "data" / "oru"
@@ -22,7 +23,7 @@ def shared_ref() -> Path:
 def parse_file(path: Path) -> list[tuple[bytes, tuple[LabReport, ...]]]:
     """(message bytes, its reports) for each message of the file."""
     messages = split_messages(path.read_bytes(), source=path.name)
-    return [(m, parse_message(m, source=path.name, index=i)) for i, m in enumerate(messages)]
+    return [(m, parse_message(m, source=path.name, index=i, settings=PARSE)) for i, m in enumerate(messages)]
 
 
 def reports_of(name: str) -> tuple[LabReport, ...]:

@@ -22,17 +22,17 @@ from connector.config.settings import lab_identity
 from connector.embedded import artifacts_from_embedded, check_embedded, lifecycle
 from connector.errors import CdaBuildError, ConnectorError, InputError, RoutingError
 from connector.model import EmbeddedDocument, IdentityStatus, LabReport, Recipient
-from connector.package import MessageSettings
 from connector.package.ids import entry_uuid
 from connector.parse import parse_message, split_messages
-from connector.send import RoutingSettings, recipients_for
+from connector.send import recipients_for
+from tests.support.settings import PARSE, message_settings, routing_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data" / "embedded"
 SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", ROOT / ".." / "shared" / "ref"))
 ANS_EXAMPLE = SHARED_REF / "mssante" / "hl7v2-ans-exemples" / "ORU_R01_CR-Bio_init_N1_N3_MetaDMPMSS_v2.1.hl7"
 LAB = lab_identity(demo_config())
-SETTINGS = MessageSettings(sender=LAB.mailbox, source_oid=LAB.oid_root)
+SETTINGS = message_settings(sender=LAB.mailbox, source_oid=LAB.oid_root)
 # Synthetic patient data that must never appear in an error message.
 PATIENT_DATA = ("285057512004242", "TESTINS", "CLAIRE", "19850507")
 DOCTOR = "jean.testeur@test-ci-sis.mssante.fr"
@@ -59,11 +59,11 @@ def mail(art):  # the e-mail as the recipient's software parses it
 
 def load(name: str) -> LabReport:
     data = (DATA / name).read_bytes()
-    return parse_message(split_messages(data, source=name)[0], source=name)[0]
+    return parse_message(split_messages(data, source=name)[0], source=name, settings=PARSE)[0]
 
 
 def route(report: LabReport) -> tuple[Recipient, ...]:
-    return recipients_for(report, _NoDirectory(), RoutingSettings())  # type: ignore[arg-type]
+    return recipients_for(report, _NoDirectory(), routing_settings())  # type: ignore[arg-type]
 
 
 def forward(report: LabReport, recipients: tuple[Recipient, ...] | None = None, xsd: XsdValidator | None = None):
@@ -332,7 +332,7 @@ def _ans_example() -> bytes:
 
 
 def test_ans_example_shape_parses_and_routes_per_its_flags() -> None:
-    report = parse_message(split_messages(_ans_example())[0], source="ans")[0]
+    report = parse_message(split_messages(_ans_example())[0], source="ans", settings=PARSE)[0]
     assert len(report.documents) == 2 and lifecycle(report) == "F"
     assert report.flags is not None and report.flags.get("DESTMSSANTEPAT") is True
     # PID-32 VALI: not qualified, so the patient mailbox is not used; the professional is.
@@ -356,7 +356,7 @@ def test_ans_example_with_real_documents_goes_to_professional_and_patient() -> N
         elif line.startswith(b"PRT|") and b"@patient.mssante.fr" in line:
             line = line.replace(b"279035121518989", b"285057512004242")
         out.append(line)
-    report = parse_message(split_messages(b"\r".join(out))[0], source="ans")[0]
+    report = parse_message(split_messages(b"\r".join(out))[0], source="ans", settings=PARSE)[0]
     recipients = route(report)
     assert [(r.address, r.kind) for r in recipients] == [
         ("adam.hoda@test-ci-sis.mssante.fr", "prt"), (PATIENT_BOX, "patient")]
@@ -371,6 +371,6 @@ def test_no_read_acknowledgement_when_the_sil_says_ack_lecture_n() -> None:
     data = (DATA / "b01_n3_new.hl7").read_bytes().replace(
         "ACK_LECTURE_MSS^Accusé de lecture^MetaDMPMSS||Y".encode(),
         "ACK_LECTURE_MSS^Accusé de lecture^MetaDMPMSS||N".encode())
-    report = parse_message(split_messages(data)[0])[0]
+    report = parse_message(split_messages(data)[0], settings=PARSE)[0]
     assert report.flags is not None and report.flags.get("ACK_LECTURE_MSS") is False
     assert mail(forward(report))["Disposition-Notification-To"] is None

@@ -30,6 +30,7 @@ from connector.package import (
     envid_for,
     message_id_for,
 )
+from tests.support.settings import message_settings
 
 INS_OID = "1.2.250.1.213.1.4.10"
 IPP_OID = "1.2.250.1.999.1.2"
@@ -45,7 +46,7 @@ DOCTOR = Recipient(
     address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001", display_name="Dr Test"
 )
 PATIENT = Recipient(address="299999999999999@patient.mssante.fr", kind="patient")
-SETTINGS = MessageSettings(sender="labo@labo.test", nil="DEV999999")
+SETTINGS = message_settings(sender="labo@labo.test", nil="DEV999999")
 DATE = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 
 
@@ -200,7 +201,7 @@ def test_no_ins_in_the_cda_gives_x_mss_ins_n() -> None:
 
 
 def test_optional_headers_follow_the_settings() -> None:
-    settings = MessageSettings(sender="labo@labo.test", request_mdn=False, reply_to="secretariat@labo.test")
+    settings = message_settings(sender="labo@labo.test", request_mdn=False, reply_to="secretariat@labo.test")
     parsed = reparse(make(settings=settings)[0])
     assert parsed["Disposition-Notification-To"] is None
     assert parsed["X-MSS-NIL"] is None
@@ -224,7 +225,7 @@ def test_bad_pdf_names_are_refused(name: str) -> None:
 
 def test_header_injection_in_addresses_is_refused() -> None:
     with pytest.raises(PermanentError, match="rpt-0002: sender is not an e-mail address"):
-        make(settings=MessageSettings(sender="labo@labo.test\r\nBcc: spy@evil.test"))
+        make(settings=message_settings(sender="labo@labo.test\r\nBcc: spy@evil.test"))
 
 
 def test_a_bad_address_is_named_each_time_not_only_the_first() -> None:

@@ -16,11 +16,11 @@ from connector.errors import SmtpRejected, SmtpTemporaryError
 from connector.send import (
     SmtpClient,
     SmtpSettings,
-    TlsSettings,
     create_ssl_context,
     submit,
 )
 from connector.send.smtp import redact, xtext
+from tests.support.settings import smtp_settings, tls_settings
 
 MESSAGE = b"From: labo@labo.test\r\nTo: dr.x@hopital.test\r\nSubject: synthetic\r\n\r\nbody\r\n"
 SENDER = "labo@labo.test"
@@ -106,8 +106,8 @@ def server(handler: Handler, ca: trustme.CA) -> Iterator[Controller]:
 
 
 def _settings(port: int, pki: dict[str, Path], **kw: object) -> SmtpSettings:
-    tls = TlsSettings(cafile=pki["ca"], certfile=pki["client"])
-    return SmtpSettings(host="127.0.0.1", port=port, tls=tls, timeout=kw.pop("timeout", 5.0), **kw)  # type: ignore[arg-type]
+    tls = tls_settings(cafile=pki["ca"], certfile=pki["client"])
+    return smtp_settings(host="127.0.0.1", port=port, tls=tls, timeout=kw.pop("timeout", 5.0), **kw)  # type: ignore[arg-type]
 
 
 async def _send(settings: SmtpSettings, recipients: list[str], *, context: ssl.SSLContext | None = None):
@@ -174,22 +174,22 @@ async def test_slow_server_past_timeout_is_temporary(
 
 async def test_missing_client_certificate_is_temporary(server: Controller, pki: dict[str, Path]) -> None:
     settings = _settings(server.port, pki)
-    no_cert = create_ssl_context(TlsSettings(cafile=pki["ca"]), production=False)
+    no_cert = create_ssl_context(tls_settings(cafile=pki["ca"]), production=False)
     with pytest.raises(SmtpTemporaryError):
         await _send(settings, ["dr.x@hopital.test"], context=no_cert)
 
 
 async def test_unknown_server_ca_is_refused(server: Controller, pki: dict[str, Path]) -> None:
     settings = _settings(server.port, pki)
-    other = create_ssl_context(TlsSettings(cafile=pki["other_ca"], certfile=pki["client"]), production=False)
+    other = create_ssl_context(tls_settings(cafile=pki["other_ca"], certfile=pki["client"]), production=False)
     with pytest.raises(SmtpTemporaryError) as err:
         await _send(settings, ["dr.x@hopital.test"], context=other)
     assert "certificate" in str(err.value)
 
 
 async def test_wrong_server_name_is_refused(server: Controller, pki: dict[str, Path]) -> None:
-    tls = TlsSettings(cafile=pki["ca"], certfile=pki["client"])
-    settings = SmtpSettings(host="127.0.0.1", port=server.port, tls=tls, timeout=5, server_hostname="mail.other.test")
+    tls = tls_settings(cafile=pki["ca"], certfile=pki["client"])
+    settings = smtp_settings(host="127.0.0.1", port=server.port, tls=tls, timeout=5, server_hostname="mail.other.test")
     with pytest.raises(SmtpTemporaryError) as err:
         await _send(settings, ["dr.x@hopital.test"])
     assert "certificate" in str(err.value)
@@ -248,8 +248,10 @@ async def test_expired_server_certificate_is_refused(tmp_path: Path) -> None:
     ctx.load_cert_chain(str(tmp_path / "expired-server.crt"), str(tmp_path / "expired-server.key"))
     controller = _start(Handler(), ctx)
     try:
-        tls = TlsSettings(cafile=tmp_path / "ca.crt", certfile=tmp_path / "client.crt", keyfile=tmp_path / "client.key")
-        settings = SmtpSettings(host="127.0.0.1", port=controller.port, tls=tls, timeout=5)
+        tls = tls_settings(
+            cafile=tmp_path / "ca.crt", certfile=tmp_path / "client.crt", keyfile=tmp_path / "client.key"
+        )
+        settings = smtp_settings(host="127.0.0.1", port=controller.port, tls=tls, timeout=5)
         with pytest.raises(SmtpTemporaryError, match="expired"):
             await _send(settings, ["dr.x@hopital.test"])
     finally:

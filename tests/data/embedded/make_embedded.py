@@ -19,6 +19,7 @@ from connector.mapping import Mappings, map_report
 from connector.model import DocumentIdentity
 from connector.parse import parse_message, split_messages
 from connector.pdf import render_pdf
+from tests.support.settings import MAPPING, PARSE
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -120,8 +121,8 @@ def cdas() -> dict[str, bytes]:
     lab = lab_identity(config)
     mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
     source = (ROOT / "tests" / "data" / "oru" / "13_ins_qualified.hl7").read_bytes()
-    report = parse_message(split_messages(source)[0])[0]
-    mapped = map_report(report, mappings)
+    report = parse_message(split_messages(source)[0], settings=PARSE)[0]
+    mapped = map_report(report, mappings, settings=MAPPING)
     pdf = render_pdf(mapped, lab=lab, ids=_ids("CR0013-N3"))
     no_results = dataclasses.replace(mapped, results=())
     v1 = _ids("CR0013-N3")

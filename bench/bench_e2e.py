@@ -164,7 +164,7 @@ def end_to_end(server, n: int, profile: bool = False) -> dict[str, object]:  # t
 
             rows = [rt.store.report(rid) for rid in sent]
             mails = [(rt.store.email(r.report_id) or b"", r.envid,
-                      [x["address"] for x in rt.store.recipients(r.report_id)]) for r in rows if r]
+                      [x.address for x in rt.store.recipients(r.report_id)]) for r in rows if r]
             out["email_kb"] = sum(len(m) for m, _, _ in mails) / max(1, len(mails)) / 1024
             out["cdas"] = [_cda_of(m) for m, _, _ in mails[:SCHEMATRON_DOCS]]
 
@@ -288,8 +288,19 @@ def backlog_child(mode: str, directory: str, n: int, seconds: float) -> dict[str
             data = oru(i)
             header = header_of(data)
             record = store.record_input(data, source=f"backlog{i}.hl7")
-            store.record_split(record.input_id, [NewReport(report_id_for(header, 0), 0, 0, header.control_id,
-                                                           _series(i))], [])
+            store.record_split(
+                record.input_id,
+                [
+                    NewReport(
+                        report_id=report_id_for(header, 0),
+                        message_index=0,
+                        patient_index=0,
+                        control_id=header.control_id,
+                        series_key=_series(i),
+                    )
+                ],
+                [],
+            )
         store.close()
         return {"gen_s": time.perf_counter() - start}
     quiet_logs()

@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.errors import ConnectorError
+
+if TYPE_CHECKING:  # imported where used: `connector --help` stays fast
+    from connector.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
 
@@ -46,7 +49,8 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
     return wrapper
 
 
-def config_for(path: Path | None, *, reads_store: bool = False) -> Any:
+def config_for(path: Path | None, *, reads_store: bool = False) -> Config:
+    """The configuration named by ``--config`` (or ``$CONNECTOR_CONFIG``), else the embedded demo defaults."""
     from connector.config import demo_config, load_config
 
     if path is not None:

@@ -67,7 +67,7 @@ def run_demo() -> list[dict[str, Any]]:
                 runtime.pipeline.handle_ack_mail(dsn)
             return [
                 {"report_id": row.report_id, "state": row.state.value, "reason": row.reason,
-                 "recipients": [r["address"] for r in runtime.store.recipients(row.report_id)]}
+                 "recipients": [r.address for r in runtime.store.recipients(row.report_id)]}
                 for row in runtime.store.all_reports()
             ]
         finally:

@@ -11,8 +11,9 @@ from typing import Any
 
 from connector.config import Config
 from connector.logs import event
+from connector.model import RecipientKind
 from connector.states import ReportState
-from connector.store import Store, age_seconds
+from connector.store import RecipientRow, Store, age_seconds
 
 __all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
 
@@ -53,11 +54,14 @@ def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
         store.close()
 
 
-def _masked(recipient: dict[str, str]) -> dict[str, str]:
+def _masked(recipient: RecipientRow) -> dict[str, str]:
     """A patient's mailbox is ``<INS>@patient.mssante.fr``: shown by kind only."""
-    if recipient["kind"] == "patient":
-        return {**recipient, "address": "(patient mailbox)", "detail": ""}
-    return recipient
+    shown = {"address": recipient.address, "kind": recipient.kind.value, "idnps": recipient.idnps,
+             "state": recipient.state.value, "code": recipient.code, "detail": recipient.detail,
+             "updated_at": recipient.updated_at}
+    if recipient.kind is RecipientKind.PATIENT:
+        return {**shown, "address": "(patient mailbox)", "detail": ""}
+    return shown
 
 
 def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> list[str]:

@@ -73,10 +73,10 @@ class AckStep:
             return None
         kind = "Z02" if ack.kind == "dsn" else "Z03"
         row = next((r for r in self._ctx.store.recipients(report_id)
-                    if r["address"].lower() == ack.recipient.lower()), None)
+                    if r.address.lower() == ack.recipient.lower()), None)
         # An ack for an address we did not send to (a forward): the ZAM names the address, no IDNPS.
-        recipient = Recipient(address=ack.recipient, kind=RecipientKind(row["kind"]) if row else RecipientKind.COPY,
-                              idnps=row["idnps"] if row else "")
+        recipient = Recipient(address=ack.recipient, kind=row.kind if row else RecipientKind.COPY,
+                              idnps=row.idnps if row else "")
         # Idempotence key: one ZAM per (report, kind, recipient, state). The address is hashed:
         # a patient's mailbox is their INS.
         who = hashlib.sha256(ack.recipient.lower().encode()).hexdigest()[:16]

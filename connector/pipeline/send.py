@@ -33,7 +33,7 @@ class SendStep:
         if self._smtp is None or self._context is None:
             return ctx.wait(row, "no SMTP server configured")
         email = store.email(report_id) or b""
-        pending = [r["address"] for r in store.recipients(report_id) if r["state"] == RecipientState.PENDING.value]
+        pending = [r.address for r in store.recipients(report_id) if r.state is RecipientState.PENDING]
         if not pending:
             # Nothing left to send: every recipient was accepted (an ack may even have come in while
             # the report waited after a lost reply), refused or failed. Their states decide.

@@ -6,7 +6,7 @@ import sqlite3
 
 from connector.states import RecipientState, ReportState
 from connector.store.db import utcnow
-from connector.store.rows import CLAIM_BATCH, StoreBase
+from connector.store.rows import CLAIM_BATCH, RecipientRow, StoreBase, recipient_of
 
 __all__ = ["AckStore", "derive"]
 
@@ -14,8 +14,8 @@ __all__ = ["AckStore", "derive"]
 class AckStore(StoreBase):
     """Per-recipient delivery state, derived report state, and what is owed to the SIL."""
 
-    def recipients(self, report_id: str) -> list[dict[str, str]]:
-        return [dict(r) for r in self.db.query(
+    def recipients(self, report_id: str) -> list[RecipientRow]:
+        return [recipient_of(r) for r in self.db.query(
             "SELECT address, kind, idnps, state, code, detail, updated_at FROM recipients WHERE report_id = ? "
             "ORDER BY address", (report_id,))]
 

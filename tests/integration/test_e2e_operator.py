@@ -12,6 +12,7 @@ ENVID are too, and the store ignores every other test's acknowledgements.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import smtplib
 import time
 import uuid
@@ -72,7 +73,7 @@ def sim_config(sim: OperatorSim, tmp: Path):  # type: ignore[no-untyped-def]
 
 
 def states(runtime: Runtime, report_id: str) -> dict[str, dict[str, str]]:
-    return {r["address"].lower(): r for r in runtime.store.recipients(report_id)}
+    return {r.address.lower(): dataclasses.asdict(r) for r in runtime.store.recipients(report_id)}
 
 
 def poll_acks(runtime: Runtime, report_id: str, done, what: str) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]

@@ -70,7 +70,7 @@ def _delay(runtime: Runtime, report_id: str) -> float:
 
 
 def _recipients(runtime: Runtime, report_id: str) -> dict[str, str]:
-    return {r["address"]: r["state"] for r in runtime.store.recipients(report_id)}
+    return {r.address: r.state.value for r in runtime.store.recipients(report_id)}
 
 
 @pytest.mark.parametrize("fault", ["421-connect", "421-ehlo", "drop-after-data", "slow"])
@@ -157,9 +157,9 @@ async def test_permanent_refusal_of_one_recipient_is_recorded(smtp: FaultySmtp, 
     await _intake_and_build(runtime, entry)
     smtp.fault, smtp.handler.rcpt_replies = "rcpt", {COPY_TO: "550 5.1.1 No such user"}
     assert await _send(runtime, entry.report_id) == "sent"
-    recipients = {r["address"]: r for r in runtime.store.recipients(entry.report_id)}
-    assert recipients[PRESCRIBER]["state"] == "accepted"
-    assert (recipients[COPY_TO]["state"], recipients[COPY_TO]["code"]) == ("refused", "550")
+    recipients = {r.address: r for r in runtime.store.recipients(entry.report_id)}
+    assert recipients[PRESCRIBER].state == "accepted"
+    assert (recipients[COPY_TO].state, recipients[COPY_TO].code) == ("refused", "550")
     assert not await runtime.pipeline.step()
 
 

@@ -50,7 +50,19 @@ def _touch(path: Path, age: timedelta, data: bytes = b"MSH|^~\\&|synthetic\r") -
 def _report(store: Store, report_id: str, *, state: ReportState, age: timedelta, data: bytes | None = None) -> int:
     """A report driven through the real store API to ``state``, then aged by ``age``."""
     rec = store.record_input(data or report_id.encode(), source=f"{report_id}.hl7")
-    store.record_split(rec.input_id, [NewReport(report_id, 0, 0, "MSG-" + report_id, "order-" + report_id)], [])
+    store.record_split(
+        rec.input_id,
+        [
+            NewReport(
+                report_id=report_id,
+                message_index=0,
+                patient_index=0,
+                control_id="MSG-" + report_id,
+                series_key="order-" + report_id,
+            )
+        ],
+        [],
+    )
     store.document_identity(report_id, oid_root="1.2.250.1.999.1", effective_time="20260101120000+0100",
                             corrects=False)
     store.mark_built(
@@ -177,7 +189,15 @@ def test_an_input_shared_with_an_unfinished_report_keeps_its_bytes(config: Confi
     store = Store(config.store_path)
     try:
         input_id = _report(store, "r-old", state=ReportState.READ, age=500 * DAY)
-        store.record_split(input_id, [NewReport("r-other", 0, 1, "MSG-r-old", "order-x")], [])
+        store.record_split(
+            input_id,
+            [
+                NewReport(
+                    report_id="r-other", message_index=0, patient_index=1, control_id="MSG-r-old", series_key="order-x"
+                )
+            ],
+            [],
+        )
         store.db.query("UPDATE reports SET updated_at = ? WHERE report_id = 'r-other'", (_iso(NOW - 500 * DAY),))
     finally:
         store.close()

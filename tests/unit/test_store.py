@@ -21,7 +21,11 @@ def store(tmp_path: Path) -> Store:
 
 def _report(store: Store, report_id: str = "r-1", series: str = "order-1") -> None:
     rec = store.record_input(report_id.encode(), source="f.hl7")
-    store.record_split(rec.input_id, [NewReport(report_id, 0, 0, "MSG1", series)], [])
+    store.record_split(
+        rec.input_id,
+        [NewReport(report_id=report_id, message_index=0, patient_index=0, control_id="MSG1", series_key=series)],
+        [],
+    )
 
 
 def test_durability_is_wal_and_synchronous_full(store: Store) -> None:

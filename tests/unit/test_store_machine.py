@@ -153,8 +153,16 @@ class StoreMachine(RuleBasedStateMachine):
         if crash_before_split:
             self.crash()
             assert record.input_id in self.store.unsplit_inputs()
-        new = [NewReport(f"r-{self.inputs:03d}-{p}", 0, p, f"M{self.inputs}", f"order-{series}")
-               for p in range(patients)]
+        new = [
+            NewReport(
+                report_id=f"r-{self.inputs:03d}-{p}",
+                message_index=0,
+                patient_index=p,
+                control_id=f"M{self.inputs}",
+                series_key=f"order-{series}",
+            )
+            for p in range(patients)
+        ]
         assert self.store.record_split(record.input_id, new, []) == [n.report_id for n in new]
         if resend:  # the same bytes again (a SIL resend, a file dropped twice): one input, no new report
             again = self.store.record_input(data, source=f"f{self.inputs}-again.hl7")
@@ -205,7 +213,7 @@ class StoreMachine(RuleBasedStateMachine):
     def send(self, data: st.DataObject, outcome: str) -> None:
         """As Pipeline.send: the still-pending recipients, SENDING committed before any byte goes out."""
         report_id = data.draw(st.sampled_from(self._in(S.BUILT, S.SENDING, S.WAITING, email=True)), label="report")
-        pending = [r["address"] for r in self.store.recipients(report_id) if r["state"] == RecipientState.PENDING]
+        pending = [r.address for r in self.store.recipients(report_id) if r.state is RecipientState.PENDING]
         if not pending:  # as Pipeline.send: the recipients' states decide
             self.model.expected[report_id] = self.store.settle(report_id)
             return
@@ -243,7 +251,7 @@ class StoreMachine(RuleBasedStateMachine):
             assert self._recipient(report_id, address) is RecipientState.ACCEPTED
 
     def _recipient(self, report_id: str, address: str) -> RecipientState:
-        return next(RecipientState(r["state"]) for r in self.store.recipients(report_id) if r["address"] == address)
+        return next(r.state for r in self.store.recipients(report_id) if r.address == address)
 
     # ------------------------------------------------------------------ acknowledgements
 
@@ -258,7 +266,7 @@ class StoreMachine(RuleBasedStateMachine):
           unknown=st.booleans(), upper=st.booleans())
     def ack(self, data: st.DataObject, state: RecipientState, twice: bool, unknown: bool, upper: bool) -> None:
         report_id = data.draw(st.sampled_from(self._ackable()), label="report")
-        known = [r["address"] for r in self.store.recipients(report_id)]
+        known = [r.address for r in self.store.recipients(report_id)]
         address = UNKNOWN_ADDRESS if unknown else data.draw(st.sampled_from(known), label="address")
         if upper:  # the relay's spelling of the address: matched without case
             address = address.upper()
@@ -368,7 +376,11 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 def _built(store: Store, *addresses: str) -> str:
     record = store.record_input(b"MSH|defect", source="f.hl7")
-    store.record_split(record.input_id, [NewReport("r-1", 0, 0, "M1", "order-1")], [])
+    store.record_split(
+        record.input_id,
+        [NewReport(report_id="r-1", message_index=0, patient_index=0, control_id="M1", series_key="order-1")],
+        [],
+    )
     store.document_identity("r-1", oid_root=OID_ROOT, effective_time="20260101120000+0100", corrects=False)
     store.mark_built("r-1", email=b"mail", message_id="<m1@labo.test>", envid="e1",
                      recipients=[Recipient(address=a, kind="prescriber") for a in addresses])
@@ -407,7 +419,7 @@ def test_a_crash_after_a_partial_temporary_refusal_still_sends_to_the_refused_re
     store.close()  # the crash, right after the outcome's commit
     reopened = Store(tmp_path / "var" / "connector.sqlite")
     try:
-        pending = [r["address"] for r in reopened.recipients(report_id) if r["state"] == RecipientState.PENDING]
+        pending = [r.address for r in reopened.recipients(report_id) if r.state is RecipientState.PENDING]
         assert pending == [ADDRESSES[1]]
         _, to_send = reopened.due("9999-12-31T00:00:00")
         assert report_id in [r.report_id for r in to_send], "a report with a pending recipient is never sent again"

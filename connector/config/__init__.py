@@ -8,46 +8,7 @@
 
 from .defaults import bundled_root, demo_config
 from .load import load_config, parse_config
-from .schema import (
-    Config,
-    FolderConfig,
-    IdentityConfig,
-    ImapConfig,
-    IntakeConfig,
-    LabConfig,
-    MappingsConfig,
-    MessageConfig,
-    MetricsConfig,
-    MllpConfig,
-    RetentionConfig,
-    RetryConfig,
-    RoutingConfig,
-    SilConfig,
-    SmtpConfig,
-    TlsFiles,
-    ValidationConfig,
-)
+from .schema import *  # noqa: F403 - every section's class is part of the configuration's surface
+from .schema import __all__ as _sections
 
-__all__ = [
-    "Config",
-    "FolderConfig",
-    "IdentityConfig",
-    "ImapConfig",
-    "IntakeConfig",
-    "LabConfig",
-    "MappingsConfig",
-    "MessageConfig",
-    "MetricsConfig",
-    "MllpConfig",
-    "RetentionConfig",
-    "RetryConfig",
-    "RoutingConfig",
-    "SilConfig",
-    "SmtpConfig",
-    "TlsFiles",
-    "ValidationConfig",
-    "bundled_root",
-    "demo_config",
-    "load_config",
-    "parse_config",
-]
+__all__ = [*_sections, "bundled_root", "demo_config", "load_config", "parse_config"]

@@ -16,6 +16,9 @@ from pathlib import Path
 from connector.build import build_artifacts
 from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
+from connector.dmp import plain_oid_identity
+from connector.dmp.demo import demo_settings
+from connector.dmp.offline import REQUEST_FILE, dmp_request_for
 from connector.errors import ConnectorError, InputError, RoutingError
 from connector.mapping import Mappings, MappingSettings
 from connector.model import DocumentIdentity, LabReport, Recipient
@@ -30,6 +33,7 @@ __all__ = ["BuildResults", "build_files", "offline_identity", "write_private"]
 class BuildResults:
     built: list[tuple[str, Path]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. why a report got no DMP request
 
 
 def offline_identity(report: LabReport, *, oid_root: str, zone: str) -> DocumentIdentity:
@@ -70,7 +74,9 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
 
 
 def build_files(inputs: list[Path], out_dir: Path, config: Config,
-                progress: Callable[[int], object] | None = None) -> BuildResults:
+                progress: Callable[[int], object] | None = None, *, dmp: bool = False) -> BuildResults:
+    """``dmp``: documents get root-only OID ids (the DMP's rule) and each report with a qualified INS also gets
+    ``dmp-request.mime``, the TD2.1 signed with a demo certificate made for this run."""
     results = BuildResults()
     lab = config.lab_identity()
     mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
@@ -84,6 +90,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                                        request_mdn=config.message.request_mdn, source_oid=lab.oid_root)
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
+        dmp_setup = demo_settings(lab, Path(scratch) / "dmp-pki") if dmp else None
         for path in inputs:
             if progress is not None:
                 progress(1)
@@ -107,6 +114,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                             except RoutingError:
                                 recipients = ()  # offline: the e-mail is still written, with no To
                         ids = offline_identity(report, oid_root=lab.oid_root, zone=lab.timezone)
+                        ids = plain_oid_identity(ids) if dmp else ids
                         art = build_artifacts(report, mappings=mappings, mapping_settings=MappingSettings(
                             hold_unmapped=config.mappings.hold_unmapped), lab=lab, ids=ids, recipients=recipients,
                             message_settings=message_settings, xsd=xsd)
@@ -118,5 +126,12 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                     write_private(folder / "IHE_XDM.ZIP", art.xdm)
                     write_private(folder / "message.eml", art.email_bytes())
                     write_private(folder / "report.pdf", art.pdf)
+                    if dmp_setup is not None:
+                        request, why = dmp_request_for(report, cda=art.cda, ids=art.ids, lab=lab,
+                                                       settings=dmp_setup[0], credentials=dmp_setup[1])
+                        if request is not None:
+                            write_private(folder / REQUEST_FILE, request)
+                        else:
+                            results.notes.append(why)
                     results.built.append((report.report_id, folder))
     return results

@@ -34,7 +34,7 @@ def demo_settings(lab: LabIdentity, folder: Path) -> tuple[DmpSettings, DmpCrede
         base_url="https://localhost/si-dmp-server/v2/services",
         structure_id=structure_id,
         structure_name=lab.name,
-        responsible_id=lab.default_biologist_rpps and "8" + lab.default_biologist_rpps or "DEMO",
+        responsible_id=("8" + lab.default_biologist_rpps) if lab.default_biologist_rpps else "DEMO",
         software_name=lab.application_name,
         software_version=lab.application_version,
         homologation_number=DEMO_HOMOLOGATION,

@@ -287,6 +287,9 @@ class DmpDouble:
         etree.SubElement(errors, f"{{{RS}}}RegistryError", errorCode=refusal.code,
                          codeContext=refusal.reason or refusal.code,
                          severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error", location="DMP double")
+        if is_query:  # an AdhocQueryResponse always has its (here empty) object list
+            etree.SubElement(answer, f"{{{checks.RIM}}}RegistryObjectList")
+            answer.set("totalResultCount", "0")
         self.schemas.check(answer, "double-bug")
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 

@@ -120,7 +120,8 @@ def test_vihf_attributes_and_signature(request_parts: tuple, tmp_path: Path) -> 
     assert attrs["Identifiant_Structure"] == ["1999999999"]  # 1 + the demo lab's FINESS
     assert attrs["Secteur_Activite"] == ["SA25^1.2.250.1.71.4.2.4"]
     assert attrs["urn:oasis:names:tc:xacml:2.0:subject:role"] == ["AUTOMATE"]
-    assert attrs["urn:oasis:names:tc:xacml:2.0:resource:resource-id"] == ["285057512004242^^^&1.2.250.1.213.1.4.8&ISO^NH"]
+    resource = attrs["urn:oasis:names:tc:xacml:2.0:resource:resource-id"]
+    assert resource == ["285057512004242^^^&1.2.250.1.213.1.4.8&ISO^NH"]
     assert attrs["Ressource_URN"] == ["urn:dmp"]
     assert attrs["urn:oasis:names:tc:xspa:1.0:subject:purposeofuse"] == ["normal"]
     for name in ("VIHF_Version", "LPS_Nom", "LPS_Version", "LPS_ID_HOMOLOGATION_DMP",

@@ -50,8 +50,8 @@ def test_an_untampered_request_is_accepted(dmp_double: DmpDouble, dmp_settings: 
 
 @pytest.mark.parametrize(("name", "edit", "code"), [
     ("VIHF attribute changed after signing", _replace(b"INDIRECTE", b"DIRECTE_X"), "DMPInvalidVIHF"),
-    ("structure changed after signing", _replace(b"<saml2:AttributeValue>1999999999", b"<saml2:AttributeValue>1999999998"),
-     "DMPInvalidVIHF"),
+    ("structure changed after signing",
+     _replace(b"<saml2:AttributeValue>1999999999", b"<saml2:AttributeValue>1999999998"), "DMPInvalidVIHF"),
     ("WS-Addressing ReplyTo missing", lambda b: re.sub(rb"<wsa:ReplyTo.*?</wsa:ReplyTo>", b"", b, count=1),
      "MessageAddressingHeaderRequired"),
     ("uniqueId with an extension", lambda b: re.sub(rb'(registryObject="Document01" value=")([0-9.]+)"',

@@ -148,11 +148,12 @@ def build_submission(doc: DmpDocument, *, header: CdaHeader, structure_id: str, 
     w.name(package, header.title)
     w.author(package, xds.SS_AUTHOR, SUBMISSION_SET, person=person, institution=institution, specialty=specialty)
     w.classification(package, xds.SS_CONTENT_TYPE, SUBMISSION_SET, content_type_of(doc))
+    # Inside the package, as in the DMP's examples (ebRIM allows it beside the package too).
+    w.el(package, "Classification", classificationNode=xds.SS_NODE, classifiedObject=SUBMISSION_SET,
+         id=w.next_id("cla"))
     w.external_id(package, xds.SS_PATIENT_ID, SUBMISSION_SET, patient_id, "XDSSubmissionSet.patientId")
     w.external_id(package, xds.SS_SOURCE_ID, SUBMISSION_SET, source_oid, "XDSSubmissionSet.sourceId")
     w.external_id(package, xds.SS_UNIQUE_ID, SUBMISSION_SET, ids.submission_set, "XDSSubmissionSet.uniqueId")
-    w.el(objects, "Classification", classificationNode=xds.SS_NODE, classifiedObject=SUBMISSION_SET,
-         id=w.next_id("cla"))
 
     entry = w.el(objects, "ExtrinsicObject", id=DOCUMENT, mimeType="text/xml", objectType=xds.DE_OBJECT_TYPE)
     w.slot(entry, "creationTime", to_xds_dtm(header.effective_time, default_zone=zone))

@@ -60,12 +60,13 @@ def delete_body(doc: DmpDocument, *, header: CdaHeader, entry_uuid: str, source_
     w.author(package, xds.SS_AUTHOR, SUBMISSION_SET, person=xcn_of(author) if author.id_extension else "",
              institution=institution, specialty=specialty)
     w.classification(package, xds.SS_CONTENT_TYPE, SUBMISSION_SET, content_type_of(doc))
+    # Inside the package, as in the DMP's examples (ebRIM allows it beside the package too).
+    w.el(package, "Classification", classificationNode=xds.SS_NODE, classifiedObject=SUBMISSION_SET,
+         id=w.next_id("cla"))
     w.external_id(package, xds.SS_PATIENT_ID, SUBMISSION_SET, patient_id, "XDSSubmissionSet.patientId")
     w.external_id(package, xds.SS_SOURCE_ID, SUBMISSION_SET, source_oid, "XDSSubmissionSet.sourceId")
     w.external_id(package, xds.SS_UNIQUE_ID, SUBMISSION_SET,
                   f"2.25.{uuid.uuid5(_NAMESPACE, 'dmp-delete|' + unique_id).int}", "XDSSubmissionSet.uniqueId")
-    w.el(objects, "Classification", classificationNode=xds.SS_NODE, classifiedObject=SUBMISSION_SET,
-         id=w.next_id("cla"))
     w.association(objects, xds.UPDATE_STATUS, SUBMISSION_SET, entry_uuid, OriginalStatus=original.value,
                   NewStatus=EntryStatus.DELETED.value)
     return root

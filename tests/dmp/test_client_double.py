@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import socket
+
 import pytest
 
-from connector.dmp import DmpClient, DmpStatus
+from connector.dmp import DmpClient, DmpCredentials, DmpSettings, DmpStatus, RateLimiter
 from tests.dmp.double import APPROVED, DELETED, DEPRECATED, DmpDouble, Fault
 from tests.dmp.support import document, next_version, report_from
 
@@ -137,3 +140,18 @@ def test_unqualified_ins_is_never_sent(dmp_client: DmpClient, dmp_double: DmpDou
     outcome = dmp_client.submit(document(report_from("14_ins_validated_not_qualified.hl7")))
     assert (outcome.status, outcome.code) == (DmpStatus.FAILED, "PFI_INS_NON_QUALIFIE")
     assert dmp_double.received == []
+
+
+def test_an_unreachable_dmp_is_retried_without_a_td31b(dmp_settings: DmpSettings,
+                                                       dmp_credentials: DmpCredentials) -> None:
+    """Nothing was sent (connection refused): no doubt to settle, the next attempt simply sends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed once the with ends: nobody listens there
+    settings = dataclasses.replace(dmp_settings, base_url=f"https://127.0.0.1:{port}/si-dmp-server/v2/services")
+    client = DmpClient(settings, dmp_credentials, limiter=RateLimiter(5))
+    try:
+        outcome = client.submit(document())
+    finally:
+        client.close()
+    assert (outcome.status, outcome.code, outcome.recovered) == (DmpStatus.RETRY, "PFI_DMP_INJOIGNABLE", False)

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from connector.dmp import DmpAction, plain_oid, plain_oid_identity, refuse_in_indirect_mode
+from connector.dmp import DmpAction, DmpDocument, plain_oid, plain_oid_identity, refuse_in_indirect_mode
 from connector.dmp.document import is_plain_oid
 from connector.dmp.metadata import build_submission
 from connector.dmp.requests import read_cda_header
@@ -112,3 +112,31 @@ def test_metadata_has_the_shape_of_the_dmp_example(shared_ref: Path) -> None:
     assert set(ours) == set(theirs) == {"set", "document", "signature"}
     for kind in ours:
         assert ours[kind] == theirs[kind], kind
+
+
+@given(flags=st.fixed_dictionaries({}, optional={
+    "MASQUE_PS": st.booleans(), "INVISIBLE_PATIENT": st.booleans(), "INVISIBLE_REP_LEGAUX": st.booleans(),
+    "DESTDMP": st.booleans(), "CONNEXION_SECRETE": st.booleans()}))
+def test_confidentiality_is_the_cda_code_plus_one_code_per_masking_flag_set(flags: dict[str, bool]) -> None:
+    doc = _doc_with(flags)
+    root = build_submission(doc, header=_HEADER, structure_id="1999999999", source_oid="1.2.3",
+                            submitted=datetime(2026, 1, 1, tzinfo=UTC))
+    entry = root.find(f".//{{{RIM}}}ExtrinsicObject[@id='Document01']")
+    assert entry is not None
+    codes = [c.get("nodeRepresentation") for c in entry.iterfind(
+        f"{{{RIM}}}Classification[@classificationScheme='urn:uuid:f4f85eac-e6cb-4883-b524-f2705394840f']")]
+    expected = ["N"] + [dmp for flag, dmp in (("MASQUE_PS", "MASQUE_PS"), ("INVISIBLE_PATIENT", "INVISIBLE_PATIENT"),
+                                              ("INVISIBLE_REP_LEGAUX", "INVISIBLE_REPRESENTANTS_LEGAUX"))
+                        if flags.get(flag)]
+    assert codes == expected
+
+
+_BASE = document()
+_HEADER = read_cda_header(_BASE)
+
+
+def _doc_with(flags: dict[str, bool]) -> DmpDocument:
+    from connector.model import DocumentFlags
+
+    report = dataclasses.replace(_BASE.report, flags=DocumentFlags(values=tuple(flags.items())))
+    return dataclasses.replace(_BASE, report=report)

@@ -61,15 +61,19 @@ def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> in
 
 @click.command()
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("preview"),
-              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the preview (default: a new private folder under the system's temp dir).")
 @config_option
 @guard
-def preview(input_file: Path, out_dir: Path, config_path: Path | None) -> int:
+def preview(input_file: Path, out_dir: Path | None, config_path: Path | None) -> int:
     """Render the PDF the prescriber will receive, before anything is sent."""
+    import tempfile
+
     from connector.ops.offline import build_files
 
-    results = build_files([input_file], out_dir, config_for(config_path))
+    # Never a folder in the working directory: a preview holds patient data and would end up in a checkout.
+    out = out_dir or Path(tempfile.mkdtemp(prefix="connector-preview-"))
+    results = build_files([input_file], out, config_for(config_path))
     for failure in results.failures:
         click.echo(failure, err=True)
     for _, folder in results.built:

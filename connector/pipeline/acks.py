@@ -16,7 +16,7 @@ from connector.model import Recipient, RecipientKind
 from connector.parse import header_of, split_messages
 from connector.states import RecipientState, ReportState
 from connector.store import ReportRow, age_seconds
-from connector.track import Ack, build_zam, parse_acks
+from connector.track import Ack, build_zam, read_ack_mail
 
 from .compose import cda_time
 from .context import PipelineContext
@@ -36,10 +36,16 @@ class AckStep:
         """Apply the acks one returned mail carries; False when it matches no report of ours."""
         store, observer = self._ctx.store, self._ctx.observer
         known = False
-        for ack in parse_acks(raw):
+        outcome = read_ack_mail(raw)
+        if not outcome.acks:
+            # A person wrote to the lab's applicative mailbox (a doctor replying): nobody reads it but us.
+            event("ack.unmatched", level=logging.WARNING, kind="none", reason=outcome.reason,
+                  folder="unknown_folder")
+        for ack in outcome.acks:
             report_id = store.find_report(envid=ack.envid, message_id=ack.original_message_id)
             if report_id is None:
-                event("ack.unmatched", kind=ack.kind, state=ack.state.value)
+                event("ack.unmatched", level=logging.WARNING, kind=ack.kind, state=ack.state.value,
+                      reason="no report of ours has this ENVID or Message-ID", folder="unknown_folder")
                 continue
             known = True
             zam = self._zam(report_id, ack)

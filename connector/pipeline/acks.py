@@ -27,6 +27,14 @@ __all__ = ["AckStep"]
 _OK_STATES = (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
 
 
+def ack_code(ack: Ack) -> str:
+    """The code operators see (events, ``connector show``, alert rules): a DSN's enhanced status (5.1.1),
+    an MDN's or KO mail's error code (902). The ZAM^Z02 keeps the SMTP reply code (550) its table names."""
+    if ack.kind == "dsn":
+        return ack.status or ack.error_code
+    return ack.error_code or ack.status
+
+
 class AckStep:
     def __init__(self, ctx: PipelineContext, loader: ReportLoader) -> None:
         self._ctx = ctx
@@ -49,11 +57,13 @@ class AckStep:
                 continue
             known = True
             zam = self._zam(report_id, ack)
-            state = store.apply_ack(report_id, address=ack.recipient, state=ack.state,
-                                    code=ack.error_code or ack.status, detail=ack.diagnostic, zam=zam)
+            code = ack_code(ack)
+            state = store.apply_ack(report_id, address=ack.recipient, state=ack.state, code=code,
+                                    detail=ack.diagnostic, zam=zam)
             bad = ack.state in (RecipientState.FAILED, RecipientState.ERROR)
             event(f"recipient.{ack.state.value}", level=logging.WARNING if bad else logging.INFO,
-                  report_id=report_id, kind=ack.kind, code=ack.error_code or ack.status, report_state=state.value)
+                  report_id=report_id, kind=ack.kind, code=code, smtp_code=ack.error_code if ack.kind == "dsn" else "",
+                  report_state=state.value)
             observer.ack(ack.kind, ack.state.value)
             row = store.report(report_id)
             if row is not None and state in (ReportState.DELIVERED, ReportState.READ):

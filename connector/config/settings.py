@@ -16,7 +16,7 @@ from connector.package import MessageSettings
 from connector.parse import ParseSettings
 from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
-from connector.track import ImapSettings
+from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 
 from .schema import Config, TlsFiles
 
@@ -28,6 +28,7 @@ __all__ = [
     "parse_settings",
     "pipeline_settings",
     "secret",
+    "sil_outbox",
     "smtp_settings",
     "tls_settings",
 ]
@@ -115,3 +116,11 @@ def imap_settings(config: Config) -> ImapSettings:
         mailbox=imap.mailbox, done_folder=imap.done_folder, unknown_folder=imap.unknown_folder,
         starttls=imap.starttls, timeout=imap.timeout,
     )
+
+
+def sil_outbox(config: Config) -> SilOutbox:
+    """Where ZAMs go: a folder the SIL polls (mode and group for its account), or its MLLP listener."""
+    sil = config.sil
+    if sil.zam_folder:
+        return FolderOutbox(directory=config.path(sil.zam_folder), mode=int(sil.zam_file_mode, 8))
+    return MllpOutbox(sil.zam_host, sil.zam_port)

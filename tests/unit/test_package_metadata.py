@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -46,12 +43,8 @@ from connector.package.metadata import (
     SS_PATIENT_ID,
     SS_SOURCE_ID,
 )
+from tests.support.refkit import lcm_schema, ref_file
 
-SHARED_REF = Path(
-    os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-)
-ANS_CDA = SHARED_REF / "cda" / "testcontenucda" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml"
-LCM_XSD = SHARED_REF / "mssante" / "xsd-ebrs-3.0" / "lcm.xsd"
 NS = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "lcm": "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"}
 
 INS_OID = "1.2.250.1.213.1.4.10"  # INS-NIR test OID
@@ -180,22 +173,13 @@ def external_id(obj: etree._Element, scheme: str) -> str:
     return obj.find(f"rim:ExternalIdentifier[@identificationScheme='{scheme}']", NS).get("value")
 
 
-@lru_cache(maxsize=1)
-def lcm_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(LCM_XSD)))
-
-
 def assert_schema_valid(xml: bytes) -> None:
-    if not LCM_XSD.is_file():
-        pytest.skip(f"ebRS 3.0 schemas not found at {LCM_XSD} (set CONNECTOR_SHARED_REF)")
     schema = lcm_schema()
     assert schema.validate(etree.fromstring(xml)), schema.error_log
 
 
 def ans_example() -> bytes:
-    if not ANS_CDA.is_file():
-        pytest.skip(f"ANS CR-BIO example not found at {ANS_CDA} (set CONNECTOR_SHARED_REF)")
-    return ANS_CDA.read_bytes()
+    return ref_file("cda", "testcontenucda", "ExemplesCDA", "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
 
 
 # ---------------------------------------------------------------------------- schema

@@ -6,7 +6,7 @@ import os
 
 from hypothesis import settings
 
-pytest_plugins = ["tests.simulator.plugin", "tests.support.refkit", "tests.privacy_scan"]
+pytest_plugins = ["tests.simulator.plugin", "tests.support.refkit", "tests.support.smtp", "tests.privacy_scan"]
 
 # Bounded example counts: fuzzing depth belongs in a nightly run, CI stays under its time budget.
 settings.register_profile("ci", max_examples=200, deadline=None)

@@ -12,6 +12,7 @@ import pytest
 
 from connector.errors import ConfigError, PermanentError, TransientError
 from connector.track import FolderOutbox, MllpOutbox, encode_mailbox_name
+from tests.support.ports import free_port
 
 ZAM = b"MSH|^~\\&|PFI-X|Org|SIL-Y|labo|2026||ZAM^Z02^ZAM_Z01|018|P|2.6\rEVN||2026\r"
 
@@ -97,10 +98,8 @@ def test_mllp_outbox_reject_is_permanent(sil: FakeSil) -> None:
 
 
 def test_mllp_outbox_unreachable_is_transient() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        port = s.getsockname()[1]
     with pytest.raises(TransientError):
-        MllpOutbox("127.0.0.1", port, attempts=2, backoff=0.01, timeout=1).deliver(ZAM, name="zam-1")
+        MllpOutbox("127.0.0.1", free_port(), attempts=2, backoff=0.01, timeout=1).deliver(ZAM, name="zam-1")
 
 
 @pytest.mark.parametrize(

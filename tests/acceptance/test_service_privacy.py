@@ -25,17 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import (
-    E2E,
-    OperatorSim,
-    Service,
-    Site,
-    cli,
-    free_port,
-    http_get,
-    wait_for,
-    write_site,
-)
+from tests.simulator.plugin import OperatorSim
+from tests.support.paths import E2E
+from tests.support.ports import free_port
+from tests.support.service import ServiceProcess, Site, cli, http_get, wait_for, write_site
 
 pytestmark = pytest.mark.simulator
 
@@ -92,7 +85,7 @@ def ko_mdn(sim: OperatorSim, message_id: str) -> bytes:
 
 
 def test_no_canary_value_leaves_the_connector(
-        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], Service]) -> None:
+        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
     sim = operator_sim
     mllp_port = free_port()
     site = write_site(tmp_path, sim, mllp_port=mllp_port)

@@ -12,9 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from tests.ledger.oru import LedgerEntry
 
 START, END = b"\x0b", b"\x1c\x0d"
 ACK_TIMEOUT_SECONDS = 10.0  # commit (fsync) + hl7apy ACK take milliseconds; longer means the peer is gone
@@ -103,9 +100,3 @@ def paced(items: list, action: Callable[[object], None], *, pause: Callable[[], 
     thread.start()
     return thread
 
-
-def drop_file(folder: Path, entry: LedgerEntry) -> None:
-    """The SIL's side of the drop-folder contract: write under a temp name, then rename."""
-    tmp = folder / f".{entry.control_id}.part"
-    tmp.write_bytes(entry.data)
-    tmp.rename(folder / f"{entry.control_id}.hl7")

@@ -179,9 +179,15 @@ def test_changed_uidvalidity_rescans(operator_sim: OperatorSim, sent: tuple[str,
 
 
 def test_implicit_tls_with_external(operator_sim: OperatorSim) -> None:
+    """IMAPS (TLS from the first byte) with SASL EXTERNAL: the client certificate alone logs in and an ack is read."""
     sim = operator_sim
+    message_id = make_msgid(domain="labo.test")
+    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=10) as smtp:
+        smtp.send_message(mdn(sim, message_id, "processed"), from_addr="", to_addrs=[sim.lab_mailbox])
     with AckMailbox(settings(sim, port=sim.imaps_port, starttls=False, sasl_external=True), tls_context(sim)) as box:
-        list(box.fetch_new(None))  # connects, authenticates, selects
+        _, found = fetch_until(box, None, 1, lambda a: a.kind == "mdn" and a.original_message_id == message_id)
+        assert [(a.state.value, a.error_code) for _, a in found] == [("processed", "")]
+        box.move_done(found[0][0], known=True)
 
 
 @pytest.mark.parametrize("case", ["bad password", "unknown CA", "external without cert"])

@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-START, END = b"\x0b", b"\x1c\x0d"
-ACK_TIMEOUT_SECONDS = 10.0  # commit (fsync) + hl7apy ACK take milliseconds; longer means the peer is gone
+from tests.support.mllp import TIMEOUT_SECONDS, frame, read_frame
+
 RECONNECT_PAUSE_SECONDS = 0.2  # a real SIL waits longer; short keeps the test fast
-MAX_ACK_BYTES = 64 * 1024
 
 
 def ack_code(ack: bytes) -> str:
@@ -63,18 +62,9 @@ class SilSender:
 
     def _exchange(self, message: bytes) -> bytes:
         if self._sock is None:
-            self._sock = socket.create_connection((self.host, self.port), timeout=ACK_TIMEOUT_SECONDS)
-        self._sock.sendall(START + message + END)
-        buf = b""
-        while END not in buf:
-            chunk = self._sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("connector closed the connection before the ACK")
-            buf += chunk
-            if len(buf) > MAX_ACK_BYTES:
-                raise ConnectionError("ACK too large")
-        start = buf.find(START)
-        return buf[start + 1: buf.find(END)]
+            self._sock = socket.create_connection((self.host, self.port), timeout=TIMEOUT_SECONDS)
+        self._sock.sendall(frame(message))
+        return read_frame(self._sock)
 
     def _close(self) -> None:
         if self._sock is not None:

@@ -147,15 +147,14 @@ def doc_ids(ext: str = "D1", *, replaces: tuple[str, str] | None = None, version
     )
 
 
+def package_args() -> dict[str, object]:
+    """What build_metadata and build_xdm take besides the CDA, for the synthetic report."""
+    return {"mapped": mapped_report(), "lab": LAB, "ids": doc_ids(), "recipients": RECIPIENTS,
+            "submission_time": SUBMITTED}
+
+
 def metadata_of(cda: bytes, **kw: object) -> etree._Element:
-    args: dict[str, object] = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
-    args.update(kw)
+    args = package_args() | kw
     return etree.fromstring(build_metadata(cda, **args))  # type: ignore[arg-type]
 
 
@@ -333,13 +332,7 @@ def test_replacement_adds_an_rplc_association_to_the_previous_entry() -> None:
 
 
 def test_metadata_is_deterministic_and_ids_are_unique() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     first = build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     assert first == build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     ids = [e.get("id") for e in etree.fromstring(first).iter() if e.get("id")]
@@ -379,13 +372,7 @@ def test_xdm_zip_layout_and_content() -> None:
 
 
 def test_xdm_is_byte_identical_when_rebuilt() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     assert build_xdm(synthetic_cda(), **args) == build_xdm(synthetic_cda(), **args)  # type: ignore[arg-type]
     other = dict(args, submission_time="20260105093100+0100")
     assert build_xdm(synthetic_cda(), **args) != build_xdm(synthetic_cda(), **other)  # type: ignore[arg-type]

@@ -247,14 +247,14 @@ class ServiceProcess:
                 self.proc.kill()
                 self.proc.wait()
 
-    def stderr(self) -> str:
-        """The current run's log."""
-        path = self.logs[-1] if self.logs else None
+    def stderr(self, run: int = -1) -> str:
+        """One run's log: the current one by default, ``run=0`` the first start's."""
+        path = self.logs[run] if self.logs else None
         return path.read_text(encoding="utf-8", errors="replace") if path and path.exists() else ""
 
-    def events(self) -> list[dict[str, Any]]:
-        """The current run's log events."""
-        return json_lines(self.stderr())
+    def events(self, run: int = -1) -> list[dict[str, Any]]:
+        """One run's log events (see :meth:`stderr`)."""
+        return json_lines(self.stderr(run))
 
     def has_event(self, name: str) -> dict[str, Any] | None:
         return next((e for e in self.events() if e.get("event") == name), None)

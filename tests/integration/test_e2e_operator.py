@@ -13,13 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import smtplib
 import time
 import uuid
-from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -39,6 +34,7 @@ from connector.send import import_directory
 from connector.service.runtime import Runtime, open_runtime
 from connector.service.tracking import deliver_outbox_once, read_acks_once
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
+from tests.support.mail import inject, mdn
 
 pytestmark = pytest.mark.simulator
 
@@ -90,34 +86,6 @@ def poll_acks(runtime: Runtime, report_id: str, done, what: str) -> dict[str, di
         time.sleep(POLL_SECONDS)
 
 
-def mdn(sim: OperatorSim, *, reader: str, message_id: str, error: str = "") -> bytes:
-    """An MDN shaped like tests/data/mail/mdn_processed.eml / mdn_error_new_form.eml (synthetic subject)."""
-    msg = MIMEMultipart("report", report_type="disposition-notification")
-    msg["From"] = reader
-    msg["To"] = sim.lab_mailbox
-    msg["Subject"] = Header(("[KO Intégration système !][902] " if error else "")
-                            + "XDM/1.0/DDM+CR d'examens biologiques SYNTHE PATIENTE", "utf-8").encode()
-    msg["Message-ID"] = make_msgid(domain=reader.split("@")[1])
-    msg.attach(MIMEText("Le document n'a pas pu être intégré." if error else "Le document a été intégré.",
-                        "plain", "utf-8"))
-    fields = (f"Reporting-UA: dpi.{reader.split('@')[1]}; DPI-X 4.2\r\n"
-              f"Original-Recipient: rfc822;{reader}\r\nFinal-Recipient: rfc822; {reader}\r\n"
-              f"Original-Message-ID: {message_id}\r\n"
-              "Disposition: automatic-action/MDN-sent-automatically; "
-              f"{'processed/error' if error else 'processed'}\r\n")
-    if error:
-        fields += f"Error: {error}\r\n"
-    part = MIMEBase("message", "disposition-notification")
-    part.set_payload(fields)
-    msg.attach(part)
-    return msg.as_bytes()
-
-
-def inject(sim: OperatorSim, sender: str, raw: bytes) -> None:
-    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=15) as smtp:
-        smtp.sendmail(sender, [sim.lab_mailbox], raw)
-
-
 def segments(hl7: bytes) -> dict[str, list[list[str]]]:
     out: dict[str, list[list[str]]] = {}
     for line in hl7.decode("utf-8").split("\r"):
@@ -160,9 +128,9 @@ def test_report_to_three_recipients_dsn_bounce_mdn_and_zams(operator_sim: Operat
         # 2. MDNs on the plain inbound port, answering the Message-ID the store minted.
         message_id = runtime.store.report(report_id).message_id  # type: ignore[union-attr]
         assert message_id
-        inject(sim, PRESCRIBER, mdn(sim, reader=PRESCRIBER, message_id=message_id))
-        inject(sim, COPY, mdn(sim, reader=COPY, message_id=message_id,
-                              error="902^Identifiant patient inconnu^applicationErrorCondition"))
+        inject(sim, mdn(reader=PRESCRIBER, to=sim.lab_mailbox, original_message_id=message_id), sender=PRESCRIBER)
+        inject(sim, mdn(reader=COPY, to=sim.lab_mailbox, original_message_id=message_id,
+                        error="902^Identifiant patient inconnu^applicationErrorCondition"), sender=COPY)
         after_mdn = poll_acks(runtime, report_id,
                               lambda s: s[PRESCRIBER]["state"] == "processed" and s[COPY]["state"] == "error",
                               "MDNs")
@@ -249,12 +217,13 @@ def test_a_late_dsn_does_not_move_a_read_recipient_back(operator_sim: OperatorSi
         poll_acks(runtime, report_id, lambda s: all(r["state"] != "accepted" for r in s.values()), "DSNs")
         row = runtime.store.report(report_id)
         assert row is not None and row.message_id and row.envid
-        inject(sim, PRESCRIBER, mdn(sim, reader=PRESCRIBER, message_id=row.message_id))
+        inject(sim, mdn(reader=PRESCRIBER, to=sim.lab_mailbox, original_message_id=row.message_id),
+               sender=PRESCRIBER)
         poll_acks(runtime, report_id, lambda s: s[PRESCRIBER]["state"] == "processed", "the MDN")
 
         late = late_dsn(sim, envid=row.envid, recipient=PRESCRIBER, action="delayed", status="4.4.1")
         marker = late.split(b"boundary=")[1].split(b"\r\n")[0].strip(b'"')
-        inject(sim, "", late)
+        inject(sim, late)
         sim.wait_for_messages(sim.lab_mailbox, 1, match=lambda raw: marker in raw)  # in the INBOX
         deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
         while any(marker in raw for raw in sim.read_maildir(sim.lab_mailbox)):  # until read and filed away

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import uuid
@@ -15,6 +16,7 @@ from connector.send import (
     create_ssl_context,
     submit,
 )
+from tests.support.proxy import TcpProxy
 from tests.support.settings import smtp_settings, tls_settings
 
 pytestmark = pytest.mark.simulator
@@ -135,12 +137,16 @@ async def test_server_name_in_certificate_accepted(operator_sim) -> None:
 
 
 async def test_client_reuses_one_session(operator_sim) -> None:
+    """Five messages through a counting proxy in front of Postfix: one TCP connection carried them all."""
     sim = operator_sim
-    settings = _settings(sim)
     tag = uuid.uuid4().hex
-    async with SmtpClient(settings, create_ssl_context(settings.tls, production=False)) as client:
-        for i in range(5):
-            envid = f"{tag}{i}"
-            await client.submit(_message(sim, envid, "dr.y@cabinet.test"), sender=sim.lab_mailbox,
-                                recipients=["dr.y@cabinet.test"], envid=envid)
-    await sim.await_messages("dr.y@cabinet.test", 5, match=lambda m: tag.encode() in m)
+    with TcpProxy((sim.smtp_host, sim.submission_port)) as proxy:
+        settings = dataclasses.replace(_settings(sim), port=proxy.port)
+        async with SmtpClient(settings, create_ssl_context(settings.tls, production=False)) as client:
+            for i in range(5):
+                envid = f"{tag}{i}"
+                await client.submit(_message(sim, envid, "dr.y@cabinet.test"), sender=sim.lab_mailbox,
+                                    recipients=["dr.y@cabinet.test"], envid=envid)
+    assert proxy.connections == 1, f"{proxy.connections} SMTP sessions for 5 messages"
+    delivered = await sim.await_messages("dr.y@cabinet.test", 5, match=lambda m: tag.encode() in m)
+    assert len(delivered) == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -14,10 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 ORU_DIR = ROOT / "tests" / "data" / "oru"
 BAD_DIR = ROOT / "tests" / "data" / "bad"
 CORPUS = sorted(ORU_DIR.glob("*.hl7"))
-
-
-def shared_ref() -> Path:
-    return Path(os.environ.get("CONNECTOR_SHARED_REF") or ROOT / ".." / "shared" / "ref")
 
 
 def parse_file(path: Path) -> list[tuple[bytes, tuple[LabReport, ...]]]:

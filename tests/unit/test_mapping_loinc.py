@@ -1,7 +1,6 @@
 """LOINC subset, import of the official table / French labels, and suggest()."""
 
 import csv
-import os
 import shutil
 from pathlib import Path
 
@@ -9,16 +8,11 @@ import pytest
 
 from connector.mapping import Mappings, default_mappings_dir, import_loinc, suggest
 from connector.mapping.loinc import LoincTable, check_digit_ok, default_loinc_dir
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", REPO / ".." / "shared" / "ref"))
-TOP2000 = SHARED_REF / "terminology" / "loinc_top2000_lab_results_SI_v1.6.csv"
+from tests.support.refkit import ref_file
 
 
 def top2000() -> Path:
-    if not TOP2000.is_file():
-        pytest.skip(f"shared reference data not found at {TOP2000} (set CONNECTOR_SHARED_REF)")
-    return TOP2000
+    return ref_file("terminology", "loinc_top2000_lab_results_SI_v1.6.csv")
 
 
 def test_check_digit_accepts_every_top2000_code() -> None:

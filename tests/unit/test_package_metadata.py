@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -46,12 +43,8 @@ from connector.package.metadata import (
     SS_PATIENT_ID,
     SS_SOURCE_ID,
 )
+from tests.support.refkit import lcm_schema, ref_file
 
-SHARED_REF = Path(
-    os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-)
-ANS_CDA = SHARED_REF / "cda" / "testcontenucda" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml"
-LCM_XSD = SHARED_REF / "mssante" / "xsd-ebrs-3.0" / "lcm.xsd"
 NS = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "lcm": "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"}
 
 INS_OID = "1.2.250.1.213.1.4.10"  # INS-NIR test OID
@@ -154,15 +147,14 @@ def doc_ids(ext: str = "D1", *, replaces: tuple[str, str] | None = None, version
     )
 
 
+def package_args() -> dict[str, object]:
+    """What build_metadata and build_xdm take besides the CDA, for the synthetic report."""
+    return {"mapped": mapped_report(), "lab": LAB, "ids": doc_ids(), "recipients": RECIPIENTS,
+            "submission_time": SUBMITTED}
+
+
 def metadata_of(cda: bytes, **kw: object) -> etree._Element:
-    args: dict[str, object] = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
-    args.update(kw)
+    args = package_args() | kw
     return etree.fromstring(build_metadata(cda, **args))  # type: ignore[arg-type]
 
 
@@ -180,22 +172,13 @@ def external_id(obj: etree._Element, scheme: str) -> str:
     return obj.find(f"rim:ExternalIdentifier[@identificationScheme='{scheme}']", NS).get("value")
 
 
-@lru_cache(maxsize=1)
-def lcm_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(LCM_XSD)))
-
-
 def assert_schema_valid(xml: bytes) -> None:
-    if not LCM_XSD.is_file():
-        pytest.skip(f"ebRS 3.0 schemas not found at {LCM_XSD} (set CONNECTOR_SHARED_REF)")
     schema = lcm_schema()
     assert schema.validate(etree.fromstring(xml)), schema.error_log
 
 
 def ans_example() -> bytes:
-    if not ANS_CDA.is_file():
-        pytest.skip(f"ANS CR-BIO example not found at {ANS_CDA} (set CONNECTOR_SHARED_REF)")
-    return ANS_CDA.read_bytes()
+    return ref_file("cda", "testcontenucda", "ExemplesCDA", "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
 
 
 # ---------------------------------------------------------------------------- schema
@@ -349,13 +332,7 @@ def test_replacement_adds_an_rplc_association_to_the_previous_entry() -> None:
 
 
 def test_metadata_is_deterministic_and_ids_are_unique() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     first = build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     assert first == build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     ids = [e.get("id") for e in etree.fromstring(first).iter() if e.get("id")]
@@ -395,13 +372,7 @@ def test_xdm_zip_layout_and_content() -> None:
 
 
 def test_xdm_is_byte_identical_when_rebuilt() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     assert build_xdm(synthetic_cda(), **args) == build_xdm(synthetic_cda(), **args)  # type: ignore[arg-type]
     other = dict(args, submission_time="20260105093100+0100")
     assert build_xdm(synthetic_cda(), **args) != build_xdm(synthetic_cda(), **other)  # type: ignore[arg-type]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from _parse_helpers import ORU_DIR, reports_of, shared_ref
+from _parse_helpers import ORU_DIR, reports_of
 
 from connector.model import (
     CodedValue,
@@ -294,11 +295,8 @@ def test_corsican_nir_and_validator_from_obx16() -> None:
     assert report.validating_biologist is not None and report.validating_biologist.idnps == "810000000002"
 
 
-def test_ans_reference_example_in_place() -> None:
-    path = shared_ref() / "mssante" / "hl7v2-ans-exemples" / "ORU_R01_CR-Bio_init_N1_N3_MetaDMPMSS_v2.1.hl7"
-    if not path.exists():
-        pytest.skip(f"ANS reference examples not found at {path} (set CONNECTOR_SHARED_REF)")
-    (report,) = parse_message(path.read_bytes(), source=path.name, settings=PARSE)
+def test_ans_reference_example_in_place(ans_oru: Path) -> None:
+    (report,) = parse_message(ans_oru.read_bytes(), source=ans_oru.name, settings=PARSE)
     assert len(report.documents) == 2 and len(report.participants) == 4
     assert report.flags is not None and report.flags.get("DESTDMP") is True
     assert report.patient.identity_status is IdentityStatus.VALIDATED

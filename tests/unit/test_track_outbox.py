@@ -12,6 +12,8 @@ import pytest
 
 from connector.errors import ConfigError, PermanentError, TransientError
 from connector.track import FolderOutbox, MllpOutbox, encode_mailbox_name
+from tests.support.mllp import frame, read_frame
+from tests.support.ports import free_port
 
 ZAM = b"MSH|^~\\&|PFI-X|Org|SIL-Y|labo|2026||ZAM^Z02^ZAM_Z01|018|P|2.6\rEVN||2026\r"
 
@@ -50,15 +52,9 @@ class FakeSil:
         for reply in self.replies:
             conn, _ = self.sock.accept()
             with conn:
-                buf = b""
-                while b"\x1c\x0d" not in buf:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    buf += chunk
-                self.received.append(buf)
+                self.received.append(read_frame(conn))
                 if reply is not None:
-                    conn.sendall(b"\x0b" + reply + b"\x1c\x0d")
+                    conn.sendall(frame(reply))
 
 
 def ack(code: str) -> bytes:
@@ -75,7 +71,7 @@ def sil(request: pytest.FixtureRequest) -> Iterator[FakeSil]:
 @pytest.mark.parametrize("sil", [[ack("AA")]], indirect=True)
 def test_mllp_outbox_waits_for_aa(sil: FakeSil) -> None:
     MllpOutbox("127.0.0.1", sil.port, backoff=0.01).deliver(ZAM, name="zam-018")
-    assert sil.received == [b"\x0b" + ZAM + b"\x1c\x0d"]
+    assert sil.received == [ZAM]
 
 
 @pytest.mark.parametrize("sil", [[None, ack("AE"), ack("CA")]], indirect=True)
@@ -97,10 +93,8 @@ def test_mllp_outbox_reject_is_permanent(sil: FakeSil) -> None:
 
 
 def test_mllp_outbox_unreachable_is_transient() -> None:
-    with socket.create_server(("127.0.0.1", 0)) as s:
-        port = s.getsockname()[1]
     with pytest.raises(TransientError):
-        MllpOutbox("127.0.0.1", port, attempts=2, backoff=0.01, timeout=1).deliver(ZAM, name="zam-1")
+        MllpOutbox("127.0.0.1", free_port(), attempts=2, backoff=0.01, timeout=1).deliver(ZAM, name="zam-1")
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from connector.model import MessageHeader, Recipient
 from connector.states import RecipientState
 from connector.track import Ack, build_zam, zam_for_ack
-
-REF = Path(os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref")
-EXAMPLES = REF / "mssante" / "hl7v2-ans-exemples"
+from tests.support.refkit import ANS_HL7_EXAMPLES, ref_file
 
 ORIGINAL = MessageHeader(sending_application="SIL-Y", sending_facility="labo", control_id="015", processing_id="P")
 ADAM = Recipient(address="adam.hoda@test-ci-sis.mssante.fr", kind="prescriber", idnps="801234567897")
@@ -30,10 +25,7 @@ def segments(er7: str) -> list[list[str]]:
 
 
 def example(name: str) -> list[list[str]]:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"ANS examples not found at {EXAMPLES} (set CONNECTOR_SHARED_REF)")
-    return segments(path.read_text(encoding="utf-8"))
+    return segments(ref_file(*ANS_HL7_EXAMPLES, name).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@
 
 from .check import check_mappings
 from .files import BatteryMapping, Finding, TestMapping
-from .loinc import LOINC_OID, import_loinc
+from .loinc import LOINC_OID
+from .loinc_import import import_loinc
 from .mapper import MappingSettings, MappingStats, map_report, map_report_with_stats
 from .mappings import Mappings, default_mappings_dir
 from .suggest import Candidate, suggest

@@ -115,14 +115,14 @@ def test_bad_loinc_check_digit_and_unknown_key(tmp_path: Path) -> None:
 def test_loinc_unknown_to_subset_is_a_warning_and_to_imported_table_an_error(tmp_path: Path) -> None:
     from connector.mapping import import_loinc
 
-    write(tmp_path, "t.yaml", HEADER + "  X1:\n    loinc: 2160-0\n    display: Test\n")
-    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if "2160-0" in f.message]
+    write(tmp_path, "t.yaml", HEADER + "  X1:\n    loinc: 12345-5\n    display: Test\n")
+    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if "12345-5" in f.message]
     assert warning.severity == "warning" and warning.line == 4
     table = tmp_path / "Loinc.csv"
     table.write_text("LOINC_NUM,COMPONENT,PROPERTY,LONG_COMMON_NAME\n2951-2,Sodium,SCnc,Sodium [Moles/volume]\n")
     loinc_dir = tmp_path / "data"
     import_loinc(table, loinc_dir=loinc_dir)
-    (error,) = [f for f in check_mappings(tmp_path, loinc_dir=loinc_dir) if "2160-0" in f.message]
+    (error,) = [f for f in check_mappings(tmp_path, loinc_dir=loinc_dir) if "12345-5" in f.message]
     assert error.severity == "error" and (error.line, error.key) == (4, "tests.X1.loinc")
 
 

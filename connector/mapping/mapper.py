@@ -99,8 +99,7 @@ def map_report_with_stats(
     tally = _Tally()
     mapped: list[MappedResult] = []
     for order in report.orders:
-        ctx = _Context(report.report_id, mappings, settings, tally, _battery(order, mappings),
-                       order_chapter(order, mappings) or settings.default_chapter)
+        ctx = _Context(report.report_id, mappings, settings, tally, _battery(order, mappings), order)
         default_specimen = order.specimens[0] if order.specimens else None
         for result in order.results:
             _add(mapped, result, default_specimen, ctx)
@@ -121,7 +120,7 @@ def map_report_with_stats(
     return MappedReport(report, tuple(mapped), unmapped), stats
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Context:
     """What every result of one order is mapped with."""
 
@@ -130,7 +129,15 @@ class _Context:
     settings: MappingSettings
     tally: _Tally
     battery: Coded
-    fallback_chapter: Coded  # for results nothing else places: the order's chapter, else the default
+    order: Order
+    _fallback: Coded | None = None
+
+    @property
+    def fallback_chapter(self) -> Coded:
+        """For results nothing else places: the order's chapter, else the default (computed when first needed)."""
+        if self._fallback is None:
+            self._fallback = order_chapter(self.order, self.mappings) or self.settings.default_chapter
+        return self._fallback
 
     def where(self, local: Coded, entry: TestMapping | None) -> Where:
         return Where(self.report_id, local.code, entry, str(self.mappings.directory))
@@ -168,7 +175,7 @@ def _add(out: list[MappedResult], result: Result, specimen: Specimen | None, ctx
                 ctx.tally.unmapped.append(local.code)
             else:
                 require_fit(loinc, unit, where, mappings)
-            out.append(_unconverted(result, local, entry.display, (entry.chapter, entry.subchapter), ctx, flags,
+            out.append(_unconverted(result, where, entry.display, (entry.chapter, entry.subchapter), ctx, flags,
                                     status, specimen, unit, loinc))
             return
         factor = factor or Decimal(1)
@@ -197,7 +204,7 @@ def _add(out: list[MappedResult], result: Result, specimen: Specimen | None, ctx
     placed = chapter_by_loinc(loinc, mappings) or (ctx.fallback_chapter, None)
     display = local.display if loinc is None or not is_loinc_system(local.system) else (
         local.display or mappings.french_display(loinc.code) or _long_name(loinc, mappings))
-    out.append(_unconverted(result, local, display, placed, ctx, flags, status, specimen, unit, loinc))
+    out.append(_unconverted(result, where, display, placed, ctx, flags, status, specimen, unit, loinc))
 
 
 def _long_name(code: Coded, mappings: Mappings) -> str:
@@ -249,11 +256,11 @@ def _is_quantity(result: Result) -> bool:
     return any(isinstance(v, (Numeric, StructuredNumeric)) for v in result.values)
 
 
-def _unconverted(result: Result, local: Coded, display: str, placed: tuple[Coded, Coded | None], ctx: _Context,
+def _unconverted(result: Result, where: Where, display: str, placed: tuple[Coded, Coded | None], ctx: _Context,
                  flags: tuple[str, ...], status: str, specimen: Specimen | None, unit: str,
                  loinc: Coded | None = None) -> MappedResult:
     """A result sent with the unit as the SIL sent it (as UCUM): no mapping, or no conversion to the mapping's unit."""
-    where = ctx.where(local, ctx.mappings.lookup(local))
+    local = result.code
     return MappedResult(
         result=result, local=local, loinc=loinc, display=display or local.code, chapter=placed[0],
         subchapter=placed[1], battery=ctx.battery, value=result.values[0] if result.values else None, unit=unit,

@@ -131,6 +131,7 @@ def _litre_token(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=4096)  # the mapper reads the same few units all day
 def read_unit(spelling: str, *, loinc_property: str = "") -> UnitReading:
     """The UCUM code for ``spelling`` (OBX-6 or a mapping's unit), given the LOINC property when known."""
     text = " ".join(spelling.split())

@@ -73,7 +73,7 @@ def mappings_suggest(query: str, unit: str, specimen: str, limit: int, config_pa
 @guard
 def mappings_draft(catalogue: Path, out: Path, config_path: Path | None, as_json: bool) -> int:
     """Draft a mapping file from the SIL's test catalogue (CSV: code, label, unit[, specimen])."""
-    from connector.mapping.draft import draft_mapping, render_yaml
+    from connector.mapping import draft_mapping, render_yaml
 
     if out.exists():
         raise click.UsageError(f"{out} exists: choose another --out (a draft never replaces a file)")

@@ -82,12 +82,12 @@ def mapping_unit(entry: TestMapping, where: Where) -> str:
     return reading.ucum
 
 
-def require_fit(code: Coded, unit: str, where: Where, mappings: Mappings) -> None:
+def require_fit(code: Coded, unit: str, where: Where, mappings: Mappings, *, edit: str = "") -> None:
     """Raise LoincUnitConflict when ``unit`` contradicts what ``code`` measures."""
     prop = loinc_property(mappings, code)
     if unit and property_fit(prop, unit) is Fit.CONFLICT:
         raise LoincUnitConflict(where.local_code, loinc=code.code, unit=unit, expected=property_label(prop),
-                                edit=where.edit_code(), report_id=where.report_id)
+                                edit=edit or where.edit_code(), report_id=where.report_id)
 
 
 def fits(code: Coded | None, unit: str, mappings: Mappings) -> bool:

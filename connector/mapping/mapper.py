@@ -173,8 +173,8 @@ def _add(out: list[MappedResult], result: Result, specimen: Specimen | None, ctx
             unit = ucum_unit(sent_unit, where, mappings, prop=loinc_property(mappings, loinc))
             if loinc is None:  # a LOINC code sent by the SIL stays if its unit fits it
                 ctx.tally.unmapped.append(local.code)
-            else:
-                require_fit(loinc, unit, where, mappings)
+            else:  # the SIL's unit is not the mapping's: converting it is the fix
+                require_fit(loinc, unit, where, mappings, edit=where.edit_unit(sent_unit))
             out.append(_unconverted(result, where, entry.display, (entry.chapter, entry.subchapter), ctx, flags,
                                     status, specimen, unit, loinc))
             return

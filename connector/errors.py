@@ -10,6 +10,8 @@
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
+        │   ├── UnitNotUcum       a unit with no UCUM form: the report WAITS for a mapping
+        │   └── LoincUnitConflict a LOINC code whose property contradicts the unit: the report WAITS
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
@@ -34,6 +36,7 @@ __all__ = [
     "DmpUnavailable",
     "ImapUnavailable",
     "InputError",
+    "LoincUnitConflict",
     "MalformedHL7",
     "MappingFileError",
     "NoAddressYet",
@@ -43,6 +46,7 @@ __all__ = [
     "SmtpTemporaryError",
     "StoreUnavailable",
     "TransientError",
+    "UnitNotUcum",
     "UnmappedCode",
 ]
 
@@ -155,6 +159,42 @@ class UnmappedCode(PermanentError):
         self.report_id = report_id
         super().__init__(
             f"report {report_id or '?'}: local code {local_code!r} has no entry in mappings/"
+        )
+
+
+class UnitNotUcum(UnmappedCode):
+    """A result's unit has no UCUM form; the report waits until a mapping says which unit it is.
+
+    The unit as sent is named (a unit is not patient data), never the value.
+    """
+
+    def __init__(self, local_code: str, *, unit: str, edit: str, report_id: str = "", why: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.unit = unit
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: unit {unit!r} has no UCUM form"
+            + (f" ({why})" if why else "") + f"; {edit}",
+        )
+
+
+class LoincUnitConflict(UnmappedCode):
+    """A LOINC code whose property contradicts the result's unit; the report waits for a mapping."""
+
+    def __init__(self, local_code: str, *, loinc: str, unit: str, expected: str, edit: str,
+                 report_id: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.loinc = loinc
+        self.unit = unit
+        self.expected = expected
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: LOINC {loinc} measures {expected}, "
+            f"not a quantity in {unit!r}; {edit}",
         )
 
 

@@ -8,8 +8,9 @@ from hypothesis import settings
 
 pytest_plugins = ["tests.simulator.plugin", "tests.support.refkit", "tests.support.smtp", "tests.privacy_scan"]
 
-# Bounded example counts: fuzzing depth belongs in a nightly run, CI stays under its time budget.
-settings.register_profile("ci", max_examples=200, deadline=None)
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+# The default run (and .ci/run) is derandomized: the same examples every time, so a red run is a change in
+# the code, not a new draw. HYPOTHESIS_PROFILE=explore draws new examples (and more of them) to hunt.
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

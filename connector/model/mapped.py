@@ -43,6 +43,7 @@ class MappedResult:
     status: str = "completed"  # CDA statusCode: completed / aborted
     specimen: Specimen | None = None
     previous: tuple[PreviousResult, ...] = ()  # converted like value
+    unit_display: str = ""  # the unit as a French report prints it (10*9/L → G/L, [IU]/mL → UI/mL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -180,7 +180,7 @@ def test_report_to_three_recipients_dsn_bounce_mdn_and_zams(operator_sim: Operat
     err5 = read[COPY]["ERR"][0][5].split("^")
     assert err5[0] == "902" and err5[2] == "applicationErrorCondition"
     for path in folder.iterdir():
-        assert path.stat().st_mode & 0o777 == 0o600, path.name
+        assert path.stat().st_mode & 0o777 == 0o640, path.name  # sil.zam_file_mode: the SIL reads through the group
 
 
 def late_dsn(sim: OperatorSim, *, envid: str, recipient: str, action: str, status: str) -> bytes:

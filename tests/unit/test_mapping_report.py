@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import UnmappedCode
+from connector.errors import LoincUnitConflict, UnmappedCode
 from connector.mapping import LOINC_OID, Mappings, map_report, map_report_with_stats
 from connector.model import (
     Coded,
@@ -104,7 +104,9 @@ def test_loinc_sent_by_the_sil_passes_through(mappings: Mappings) -> None:
     (r,) = map_report(
         report(obx("2345-7", "0.95", "g/L", system="LN", label="Glucose")), mappings, settings=MAPPING
     ).results
-    assert r.loinc == Coded("2345-7", "Glucose [Mass/volume] in Serum or Plasma", LOINC_OID)
+    # displayName: the ANS French display of the code; the name shown: the lab's label
+    assert r.loinc == Coded("2345-7", "Glucose [Masse/Volume] Sérum/Plasma ; Numérique", LOINC_OID)
+    assert r.display == "Glucose"
     assert r.unit == "g/L" and r.chapter.code == "18719-5"
     # a LOINC code the mappings know takes the mapping's chapter, unit rules and French display
     (r,) = map_report(
@@ -196,11 +198,21 @@ def test_chapters_in_first_seen_order(mappings: Mappings) -> None:
     assert [c.code for c in mapped.chapters] == ["18723-7", "18719-5", "18720-3"]
 
 
-def test_loinc_sent_with_an_unconvertible_unit_keeps_its_code(mappings: Mappings) -> None:
-    mapped, stats = map_report_with_stats(report(obx("6690-2", "7", "mmol/L", system="LN")), mappings, settings=MAPPING)
+def test_loinc_sent_with_an_unconvertible_unit_keeps_its_code_when_the_unit_fits_it(mappings: Mappings) -> None:
+    mapped, stats = map_report_with_stats(report(obx("6690-2", "7000", "/uL", system="LN")), mappings, settings=MAPPING)
     (r,) = mapped.results
-    assert r.loinc is not None and r.loinc.code == "6690-2" and r.unit == "mmol/L"
+    assert r.loinc is not None and r.loinc.code == "6690-2" and r.unit == "/uL"
     assert stats.unit_mismatches == ("6690-2",) and mapped.unmapped_codes == ()
+
+
+def test_loinc_sent_with_a_unit_it_cannot_have_holds_the_report(mappings: Mappings) -> None:
+    """Issue 12.5: a count code (6690-2, #/volume) in mmol/L says something false: never sent as is."""
+    with pytest.raises(LoincUnitConflict) as err:
+        map_report(report(obx("6690-2", "7.123", "mmol/L", system="LN")), mappings, settings=MAPPING)
+    message = str(err.value)
+    assert isinstance(err.value, UnmappedCode)  # the pipeline makes it wait, like an unmapped code
+    assert "6690-2" in message and "'mmol/L'" in message and "hematologie.yaml:" in message
+    assert "rep-1" in message and "7.123" not in message
 
 
 def test_obx_under_spm_is_mapped_with_its_specimen(mappings: Mappings) -> None:

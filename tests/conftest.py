@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["tests.simulator.plugin", "tests.privacy_scan"]
+pytest_plugins = ["tests.simulator.plugin", "tests.privacy_scan", "tests.support.postgres"]
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", ROOT.parent / "shared" / "ref"))

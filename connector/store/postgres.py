@@ -1,0 +1,333 @@
+"""The shared engine: PostgreSQL through psycopg 3 and a connection pool, for several instances.
+
+Durability is checked at start as SQLite's PRAGMAs are: ``fsync`` must be on and every connection
+commits with ``synchronous_commit`` not ``off`` (a commit that releases an ACK must survive a crash
+of the server). Transactions run at READ COMMITTED; where the SQLite code relied on a single writer,
+the store locks the rows it reads (``FOR UPDATE``) or a key (transaction advisory lock). A lost
+connection, a server restart or an empty pool raise :class:`StoreUnavailable`: intake answers AE or
+leaves the file, nothing is acknowledged, and the next attempt gets a fresh connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg import IsolationLevel
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import RowMaker, no_result
+from psycopg_pool import ConnectionPool
+
+from connector.errors import ConfigError, StoreUnavailable
+from connector.store.backend import Channel, Engine, Params, Tx, lock_number
+
+__all__ = ["PgRow", "PostgresBackend", "translate"]
+
+# Seconds to get a connection (pool or server) before the store is declared unavailable: short
+# enough that an MLLP client gets its AE well within its own timeout.
+CONNECT_TIMEOUT = 5.0
+POOL_TIMEOUT = 10.0
+MIN_SERVER_VERSION = 120000  # GENERATED … AS IDENTITY, SKIP LOCKED, pg_notify: PostgreSQL 12 or later
+APPLICATION_NAME = "lab-results-connector"
+# Client-side keepalives: a dead server or a cut link is noticed in about a minute, not two hours.
+_CONNECT_DEFAULTS = {"connect_timeout": str(int(CONNECT_TIMEOUT)), "keepalives": "1", "keepalives_idle": "30",
+                     "keepalives_interval": "10", "keepalives_count": "3", "application_name": APPLICATION_NAME}
+_DURABLE_COMMITS = frozenset({"on", "remote_apply", "remote_write", "local"})  # all wait for the local flush
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)  # includes the pool's PoolTimeout
+
+
+@functools.lru_cache(maxsize=1024)
+def translate(sql: str) -> str:
+    """The portable SQL's ``?`` and ``:name`` placeholders as psycopg's ``%s`` and ``%(name)s``.
+
+    Quoted text and comments are copied as they are (a ``?`` there is not a placeholder) and a literal
+    ``%`` is doubled; ``::`` casts are left alone.
+    """
+    out: list[str] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in "'\"":
+            end = sql.find(ch, i + 1)
+            while end != -1 and sql.startswith(ch, end + 1):  # '' inside a literal
+                end = sql.find(ch, end + 2)
+            end = n if end == -1 else end + 1
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            end = n if end == -1 else end
+            out.append(sql[i:end].replace("%", "%%"))
+            i = end
+        elif ch == "?":
+            out.append("%s")
+            i += 1
+        elif ch == ":" and (i == 0 or sql[i - 1] != ":") and (match := _NAME.match(sql, i + 1)):
+            out.append(f"%({match.group()})s")
+            i = match.end()
+        else:
+            out.append("%%" if ch == "%" else ch)
+            i += 1
+    return "".join(out)
+
+
+class PgRow:
+    """A result row readable by column name and by position, as ``sqlite3.Row`` is."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, values: Sequence[Any], index: Mapping[str, int]) -> None:
+        self._values = values
+        self._index = index
+
+    def __getitem__(self, key: int | str) -> Any:
+        return self._values[self._index[key]] if isinstance(key, str) else self._values[key]
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:  # the columns only: a row may hold an input's bytes
+        return f"PgRow({', '.join(self._index)})"
+
+
+def pg_row(cursor: psycopg.Cursor[Any]) -> RowMaker[PgRow]:
+    if cursor.description is None:
+        return no_result
+    index = {column.name: i for i, column in enumerate(cursor.description)}
+    return lambda values: PgRow(values, index)
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, parameters: Params = (), /) -> psycopg.Cursor[Any]:
+        if not parameters:  # no placeholders parsed: a script of several statements runs as it is
+            return self._conn.execute(sql)  # our own SQL text, never input
+        return self._conn.execute(translate(sql), parameters)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    """The class and SQLSTATE only: a server message can quote the values of a row."""
+    state = getattr(getattr(exc, "diag", None), "sqlstate", None) or ""
+    return StoreUnavailable(f"store unavailable ({type(exc).__name__}{' ' + state if state else ''})")
+
+
+class PostgresBackend:
+    engine = Engine.POSTGRESQL
+    shared = True
+    for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+    epoch_now = "CAST(extract(epoch FROM clock_timestamp()) AS double precision)"
+
+    def __init__(self, url: str, *, password: str = "", pool_size: int = 8) -> None:
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            raise ConfigError("expected a PostgreSQL URL postgresql://user@host:port/database",
+                              key="store.url") from None
+        host, port, dbname = (str(given.get(k) or "") for k in ("host", "port", "dbname"))
+        self._where = f"postgresql://{host or 'localhost'}{':' + port if port else ''}/{dbname}"
+        extra = {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in given}
+        if password:
+            extra["password"] = password
+        self.conninfo = make_conninfo(url, **extra)
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            self.conninfo, min_size=1, max_size=pool_size, open=False, timeout=POOL_TIMEOUT,
+            kwargs={"row_factory": pg_row}, configure=_configure, name="connector-store",
+            reconnect_timeout=0)  # keep trying for ever: the store comes back, the service stays up
+        try:
+            self._pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
+        except _UNAVAILABLE as exc:
+            self._pool.close()
+            raise StoreUnavailable(f"cannot reach the PostgreSQL store {self._where} "
+                                   f"({type(exc).__name__})") from None
+        self._check()
+
+    @property
+    def where(self) -> str:
+        return self._where
+
+    def _check(self) -> None:
+        settings = self.durability
+        if int(settings["server_version_num"]) < MIN_SERVER_VERSION:
+            raise ConfigError(f"PostgreSQL {MIN_SERVER_VERSION // 10000} or later is needed "
+                              f"(the server is {settings['server_version_num']})", path=self._where)
+        if settings["fsync"] != "on" or settings["synchronous_commit"] not in _DURABLE_COMMITS:
+            raise ConfigError(
+                "the store cannot keep its durability guarantee (fsync="
+                f"{settings['fsync']}, synchronous_commit={settings['synchronous_commit']}; expected fsync on "
+                "and synchronous_commit on): fix the server's postgresql.conf", path=self._where)
+
+    @property
+    def durability(self) -> dict[str, str]:
+        names = ("synchronous_commit", "fsync", "server_version_num")
+        rows = self.query("SELECT name, setting FROM pg_settings WHERE name IN (?, ?, ?)", names)
+        return {r[0]: str(r[1]) for r in rows}
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield _PgTx(conn)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+        try:
+            with self._pool.connection() as conn:
+                return _PgTx(conn).execute(sql, params).fetchall()
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
+
+    def close(self) -> None:
+        self._pool.close()
+
+    # ---------------------------------------------------------------- dialect
+
+    def lock_key(self, c: Tx, namespace: str, key: str) -> None:
+        c.execute("SELECT pg_advisory_xact_lock(?)", (lock_number(namespace, key),))
+
+    def notify(self, c: Tx, channel: Channel) -> None:
+        c.execute("SELECT pg_notify(?, '')", (channel.value,))  # delivered at commit, once per transaction
+
+    def listener(self, channel: Channel) -> PgListener:
+        return PgListener(self.conninfo, channel)
+
+    def singleton(self, name: str) -> PgSingleton:
+        return PgSingleton(self.conninfo, lock_number("singleton", name))
+
+    # ---------------------------------------------------------------- schema
+
+    def schema_version(self) -> int:
+        with self.transaction() as c:
+            return _version(c)
+
+    def apply_migration(self, version: int, description: str, script: str) -> None:
+        with self.transaction() as c:
+            # Two instances started at once: the second waits here, then finds the step done.
+            c.execute("SELECT pg_advisory_xact_lock(?)", (lock_number("schema", "migrate"),))
+            if _version(c) >= version:
+                return
+            c.execute(script)
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                      "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+            c.execute("INSERT INTO schema_migrations VALUES (?, ?, to_char(clock_timestamp() AT TIME ZONE 'UTC', "
+                      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+00:00\"'))", (version, description))
+
+
+def _version(c: Tx) -> int:
+    if c.execute("SELECT to_regclass('schema_migrations')").fetchone()[0] is None:
+        return 0
+    return int(c.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    """Every pooled connection: READ COMMITTED whatever the server's default, and durable commits."""
+    conn.isolation_level = IsolationLevel.READ_COMMITTED
+    # A server or role set to `off` is overridden for our sessions; a stronger setting (remote_apply
+    # with a synchronous standby) is kept.
+    if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":  # type: ignore[index]
+        conn.execute("SET synchronous_commit TO on")
+    conn.commit()
+
+
+def _session(conninfo: str) -> psycopg.Connection[Any]:
+    return psycopg.Connection.connect(conninfo, autocommit=True)
+
+
+class PgListener:
+    """LISTEN on a connection of its own; a broken link is reopened at the next wait."""
+
+    def __init__(self, conninfo: str, channel: Channel) -> None:
+        self._conninfo = conninfo
+        self.channel = channel
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connected(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = _session(self._conninfo)
+            self._conn.execute(f"LISTEN {self.channel.value}")  # an enum value: never input
+        return self._conn
+
+    def wait(self, timeout: float) -> bool:
+        try:
+            conn = self._connected()
+        except _UNAVAILABLE:
+            time.sleep(timeout)  # the store is down: the caller's own poll will say so
+            return False
+        try:
+            for _ in conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except _UNAVAILABLE:
+            self.close()
+            return True  # notifications may have been missed while the link was down: poll now
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PgSingleton:
+    """A session advisory lock on a connection of its own: it dies with the process holding it.
+
+    A SIGKILLed holder's connection closes, the server drops the lock, another instance takes over.
+    """
+
+    def __init__(self, conninfo: str, key: int) -> None:
+        self._conninfo = conninfo
+        self._key = key
+        self._conn: psycopg.Connection[Any] | None = None
+        self._locked = False
+
+    def acquire(self) -> bool:
+        if self.held():
+            return True
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = _session(self._conninfo)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+        except _UNAVAILABLE:
+            self._drop()
+            return False
+        if row is None or not row[0]:
+            return False
+        self._locked = True
+        return True
+
+    def held(self) -> bool:
+        if self._conn is None or self._conn.closed or not self._locked:
+            return False
+        try:
+            self._conn.execute("SELECT 1")
+        except _UNAVAILABLE:
+            self._drop()  # the server restarted or the link broke: the lock went with the session
+            return False
+        return True
+
+    def _drop(self) -> None:
+        self._locked = False
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def release(self) -> None:
+        if self._conn is not None and not self._conn.closed and self._locked:
+            with contextlib.suppress(*_UNAVAILABLE):  # the session is gone, and the lock with it
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
+        self._drop()

@@ -145,9 +145,16 @@ class PostgresBackend:
         if password:
             extra["password"] = password
         self.conninfo = make_conninfo(url, **extra)
+        try:  # one direct connection first: a refused or misconfigured server is said at once
+            with psycopg.Connection.connect(self.conninfo, autocommit=True) as first:
+                self._check(first)
+        except _UNAVAILABLE as exc:
+            raise StoreUnavailable(f"cannot reach the PostgreSQL store {self._where} "
+                                   f"({type(exc).__name__})") from None
         self._pool: ConnectionPool[Any] = ConnectionPool(
             self.conninfo, min_size=1, max_size=pool_size, open=False, timeout=POOL_TIMEOUT,
-            kwargs={"row_factory": pg_row}, configure=_configure, name="connector-store",
+            # autocommit: a read is one round trip; transaction() sends BEGIN … COMMIT itself.
+            kwargs={"row_factory": pg_row, "autocommit": True}, configure=_configure, name="connector-store",
             reconnect_timeout=0)  # keep trying for ever: the store comes back, the service stays up
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
@@ -155,14 +162,14 @@ class PostgresBackend:
             self._pool.close()
             raise StoreUnavailable(f"cannot reach the PostgreSQL store {self._where} "
                                    f"({type(exc).__name__})") from None
-        self._check()
 
     @property
     def where(self) -> str:
         return self._where
 
-    def _check(self) -> None:
-        settings = self.durability
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        _configure(conn)
+        settings = _durability(conn)
         if int(settings["server_version_num"]) < MIN_SERVER_VERSION:
             raise ConfigError(f"PostgreSQL {MIN_SERVER_VERSION // 10000} or later is needed "
                               f"(the server is {settings['server_version_num']})", path=self._where)
@@ -174,9 +181,11 @@ class PostgresBackend:
 
     @property
     def durability(self) -> dict[str, str]:
-        names = ("synchronous_commit", "fsync", "server_version_num")
-        rows = self.query("SELECT name, setting FROM pg_settings WHERE name IN (?, ?, ?)", names)
-        return {r[0]: str(r[1]) for r in rows}
+        try:
+            with self._pool.connection() as conn:
+                return _durability(conn)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
@@ -235,6 +244,13 @@ def _version(c: Tx) -> int:
     return int(c.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0])
 
 
+def _durability(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """The session's settings that decide whether a commit survives a crash (as this connection sees them)."""
+    rows = conn.execute("SELECT name, setting FROM pg_settings WHERE name IN "
+                        "('synchronous_commit', 'fsync', 'server_version_num')").fetchall()
+    return {r[0]: str(r[1]) for r in rows}
+
+
 def _configure(conn: psycopg.Connection[Any]) -> None:
     """Every pooled connection: READ COMMITTED whatever the server's default, and durable commits."""
     conn.isolation_level = IsolationLevel.READ_COMMITTED
@@ -242,7 +258,6 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     # with a synchronous standby) is kept.
     if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":  # type: ignore[index]
         conn.execute("SET synchronous_commit TO on")
-    conn.commit()
 
 
 def _session(conninfo: str) -> psycopg.Connection[Any]:

@@ -226,16 +226,27 @@ class PostgresBackend:
             return _version(c)
 
     def apply_migration(self, version: int, description: str, script: str) -> None:
-        with self.transaction() as c:
-            # Two instances started at once: the second waits here, then finds the step done.
-            c.execute("SELECT pg_advisory_xact_lock(?)", (lock_number("schema", "migrate"),))
-            if _version(c) >= version:
-                return
-            c.execute(script)
-            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                      "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
-            c.execute("INSERT INTO schema_migrations VALUES (?, ?, to_char(clock_timestamp() AT TIME ZONE 'UTC', "
-                      "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+00:00\"'))", (version, description))
+        key = lock_number("schema", "migrate")
+        try:
+            with self._pool.connection() as conn:
+                # Two migrations started at once: the second waits here, then finds the step done. The lock
+                # is the session's and taken before BEGIN: a transaction begun before the other one's DDL
+                # committed could still see the old catalog (no schema_migrations table yet).
+                conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+                try:
+                    with conn.transaction():
+                        c = _PgTx(conn)
+                        if _version(c) >= version:
+                            return
+                        c.execute(script)
+                        c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                                  "description TEXT NOT NULL, applied_at TEXT NOT NULL)")
+                        c.execute("INSERT INTO schema_migrations VALUES (?, ?, to_char(clock_timestamp() AT TIME "
+                                  "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"+00:00\"'))", (version, description))
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from None
 
 
 def _version(c: Tx) -> int:

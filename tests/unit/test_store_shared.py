@@ -158,8 +158,8 @@ def test_the_same_mllp_message_at_two_instances_at_once_is_one_input(two: tuple[
     for n in range(15):  # each round a real race between the two transactions
         key = f"SIL|LABO|MSG{n}"
         first, second = _at_once(
-            lambda key=key: a.record_input(b"MSH|a" + key.encode(), source="mllp:a", dedup_key=key),  # type: ignore[misc]
-            lambda key=key: b.record_input(b"MSH|b" + key.encode(), source="mllp:b", dedup_key=key))  # type: ignore[misc]
+            lambda key=key: a.record_input(b"MSH|a" + key.encode(), source="mllp:a", dedup_key=key),
+            lambda key=key: b.record_input(b"MSH|b" + key.encode(), source="mllp:b", dedup_key=key))
         assert sorted([first.duplicate, second.duplicate]) == [False, True]
         assert first.input_id == second.input_id
     assert a.db.query("SELECT count(*) FROM inputs")[0][0] == 15

@@ -11,7 +11,7 @@ its locks are no-ops), the durability check, and the primitives several instance
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from typing import Any, Protocol
@@ -53,6 +53,8 @@ class Cursor(Protocol):
 
     def fetchall(self) -> list[Any]: ...
 
+    def fetchmany(self, size: int = ..., /) -> list[Any]: ...
+
     def __iter__(self) -> Iterator[Any]: ...
 
 
@@ -60,6 +62,8 @@ class Tx(Protocol):
     """An open transaction: statements in the portable subset, rows readable by name and by position."""
 
     def execute(self, sql: str, parameters: Params = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Params], /) -> object: ...
 
 
 class Listener(Protocol):
@@ -124,6 +128,14 @@ class Backend(Protocol):
 
     def lock_key(self, c: Tx, namespace: str, key: str) -> None:
         """Serialise transactions on one key (a document series) until commit; no-op with one writer."""
+        ...
+
+    def stream(self, c: Tx, sql: str, size: int) -> Iterator[Any]:
+        """The rows of a large result ``size`` at a time, never all of it in memory (a copy of every input)."""
+        ...
+
+    def sync_identity(self, c: Tx, table: str, column: str) -> None:
+        """After rows were inserted with their ids given (a copy), new ids continue after the largest."""
         ...
 
     def notify(self, c: Tx, channel: Channel) -> None:

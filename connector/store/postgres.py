@@ -14,7 +14,7 @@ import contextlib
 import functools
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,12 +112,17 @@ def pg_row(cursor: psycopg.Cursor[Any]) -> RowMaker[PgRow]:
 
 class _PgTx:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
+        self.conn = conn
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Params], /) -> None:
+        # psycopg pipelines the statements: one round trip for the batch, not one per row.
+        with self.conn.cursor() as cur:
+            cur.executemany(translate(sql), seq_of_parameters)
 
     def execute(self, sql: str, parameters: Params = (), /) -> psycopg.Cursor[Any]:
         if not parameters:  # no placeholders parsed: a script of several statements runs as it is
-            return self._conn.execute(sql)  # our own SQL text, never input
-        return self._conn.execute(translate(sql), parameters)
+            return self.conn.execute(sql)  # our own SQL text, never input
+        return self.conn.execute(translate(sql), parameters)
 
 
 def _unavailable(exc: BaseException) -> StoreUnavailable:
@@ -209,6 +214,19 @@ class PostgresBackend:
 
     def lock_key(self, c: Tx, namespace: str, key: str) -> None:
         c.execute("SELECT pg_advisory_xact_lock(?)", (lock_number(namespace, key),))
+
+    def stream(self, c: Tx, sql: str, size: int) -> Iterator[Any]:
+        if not isinstance(c, _PgTx):
+            raise TypeError("a transaction of this store was expected")
+        # A server-side cursor: the server keeps the result, we fetch `size` rows per round trip.
+        with c.conn.cursor(name="connector_stream") as cursor:
+            cursor.itersize = size
+            cursor.execute(sql)  # our own SQL text, never input
+            yield from cursor
+
+    def sync_identity(self, c: Tx, table: str, column: str) -> None:
+        c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "  # our table names only
+                  f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
 
     def notify(self, c: Tx, channel: Channel) -> None:
         c.execute("SELECT pg_notify(?, '')", (channel.value,))  # delivered at commit, once per transaction

@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from connector.errors import ConfigError
 from connector.store.backend import Channel, Engine, Tx
@@ -42,6 +44,14 @@ class SqliteBackend(Database):
 
     def lock_key(self, c: Tx, namespace: str, key: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
+
+    def stream(self, c: Tx, sql: str, size: int) -> Iterator[Any]:
+        cursor = c.execute(sql)  # SQLite steps through the result as it is fetched
+        while chunk := cursor.fetchmany(size):
+            yield from chunk
+
+    def sync_identity(self, c: Tx, table: str, column: str) -> None:
+        """Nothing to do: an INTEGER PRIMARY KEY is the rowid, the next one is always past the largest."""
 
     def notify(self, c: Tx, channel: Channel) -> None:
         # The woken loop's next read waits for our commit on the shared connection's lock.

@@ -203,7 +203,8 @@ class PostgresBackend:
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         try:
             with self._pool.connection() as conn:
-                return _PgTx(conn).execute(sql, params).fetchall()
+                cursor = _PgTx(conn).execute(sql, params)
+                return cursor.fetchall() if cursor.description is not None else []  # as sqlite3: [] for a write
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
 

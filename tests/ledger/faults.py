@@ -25,7 +25,7 @@ from typing import Any, Self
 import trustme
 from aiosmtpd.controller import Controller
 
-from connector.config import RetryConfig, SmtpConfig, TlsFiles, demo_config
+from connector.config import RetryConfig, SmtpConfig, StoreConfig, TlsFiles, demo_config
 from connector.logs import JsonFormatter, logger
 from connector.send import import_directory
 from connector.service.runtime import Runtime, open_runtime
@@ -159,10 +159,11 @@ class _Greeter421:
 
 
 def fault_runtime(tmp: Path, server: FaultySmtp, *, timeout: float = 5.0, first_seconds: float = 1.0,
-                  max_seconds: float = 4.0) -> Runtime:
-    """The service's own wiring (open_runtime) on a temp store, pointed at ``server``."""
+                  max_seconds: float = 4.0, store_url: str = "") -> Runtime:
+    """The service's own wiring (open_runtime) on a temp store (or ``store_url``), pointed at ``server``."""
     config = demo_config(
         data_dir=str(tmp / "var"),
+        store=StoreConfig(url=store_url),
         smtp=SmtpConfig(host="127.0.0.1", port=server.port, timeout=timeout,
                         tls=TlsFiles(cafile=str(server.cafile), certfile=str(server.client_pem))),
         retry=RetryConfig(first_seconds=first_seconds, max_seconds=max_seconds),

@@ -10,10 +10,8 @@ leaves the file, nothing is acknowledged, and the next attempt gets a fresh conn
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import re
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -26,6 +24,8 @@ from psycopg_pool import ConnectionPool
 
 from connector.errors import ConfigError, StoreUnavailable
 from connector.store.backend import Channel, Engine, Params, Tx, lock_number
+from connector.store.pg_sessions import UNAVAILABLE as _UNAVAILABLE
+from connector.store.pg_sessions import PgListener, PgSingleton
 
 __all__ = ["PgRow", "PostgresBackend", "translate"]
 
@@ -40,7 +40,6 @@ _CONNECT_DEFAULTS = {"connect_timeout": str(int(CONNECT_TIMEOUT)), "keepalives":
                      "keepalives_interval": "10", "keepalives_count": "3", "application_name": APPLICATION_NAME}
 _DURABLE_COMMITS = frozenset({"on", "remote_apply", "remote_write", "local"})  # all wait for the local flush
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_UNAVAILABLE = (psycopg.OperationalError, psycopg.InterfaceError)  # includes the pool's PoolTimeout
 
 
 @functools.lru_cache(maxsize=1024)
@@ -266,6 +265,9 @@ class PostgresBackend:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from None
+        except psycopg.Error as exc:  # the step's SQL was refused: the transaction left the old version
+            raise ConfigError(f"schema migration {version} failed ({type(exc).__name__}); the store is unchanged",
+                              path=self._where) from None
 
 
 def _version(c: Tx) -> int:
@@ -288,91 +290,3 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     # with a synchronous standby) is kept.
     if conn.execute("SHOW synchronous_commit").fetchone()[0] == "off":  # type: ignore[index]
         conn.execute("SET synchronous_commit TO on")
-
-
-def _session(conninfo: str) -> psycopg.Connection[Any]:
-    return psycopg.Connection.connect(conninfo, autocommit=True)
-
-
-class PgListener:
-    """LISTEN on a connection of its own; a broken link is reopened at the next wait."""
-
-    def __init__(self, conninfo: str, channel: Channel) -> None:
-        self._conninfo = conninfo
-        self.channel = channel
-        self._conn: psycopg.Connection[Any] | None = None
-
-    def _connected(self) -> psycopg.Connection[Any]:
-        if self._conn is None or self._conn.closed:
-            self._conn = _session(self._conninfo)
-            self._conn.execute(f"LISTEN {self.channel.value}")  # an enum value: never input
-        return self._conn
-
-    def wait(self, timeout: float) -> bool:
-        try:
-            conn = self._connected()
-        except _UNAVAILABLE:
-            time.sleep(timeout)  # the store is down: the caller's own poll will say so
-            return False
-        try:
-            for _ in conn.notifies(timeout=timeout, stop_after=1):
-                return True
-            return False
-        except _UNAVAILABLE:
-            self.close()
-            return True  # notifications may have been missed while the link was down: poll now
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
-class PgSingleton:
-    """A session advisory lock on a connection of its own: it dies with the process holding it.
-
-    A SIGKILLed holder's connection closes, the server drops the lock, another instance takes over.
-    """
-
-    def __init__(self, conninfo: str, key: int) -> None:
-        self._conninfo = conninfo
-        self._key = key
-        self._conn: psycopg.Connection[Any] | None = None
-        self._locked = False
-
-    def acquire(self) -> bool:
-        if self.held():
-            return True
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = _session(self._conninfo)
-            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
-        except _UNAVAILABLE:
-            self._drop()
-            return False
-        if row is None or not row[0]:
-            return False
-        self._locked = True
-        return True
-
-    def held(self) -> bool:
-        if self._conn is None or self._conn.closed or not self._locked:
-            return False
-        try:
-            self._conn.execute("SELECT 1")
-        except _UNAVAILABLE:
-            self._drop()  # the server restarted or the link broke: the lock went with the session
-            return False
-        return True
-
-    def _drop(self) -> None:
-        self._locked = False
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def release(self) -> None:
-        if self._conn is not None and not self._conn.closed and self._locked:
-            with contextlib.suppress(*_UNAVAILABLE):  # the session is gone, and the lock with it
-                self._conn.execute("SELECT pg_advisory_unlock(%s)", (self._key,))
-        self._drop()

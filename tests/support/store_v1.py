@@ -39,9 +39,11 @@ def write_v1_store(path: Path, reports: Sequence[V1Report]) -> None:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA_V1.read_text(encoding="utf-8"))
         conn.execute("PRAGMA user_version = 1")
+        conn.execute("BEGIN IMMEDIATE")  # the first release committed each step; one commit writes the same rows
         for i, rep in enumerate(reports):
             _write_report(conn, i, rep)
         conn.execute("INSERT OR REPLACE INTO imap_cursor VALUES (?, ?, ?)", ("INBOX", 4_000_000_001, 57))
+        conn.execute("COMMIT")
     finally:
         conn.close()
     path.chmod(0o600)

@@ -153,13 +153,17 @@ class PostgresBackend:
             with psycopg.Connection.connect(self.conninfo, autocommit=True) as first:
                 self._check(first)
         except _UNAVAILABLE as exc:
-            raise StoreUnavailable(f"cannot reach the PostgreSQL store {self._where} "
-                                   f"({type(exc).__name__})") from None
+            # libpq's reason (refused, timed out, wrong password, no such database) names the server, the
+            # user and the database, never a row: it tells the operator what to fix.
+            reason = " ".join(str(exc).split())[:300]
+            raise StoreUnavailable(f"cannot reach the PostgreSQL store {self._where}: {reason}") from None
         self._pool: ConnectionPool[Any] = ConnectionPool(
             self.conninfo, min_size=1, max_size=pool_size, open=False, timeout=POOL_TIMEOUT,
             # autocommit: a read is one round trip; transaction() sends BEGIN … COMMIT itself.
             kwargs={"row_factory": pg_row, "autocommit": True}, configure=_configure, name="connector-store",
-            reconnect_timeout=0)  # keep trying for ever: the store comes back, the service stays up
+            # A failed background reconnection is dropped at once rather than retried with a backoff that
+            # grows to minutes: the next request starts a fresh attempt, so the store is back with the server.
+            reconnect_timeout=0)
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT * 2)
         except _UNAVAILABLE as exc:

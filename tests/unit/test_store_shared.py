@@ -290,6 +290,12 @@ def test_an_unreachable_server_is_a_transient_error(pg_cluster: PgCluster) -> No
     assert "127.0.0.1" in str(caught.value)
 
 
+def test_a_refused_login_says_why(pg_cluster: PgCluster) -> None:
+    with pytest.raises(StoreUnavailable) as caught:
+        Store(pg_cluster.url("no_such_database"))
+    assert 'database "no_such_database" does not exist' in str(caught.value)
+
+
 # ---------------------------------------------------------------------- SQLite: one process, nothing to share
 
 def test_on_sqlite_every_claim_succeeds_at_once(tmp_path: Path) -> None:

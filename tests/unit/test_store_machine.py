@@ -390,8 +390,8 @@ def test_the_machine_on_postgresql(pg_cluster: PgCluster, pg_url: str) -> None:
 # ---------------------------------------------------------------------- defects found by the model
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "var" / "connector.sqlite")
+def store(store_location: Path | str) -> Iterator[Store]:
+    s = Store(store_location)  # SQLite, then PostgreSQL
     yield s
     s.close()
 
@@ -430,7 +430,7 @@ def test_an_ack_during_a_send_is_not_undone_by_the_send_outcome(store: Store) ->
 
 
 def test_a_crash_after_a_partial_temporary_refusal_still_sends_to_the_refused_recipient(
-        store: Store, tmp_path: Path) -> None:
+        store: Store, store_location: Path | str) -> None:
     report_id = _built(store, *ADDRESSES)
     store.mark_sending(report_id)
     # As Pipeline.send: ADDRESSES[1] got "450 4.2.1" (temporary); WAITING is committed with the outcome.
@@ -439,7 +439,7 @@ def test_a_crash_after_a_partial_temporary_refusal_still_sends_to_the_refused_re
                             retry=("1 recipient(s) temporarily refused ([450])", "2026-01-01T00:00:00"))
     assert state is ReportState.WAITING
     store.close()  # the crash, right after the outcome's commit
-    reopened = Store(tmp_path / "var" / "connector.sqlite")
+    reopened = Store(store_location)
     try:
         pending = [r.address for r in reopened.recipients(report_id) if r.state is RecipientState.PENDING]
         assert pending == [ADDRESSES[1]]

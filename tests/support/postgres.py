@@ -8,7 +8,8 @@ The binaries come from ``$CONNECTOR_PG_BINDIR``, Debian's ``/usr/lib/postgresql/
 (``bash tests/install-servers.sh`` installs them) or the PATH; without them the tests skip, saying so.
 
 Fixtures:
-- ``pg_cluster``: the running :class:`PgCluster` (``stop``/``start``/``restart`` for fault tests);
+- ``pg_cluster``: the running :class:`PgCluster` (``stop``/``start``/``restart`` for fault tests,
+  ``create_store()`` for a database of one's own, at the current schema);
 - ``pg_url``: a database at the current schema, emptied before each test (fast: TRUNCATE);
 - ``pg_empty_url``: a new database with no schema at all (migration and copy tests).
 Every test that uses one of them is marked ``postgres`` (``-m "not postgres"`` leaves them out).
@@ -129,9 +130,24 @@ class PgCluster:
         return rows
 
     def create_database(self) -> str:
+        """A new, empty database (no schema): its URL."""
         name = f"connector_{os.getpid()}_{next(_names)}"
         self.admin(f"CREATE DATABASE {name}")
         return self.url(name)
+
+    def create_store(self) -> str:
+        """A new database at the current schema, as after `connector store migrate`: its URL (for
+        service processes started by a test, e.g. several instances of a ledger test)."""
+        from connector.store import open_backend
+        from connector.store.migrations import migrate
+
+        url = self.create_database()
+        db = open_backend(url)
+        try:
+            migrate(db)
+        finally:
+            db.close()
+        return url
 
 
 def _fast_dir() -> str | None:
@@ -168,16 +184,7 @@ def pg_cluster() -> Iterator[PgCluster]:
 
 @pytest.fixture(scope="session")
 def _pg_schema_db(pg_cluster: PgCluster) -> str:
-    from connector.store import open_backend
-    from connector.store.migrations import migrate
-
-    url = pg_cluster.create_database()
-    db = open_backend(url)
-    try:
-        migrate(db)
-    finally:
-        db.close()
-    return url
+    return pg_cluster.create_store()
 
 
 @pytest.fixture

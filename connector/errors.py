@@ -4,7 +4,8 @@
     ├── TransientError            retry later with backoff; the report keeps its state
     │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
     │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
-    │   └── ImapUnavailable       IMAP down or refusing login
+    │   ├── ImapUnavailable       IMAP down or refusing login
+    │   └── DmpUnavailable        the DMP could not be reached or was busy (the request did not land)
     └── PermanentError            the input or report goes to quarantine with the reason
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
@@ -14,6 +15,7 @@
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
+        ├── DmpRefused            the DMP (or our own DMP rules) refused the document: Z01 N with the code
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
 
 Rules for every class here: ``str(exc)`` never holds patient data (names, birth
@@ -28,6 +30,8 @@ __all__ = [
     "CdaBuildError",
     "ConfigError",
     "ConnectorError",
+    "DmpRefused",
+    "DmpUnavailable",
     "ImapUnavailable",
     "InputError",
     "MalformedHL7",
@@ -72,6 +76,29 @@ class SmtpTemporaryError(TransientError):
 
 class ImapUnavailable(TransientError):
     """The IMAP server is unreachable or refused the login."""
+
+
+class DmpUnavailable(TransientError):
+    """The DMP could not be reached or did not answer: the request is sent again later.
+
+    ``sent`` is True when the whole request had been written before the failure (a read timeout, a
+    connection reset while waiting): the DMP may have acted on it, so the caller checks before resending.
+    """
+
+    def __init__(self, message: str | None = None, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class DmpRefused(PermanentError):
+    """The DMP document cannot be sent as it is.
+
+    ``code`` is the DMP or XDS error code (or a connector-local code), the ZAM^Z01 ERR-5 code.
+    """
+
+    def __init__(self, message: str | None = None, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InputError(PermanentError):

@@ -57,12 +57,14 @@ def fsync_file(path: Path) -> None:
         os.close(fd)
 
 
-def write_private(path: Path, data: bytes, *, mode: int = FILE_MODE, sync_dir: bool = True) -> None:
+def write_private(path: Path, data: bytes, *, mode: int = FILE_MODE, sync_dir: bool = True,
+                  gid: int | None = None) -> None:
     """Atomically (re)place ``path`` with ``data``.
 
     The temporary file has a dot name (``.<name>.<random>.tmp``): readers that skip dot files
     (the SIL polling a ZAM folder, our own drop folder) never see a half-written file.
     ``sync_dir=False`` leaves the folder's fsync to the caller, who batches several writes.
+    ``gid`` gives the file that group before it becomes visible (with a ``mode`` that lets the group read).
     The folder must exist: a missing one is a configuration fault, not something to paper over.
     """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
@@ -71,6 +73,8 @@ def write_private(path: Path, data: bytes, *, mode: int = FILE_MODE, sync_dir: b
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
+        if gid is not None:  # a folder shared with another account through its group (the SIL's ZAM folder)
+            os.fchown(fd, -1, gid)
         os.fchmod(fd, mode)  # the umask may have narrowed or widened what O_CREAT asked for
         os.fsync(fd)
     except BaseException:

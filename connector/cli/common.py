@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,11 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 
         try:
             code = fn(*args, **kwargs)
+        except BrokenPipeError:
+            # `connector status | head`: the reader has what it wanted. Python would report the
+            # pipe again when it flushes stdout at exit, so stdout now goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except (ConfigError, MappingFileError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)

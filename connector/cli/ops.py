@@ -71,7 +71,8 @@ def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json
         raise click.UsageError("give a REPORT id or --failed")
     done = retry_reports(config_for(config_path, reads_store=True), report_id=report_id, failed=failed)
     emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
-    return EXIT_OK if done else EXIT_FAILED
+    # --failed with nothing waiting is a success (nothing to do); a named report that cannot be retried is not.
+    return EXIT_OK if done or failed else EXIT_FAILED
 
 
 @click.command()

@@ -122,6 +122,10 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
     for status in config.identity.status_map.values():
         if status not in {s.value for s in IdentityStatus} or not status:
             fail("expected RNIV statuses PROV, RECUP, VALI or QUAL as values", "identity.status_map")
+    mode = config.sil.zam_file_mode
+    if not (len(mode) in (3, 4) and all(c in "01234567" for c in mode)) or int(mode, 8) & 0o007:
+        fail("an octal file mode such as 0640 that gives others nothing (ZAMs name patients' reports)",
+             "sil.zam_file_mode")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
     _check_store(config, fail)

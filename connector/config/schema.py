@@ -151,6 +151,8 @@ class SilConfig:
     ack_application: str = "CONNECTOR"  # MSH-3 of the ACKs and ZAMs we send
     ack_facility: str = "LABO"
     zam_folder: str = ""  # write ZAMs here…
+    # …readable by the SIL's account through the folder's group (octal; never readable by others)
+    zam_file_mode: str = "0640"
     zam_host: str = ""  # …or send them over MLLP
     zam_port: int = 0
 

@@ -17,7 +17,7 @@ from connector.parse import ParseSettings
 from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
 from connector.store import StoreSettings
-from connector.track import ImapSettings
+from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 
 from .schema import Config, TlsFiles
 
@@ -29,6 +29,7 @@ __all__ = [
     "parse_settings",
     "pipeline_settings",
     "secret",
+    "sil_outbox",
     "smtp_settings",
     "store_settings",
     "tls_settings",
@@ -125,3 +126,11 @@ def store_settings(config: Config) -> StoreSettings:
     store = config.store
     password = secret(config, store.password_file, STORE_PASSWORD_ENV) if store.url else ""
     return StoreSettings(path=config.store_path, url=store.url, password=password, pool_size=store.pool_size)
+
+
+def sil_outbox(config: Config) -> SilOutbox:
+    """Where ZAMs go: a folder the SIL polls (mode and group for its account), or its MLLP listener."""
+    sil = config.sil
+    if sil.zam_folder:
+        return FolderOutbox(directory=config.path(sil.zam_folder), mode=int(sil.zam_file_mode, 8))
+    return MllpOutbox(sil.zam_host, sil.zam_port)

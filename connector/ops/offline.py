@@ -15,6 +15,9 @@ from pathlib import Path
 from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
 from connector.config.settings import pipeline_settings
+from connector.dmp import plain_oid_identity
+from connector.dmp.demo import demo_settings
+from connector.dmp.offline import REQUEST_FILE, dmp_request_for
 from connector.errors import ConnectorError, InputError, RoutingError
 from connector.files import DIR_MODE, fsync_dir, write_private
 from connector.mapping import Mappings
@@ -30,6 +33,7 @@ __all__ = ["BuildResults", "build_files", "offline_identity"]
 class BuildResults:
     built: list[tuple[str, Path]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. why a report got no DMP request
 
 
 def offline_identity(report: LabReport, *, oid_root: str, zone: str) -> DocumentIdentity:
@@ -54,7 +58,9 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
 
 
 def build_files(inputs: list[Path], out_dir: Path, config: Config,
-                progress: Callable[[int], object] | None = None) -> BuildResults:
+                progress: Callable[[int], object] | None = None, *, dmp: bool = False) -> BuildResults:
+    """``dmp``: documents get root-only OID ids (the DMP's rule) and each report with a qualified INS also gets
+    ``dmp-request.mime``, the TD2.1 signed with a demo certificate made for this run."""
     results = BuildResults()
     settings = pipeline_settings(config)
     lab = settings.lab
@@ -63,6 +69,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
     xsd = XsdValidator(xsd_path) if xsd_path else None
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
+        dmp_setup = demo_settings(lab, Path(scratch) / "dmp-pki") if dmp else None
         for path in inputs:
             if progress is not None:
                 progress(1)
@@ -86,6 +93,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                             except RoutingError:
                                 recipients = ()  # offline: the e-mail is still written, with no To
                         ids = offline_identity(report, oid_root=lab.oid_root, zone=lab.timezone)
+                        ids = plain_oid_identity(ids) if dmp else ids
                         art = compose_artifacts(report, mappings=mappings, mapping_settings=settings.mapping,
                                                 lab=lab, ids=ids, recipients=recipients,
                                                 message_settings=settings.message, xsd=xsd)
@@ -94,9 +102,17 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                         continue
                     folder = out_dir / report.report_id
                     folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-                    for name, data in (("cda.xml", art.cda), ("IHE_XDM.ZIP", art.xdm),
-                                       ("message.eml", art.email), ("report.pdf", art.pdf)):
+                    files = [("cda.xml", art.cda), ("IHE_XDM.ZIP", art.xdm), ("message.eml", art.email),
+                             ("report.pdf", art.pdf)]
+                    if dmp_setup is not None:
+                        request, why = dmp_request_for(report, cda=art.cda, ids=art.ids, lab=lab,
+                                                       settings=dmp_setup[0], credentials=dmp_setup[1])
+                        if request is not None:
+                            files.append((REQUEST_FILE, request))
+                        else:
+                            results.notes.append(why)
+                    for name, data in files:
                         write_private(folder / name, data, sync_dir=False)
-                    fsync_dir(folder)  # one folder fsync for the four files
+                    fsync_dir(folder)  # one folder fsync for the files of a report
                     results.built.append((report.report_id, folder))
     return results

@@ -16,7 +16,7 @@ from connector.model import Recipient, RecipientKind
 from connector.parse import header_of, split_messages
 from connector.states import RecipientState, ReportState
 from connector.store import ReportRow, age_seconds
-from connector.track import Ack, build_zam, parse_acks
+from connector.track import Ack, build_zam, read_ack_mail
 
 from .compose import cda_time
 from .context import PipelineContext
@@ -25,6 +25,14 @@ from .loader import ReportLoader
 __all__ = ["AckStep"]
 
 _OK_STATES = (RecipientState.DELIVERED, RecipientState.DISPLAYED, RecipientState.PROCESSED)
+
+
+def ack_code(ack: Ack) -> str:
+    """The code operators see (events, ``connector show``, alert rules): a DSN's enhanced status (5.1.1),
+    an MDN's or KO mail's error code (902). The ZAM^Z02 keeps the SMTP reply code (550) its table names."""
+    if ack.kind == "dsn":
+        return ack.status or ack.error_code
+    return ack.error_code or ack.status
 
 
 class AckStep:
@@ -36,18 +44,26 @@ class AckStep:
         """Apply the acks one returned mail carries; False when it matches no report of ours."""
         store, observer = self._ctx.store, self._ctx.observer
         known = False
-        for ack in parse_acks(raw):
+        outcome = read_ack_mail(raw)
+        if not outcome.acks:
+            # A person wrote to the lab's applicative mailbox (a doctor replying): nobody reads it but us.
+            event("ack.unmatched", level=logging.WARNING, kind="none", reason=outcome.reason,
+                  folder="unknown_folder")
+        for ack in outcome.acks:
             report_id = store.find_report(envid=ack.envid, message_id=ack.original_message_id)
             if report_id is None:
-                event("ack.unmatched", kind=ack.kind, state=ack.state.value)
+                event("ack.unmatched", level=logging.WARNING, kind=ack.kind, state=ack.state.value,
+                      reason="no report of ours has this ENVID or Message-ID", folder="unknown_folder")
                 continue
             known = True
             zam = self._zam(report_id, ack)
-            state = store.apply_ack(report_id, address=ack.recipient, state=ack.state,
-                                    code=ack.error_code or ack.status, detail=ack.diagnostic, zam=zam)
+            code = ack_code(ack)
+            state = store.apply_ack(report_id, address=ack.recipient, state=ack.state, code=code,
+                                    detail=ack.diagnostic, zam=zam)
             bad = ack.state in (RecipientState.FAILED, RecipientState.ERROR)
             event(f"recipient.{ack.state.value}", level=logging.WARNING if bad else logging.INFO,
-                  report_id=report_id, kind=ack.kind, code=ack.error_code or ack.status, report_state=state.value)
+                  report_id=report_id, kind=ack.kind, code=code, smtp_code=ack.error_code if ack.kind == "dsn" else "",
+                  report_state=state.value)
             observer.ack(ack.kind, ack.state.value)
             row = store.report(report_id)
             if row is not None and state in (ReportState.DELIVERED, ReportState.READ):

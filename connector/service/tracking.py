@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 
-from connector.config.settings import imap_settings
+from connector.config.settings import imap_settings, sil_outbox
 from connector.errors import PermanentError
 from connector.logs import event
 from connector.send import create_ssl_context
-from connector.track import AckMailbox, FolderOutbox, MllpOutbox, SilOutbox
+from connector.track import AckMailbox
 
 from .runtime import Runtime
 
@@ -36,9 +36,7 @@ def read_acks_once(runtime: Runtime) -> int:
 
 
 def deliver_outbox_once(runtime: Runtime) -> int:
-    sil = runtime.config.sil
-    outbox: SilOutbox = (FolderOutbox(runtime.config.path(sil.zam_folder)) if sil.zam_folder
-                         else MllpOutbox(sil.zam_host, sil.zam_port))
+    outbox = sil_outbox(runtime.config)
     sent = 0
     for outbox_id, name, data in runtime.store.pending_outbox():
         try:

@@ -30,18 +30,24 @@ class SilOutbox(Protocol):
         """Hand one ZAM to the SIL durably; ``name`` is unique per ZAM (e.g. our MSH-10)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FolderOutbox:
-    """Write each ZAM as ``<name>.hl7``: temp file, fsync, rename, fsync the directory; mode 0600."""
+    """Write each ZAM as ``<name>.hl7``: temp file, fsync, rename, fsync the directory.
+
+    The SIL reads the folder under its own account: a ZAM gets ``mode`` (0640 by default, from
+    ``sil.zam_file_mode``) and the folder's group, so the SIL reads it through that group and nobody else can.
+    """
 
     directory: Path
+    mode: int
     suffix: str = ".hl7"
 
     def deliver(self, message: bytes, *, name: str) -> None:
         if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
             raise ConfigError("ZAM file name: expected a plain name without '/' or a leading dot", key=name)
         try:
-            write_private(self.directory / f"{name}{self.suffix}", message)
+            group = self.directory.stat().st_gid
+            write_private(self.directory / f"{name}{self.suffix}", message, mode=self.mode, gid=group)
         except OSError as exc:
             raise TransientError(f"ZAM {name}: writing to {self.directory} failed ({exc.strerror})") from None
 

@@ -17,7 +17,7 @@ ZAM = b"MSH|^~\\&|PFI-X|Org|SIL-Y|labo|2026||ZAM^Z02^ZAM_Z01|018|P|2.6\rEVN||202
 
 
 def test_folder_outbox_writes_atomically_with_0600(tmp_path: Path) -> None:
-    FolderOutbox(tmp_path).deliver(ZAM, name="zam-018")
+    FolderOutbox(directory=tmp_path, mode=0o600).deliver(ZAM, name="zam-018")
     target = tmp_path / "zam-018.hl7"
     assert target.read_bytes() == ZAM
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
@@ -27,12 +27,12 @@ def test_folder_outbox_writes_atomically_with_0600(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["", "../x", ".hidden", "a/b"])
 def test_folder_outbox_refuses_bad_names(tmp_path: Path, name: str) -> None:
     with pytest.raises(ConfigError):
-        FolderOutbox(tmp_path).deliver(ZAM, name=name)
+        FolderOutbox(directory=tmp_path, mode=0o600).deliver(ZAM, name=name)
 
 
 def test_folder_outbox_failure_is_transient(tmp_path: Path) -> None:
     with pytest.raises(TransientError):
-        FolderOutbox(tmp_path / "missing").deliver(ZAM, name="zam-1")
+        FolderOutbox(directory=tmp_path / "missing", mode=0o600).deliver(ZAM, name="zam-1")
 
 
 class FakeSil:
@@ -109,3 +109,30 @@ def test_mllp_outbox_unreachable_is_transient() -> None:
 )
 def test_mailbox_names_in_modified_utf7(name: str, encoded: str) -> None:
     assert encode_mailbox_name(name) == encoded
+
+
+def test_zam_files_are_readable_by_the_sil_through_the_folder_s_group(tmp_path: Path) -> None:
+    """deploy/README.md shares zam/ with the SIL's account through a group: the default mode lets it read."""
+    import os
+
+    from connector.config import parse_config
+    from connector.config.settings import sil_outbox
+
+    folder = tmp_path / "zam"
+    folder.mkdir()
+    sil_group = 4242  # the SIL's group, as deploy/README.md sets it on the folder
+    if os.geteuid() == 0:
+        os.chown(folder, -1, sil_group)
+    config = parse_config(f"mode: test\nsil: {{zam_folder: {folder}}}\n", source="c.yaml")
+    sil_outbox(config).deliver(ZAM, name="zam-1")
+    written = (folder / "zam-1.hl7").stat()
+    assert stat.S_IMODE(written.st_mode) == 0o640
+    assert written.st_gid == folder.stat().st_gid
+
+
+@pytest.mark.parametrize("mode", ["0644", "0666", "640x", "99"])
+def test_a_zam_mode_that_opens_zams_to_others_is_refused(mode: str) -> None:
+    from connector.config import parse_config
+
+    with pytest.raises(ConfigError, match=r"sil\.zam_file_mode"):
+        parse_config(f"mode: test\nsil: {{zam_folder: z, zam_file_mode: '{mode}'}}\n", source="c.yaml")

@@ -6,7 +6,8 @@ import os
 
 from hypothesis import settings
 
-pytest_plugins = ["tests.simulator.plugin", "tests.support.refkit", "tests.support.smtp", "tests.privacy_scan"]
+pytest_plugins = ["tests.simulator.plugin", "tests.support.refkit", "tests.support.smtp", "tests.support.postgres",
+                  "tests.privacy_scan"]
 
 # The default run (and .ci/run) is derandomized: the same examples every time, so a red run is a change in
 # the code, not a new draw. HYPOTHESIS_PROFILE=explore draws new examples (and more of them) to hunt.

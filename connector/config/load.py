@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,15 @@ import yaml
 from connector.errors import ConfigError
 from connector.model import IdentityStatus
 
-from .schema import Config
+from .schema import MAX_STORE_POOL, Config
 
 __all__ = ["load_config", "parse_config"]
 
 
 _MODES = ("production", "test")
+_POSTGRES_SCHEMES = ("postgresql", "postgres")
+# A store on the same host needs no TLS (unix socket or loopback); any other is reached over verified TLS.
+_LOCAL_HOSTS = frozenset({"", "localhost", "127.0.0.1", "::1"})
 
 
 def load_config(path: Path) -> Config:
@@ -124,6 +128,7 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
              "sil.zam_file_mode")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
+    _check_store(config, fail)
     if config.production:
         for key, tls in (("smtp.tls.verify", config.smtp.tls), ("imap.tls.verify", config.imap.tls)):
             if not tls.verify:
@@ -132,3 +137,23 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
             fail("test and demo INS OIDs cannot be accepted in production mode", "identity.allow_test_ins")
         if not config.smtp.tls.cafile:
             fail("a CA bundle (IGC-Santé) is required in production mode", "smtp.tls.cafile")
+
+
+def _check_store(config: Config, fail: typing.Callable[[str, str], None]) -> None:
+    store = config.store
+    if not 1 <= store.pool_size <= MAX_STORE_POOL:
+        fail(f"expected 1 to {MAX_STORE_POOL} connections", "store.pool_size")
+    if not store.url:
+        return
+    url = urllib.parse.urlsplit(store.url)
+    query = urllib.parse.parse_qs(url.query)
+    if url.scheme not in _POSTGRES_SCHEMES or not url.path.strip("/"):
+        fail("expected postgresql://user@host:port/database (empty: the SQLite store in data_dir)", "store.url")
+    if url.password is not None or "password" in query:
+        fail("the password does not belong in the URL: use store.password_file or $CONNECTOR_STORE_PASSWORD",
+             "store.url")
+    host = (query.get("host") or [url.hostname or ""])[0]
+    local = host in _LOCAL_HOSTS or host.startswith("/")
+    if config.production and not local and (query.get("sslmode") or [""])[0] != "verify-full":
+        fail("a store on another host is reached over TLS with its certificate checked in production mode: "
+             "add ?sslmode=verify-full (and sslrootcert=<the CA file>)", "store.url")

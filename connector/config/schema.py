@@ -29,6 +29,7 @@ __all__ = [
     "RoutingConfig",
     "SilConfig",
     "SmtpConfig",
+    "StoreConfig",
     "TlsFiles",
     "ValidationConfig",
 ]
@@ -198,10 +199,23 @@ class MetricsConfig:
     port: int = 9464
 
 
+MAX_STORE_POOL = 100  # connections per instance; PostgreSQL's default max_connections is 100 for all
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """The store: SQLite in ``data_dir`` (empty ``url``), or a PostgreSQL shared by several instances."""
+
+    url: str = ""  # postgresql://connector@db.example:5432/connector?sslmode=verify-full; never a password
+    password_file: str = ""  # or env CONNECTOR_STORE_PASSWORD (or libpq's ~/.pgpass)
+    pool_size: int = 8  # connections this instance keeps to PostgreSQL
+
+
 @dataclass(frozen=True)
 class Config:
     mode: str = "production"  # production | test
     data_dir: str = "var"  # store, directory database, imported LOINC table
+    store: StoreConfig = StoreConfig()
     lab: LabConfig = LabConfig()
     intake: IntakeConfig = IntakeConfig()
     mappings: MappingsConfig = MappingsConfig()

@@ -16,6 +16,7 @@ from connector.package import MessageSettings
 from connector.parse import ParseSettings
 from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
+from connector.store import StoreSettings
 from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 
 from .schema import Config, TlsFiles
@@ -30,12 +31,14 @@ __all__ = [
     "secret",
     "sil_outbox",
     "smtp_settings",
+    "store_settings",
     "tls_settings",
 ]
 
 # Where secrets may come from instead of a file (systemd credentials, a vault agent): never the YAML itself.
 SMTP_PASSWORD_ENV = "CONNECTOR_SMTP_PASSWORD"
 IMAP_PASSWORD_ENV = "CONNECTOR_IMAP_PASSWORD"
+STORE_PASSWORD_ENV = "CONNECTOR_STORE_PASSWORD"
 
 
 def secret(config: Config, file_key: str, env: str) -> str:
@@ -116,6 +119,13 @@ def imap_settings(config: Config) -> ImapSettings:
         mailbox=imap.mailbox, done_folder=imap.done_folder, unknown_folder=imap.unknown_folder,
         starttls=imap.starttls, timeout=imap.timeout,
     )
+
+
+def store_settings(config: Config) -> StoreSettings:
+    """Where the store is: the SQLite file in ``data_dir``, or ``store.url`` (its password read here)."""
+    store = config.store
+    password = secret(config, store.password_file, STORE_PASSWORD_ENV) if store.url else ""
+    return StoreSettings(path=config.store_path, url=store.url, password=password, pool_size=store.pool_size)
 
 
 def sil_outbox(config: Config) -> SilOutbox:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 from connector.config import Config
 from connector.config.schema import RetentionConfig
+from connector.config.settings import store_settings
 from connector.files import fsync_dir
 from connector.intake.folder import REASON_SUFFIX
 from connector.logs import event
@@ -75,7 +76,7 @@ def prune(config: Config, *, now: datetime | None = None, dry_run: bool = False,
     folder = config.intake.folder
     archive = _prune_files(config.path(folder.archive), archive_cut, dry_run, grouped=False)
     quarantine = _prune_files(config.path(folder.quarantine), quarantine_cut, dry_run, grouped=True)
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         rows = store.prune(store_cut=_iso(store_cut), quarantine_cut=_iso(quarantine_cut), dry_run=dry_run)
     finally:

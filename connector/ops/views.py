@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Config
+from connector.config.settings import store_settings
 from connector.logs import event
 from connector.model import RecipientKind
 from connector.states import ReportState
@@ -20,7 +21,7 @@ __all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports"
 
 
 def status_data(config: Config) -> dict[str, Any]:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         oldest = store.oldest_waiting()
         return {
@@ -38,7 +39,7 @@ def status_data(config: Config) -> dict[str, Any]:
 
 
 def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         row = store.report(report_id)
         if row is None:
@@ -65,7 +66,7 @@ def _masked(recipient: RecipientRow) -> dict[str, str]:
 
 
 def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> list[str]:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         ids = [report_id] if report_id else [
             r.report_id for r in store.reports_in(ReportState.QUARANTINED, ReportState.WAITING)]
@@ -78,7 +79,7 @@ def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> lis
 
 
 def quarantine_items(config: Config) -> list[dict[str, Any]]:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         return store.input_errors()
     finally:
@@ -87,7 +88,7 @@ def quarantine_items(config: Config) -> list[dict[str, Any]]:
 
 def release_item(config: Config, item: str) -> None:
     input_id, _, index = item.partition(":")
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         store.release_input_error(int(input_id), int(index or 0))
         event("input.released", input_id=int(input_id), message_index=int(index or 0))
@@ -97,7 +98,7 @@ def release_item(config: Config, item: str) -> None:
 
 def purge_released(config: Config) -> list[str]:
     """Remove released quarantine items from the store and their files from the quarantine folder."""
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         sources = store.purge_released()
     finally:

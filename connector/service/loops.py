@@ -44,7 +44,7 @@ def serve(config: Config, *, config_path: Path | None = None) -> int:
     configure()
     runtime = open_runtime(config)
     durability: dict[str, Any] = runtime.store.db.durability  # PRAGMA names: never event()'s `level`
-    event("service.started", mode=config.mode, store=str(config.store_path),
+    event("service.started", mode=config.mode, store=runtime.store.db.where,
           mappings_version=runtime.mappings().version, **durability)
     try:
         recovered = runtime.pipeline.recover()

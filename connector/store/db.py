@@ -14,16 +14,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 
 from connector.errors import ConfigError, StoreUnavailable
 
 __all__ = ["Database", "age_seconds", "utcnow"]
 
-# Bumped with every change to schema.sql; a store written by a newer connector is refused,
-# an older one is migrated in _migrate (none yet: version 1 is the first released schema).
-SCHEMA_VERSION = 1
 # Long enough to ride out a checkpoint or an operator command holding the lock.
 BUSY_TIMEOUT_MS = 10_000
 SYNCHRONOUS_FULL = 2
@@ -59,13 +55,7 @@ class Database:
         self._conn.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._configure()
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise ConfigError(f"the store was written by a newer connector (schema {version}, "
-                              f"this one knows {SCHEMA_VERSION}): upgrade the connector", path=str(path))
-        schema = resources.files("connector.store").joinpath("schema.sql").read_text(encoding="utf-8")
-        self._conn.executescript(schema)
-        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # The schema is created and upgraded by connector.store.migrations (PRAGMA user_version).
 
     def _configure(self) -> None:
         c = self._conn

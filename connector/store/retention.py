@@ -8,11 +8,11 @@ held up long. Re-checked in every statement, so a report that changed since it w
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
 from connector.states import ReportState
+from connector.store.backend import Tx
 from connector.store.db import utcnow
 from connector.store.rows import StoreBase
 
@@ -37,7 +37,7 @@ _STORE_STEPS: tuple[tuple[str, str, str, str], ...] = (
     ("email_blobs", "reports", f"email IS NOT NULL AND {_IN_OLD}", "UPDATE reports SET email = NULL"),
     ("events", "events", f"event != '{PRUNED_EVENT}' AND {_IN_OLD}", "DELETE FROM events"),
     # Only ZAMs the SIL already has (sent = 1): an undelivered or refused ack is never touched.
-    ("outbox_blobs", "outbox", f"sent = 1 AND length(data) > 0 AND {_IN_OLD}", "UPDATE outbox SET data = x''"),
+    ("outbox_blobs", "outbox", f"sent = 1 AND length(data) > 0 AND {_IN_OLD}", "UPDATE outbox SET data = :empty"),
 )
 
 # An input's bytes go when every report from it is past retention and every message that
@@ -59,7 +59,7 @@ class RetentionStore(StoreBase):
         ``store_cut`` and ``quarantine_cut`` are store timestamps (``utcnow()`` format).
         """
         counts = {"input_blobs": 0, "email_blobs": 0, "events": 0, "outbox_blobs": 0}
-        params = {"store_cut": store_cut, "quarantine_cut": quarantine_cut}
+        params = {"store_cut": store_cut, "quarantine_cut": quarantine_cut, "empty": b""}
         old = [r[0] for r in self.db.query(
             f"SELECT report_id FROM reports WHERE {_OLD_REPORT.replace(':store_cut', '?')} ORDER BY report_id",
             (store_cut,))]
@@ -78,9 +78,8 @@ class RetentionStore(StoreBase):
                     pruned_events += n if kind == "events" else 0
                 if pruned_events and not dry_run:
                     _mark_timelines(c, chunk, bound, marks)
-        input_ids = [r[0] for r in self.db.query(
-            f"SELECT id FROM inputs WHERE {_OLD_INPUT.replace(':store_cut', '?1').replace(':quarantine_cut', '?2')}"
-            " ORDER BY id", (store_cut, quarantine_cut))]
+        with self.db.transaction() as c:
+            input_ids = [r[0] for r in c.execute(f"SELECT id FROM inputs WHERE {_OLD_INPUT} ORDER BY id", params)]
         for chunk in _chunks(input_ids, PRUNE_BATCH):
             marks = ", ".join(f":id{i}" for i in range(len(chunk)))
             bound = {**params, **{f"id{i}": iid for i, iid in enumerate(chunk)}}
@@ -89,12 +88,12 @@ class RetentionStore(StoreBase):
                 if dry_run:
                     n = c.execute(f"SELECT count(*) FROM inputs WHERE {where}", bound).fetchone()[0]
                 else:
-                    n = c.execute(f"UPDATE inputs SET data = x'' WHERE {where}", bound).rowcount
+                    n = c.execute(f"UPDATE inputs SET data = :empty WHERE {where}", bound).rowcount
                 counts["input_blobs"] += n
         return counts
 
 
-def _mark_timelines(c: sqlite3.Connection, chunk: Sequence[str], bound: dict[str, object], marks: str) -> None:
+def _mark_timelines(c: Tx, chunk: Sequence[str], bound: dict[str, object], marks: str) -> None:
     """One line per pruned timeline, so `connector show` says why it is empty."""
     c.execute(
         f"INSERT INTO events (report_id, at, event, detail) SELECT report_id, :now, '{PRUNED_EVENT}', "

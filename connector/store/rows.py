@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from connector.model import RecipientKind
 from connector.states import RecipientState, ReportState
-from connector.store.db import Database, utcnow
+from connector.store.backend import Backend, Tx
+from connector.store.db import utcnow
 
 __all__ = [
     "CLAIM_BATCH",
@@ -72,13 +73,13 @@ class RecipientRow:
     updated_at: str
 
 
-def recipient_of(r: sqlite3.Row) -> RecipientRow:
+def recipient_of(r: Any) -> RecipientRow:
     return RecipientRow(address=r["address"], kind=RecipientKind(r["kind"]), idnps=r["idnps"],
                         state=RecipientState(r["state"]), code=r["code"], detail=r["detail"],
                         updated_at=r["updated_at"])
 
 
-def row_of(r: sqlite3.Row) -> ReportRow:
+def row_of(r: Any) -> ReportRow:
     return ReportRow(
         report_id=r["report_id"], input_id=r["input_id"], message_index=r["message_index"],
         patient_index=r["patient_index"], control_id=r["control_id"], state=ReportState(r["state"]),
@@ -91,10 +92,21 @@ def row_of(r: sqlite3.Row) -> ReportRow:
 class StoreBase:
     """What the store's parts share: the database, and the report timeline they append to."""
 
-    db: Database
+    db: Backend
+    instance: str  # this process's id in claims and leases (connector.store.engines.default_instance)
+
+    def _lock_report(self, c: Tx, report_id: str) -> None:
+        """Hold the report's row until commit, so another instance's transaction on it waits for ours.
+
+        Lock order, for every transaction on a report: its ``reports`` row first (this, or an UPDATE of
+        it as the first statement), then its recipients and outbox rows: two instances never deadlock.
+        SQLite's ``BEGIN IMMEDIATE`` already made this transaction the only writer: nothing to do there.
+        """
+        if self.db.for_update:
+            c.execute(f"SELECT 1 FROM reports WHERE report_id = ?{self.db.for_update}", (report_id,))
 
     @staticmethod
-    def _event(c: sqlite3.Connection, report_id: str, event: str, detail: str = "") -> None:
+    def _event(c: Tx, report_id: str, event: str, detail: str = "") -> None:
         c.execute(
             "INSERT INTO events (report_id, at, event, detail) VALUES (?, ?, ?, ?)",
             (report_id, utcnow(), event, detail),

@@ -58,9 +58,9 @@ class OperatorViews(StoreBase):
             for input_id, _ in rows:
                 c.execute("DELETE FROM input_errors WHERE input_id = ? AND released = 1", (input_id,))
                 # The sha256 stays: the same bytes arriving again are still recognised.
-                c.execute("UPDATE inputs SET data = x'' WHERE id = ? AND NOT EXISTS "
+                c.execute("UPDATE inputs SET data = ? WHERE id = ? AND NOT EXISTS "
                           "(SELECT 1 FROM reports WHERE input_id = ?) AND NOT EXISTS "
-                          "(SELECT 1 FROM input_errors WHERE input_id = ?)", (input_id, input_id, input_id))
+                          "(SELECT 1 FROM input_errors WHERE input_id = ?)", (b"", input_id, input_id, input_id))
         return [source for _, source in rows]
 
     def last_errors(self, limit: int = 10) -> list[tuple[str, str, str, str]]:

@@ -4,7 +4,8 @@
   fails answers the old journal mode; simulated by a connection that downgrades the PRAGMA).
 - Mirth RecoveryTests style: the store is seeded in each state a crash can leave (input received but
   not split, parsed, built, sending, sent); a fresh runtime (new Pipeline, as after a restart) takes each
-  report to ``sent`` with exactly one submission, and never resends one already accepted.
+  report to ``sent`` with exactly one submission, and never resends one already accepted. On SQLite
+  and on PostgreSQL (``store_location``).
 """
 
 from __future__ import annotations
@@ -90,14 +91,15 @@ SEEDS: dict[str, tuple[Callable[..., None], int]] = {  # crash state → (seed, 
 
 @pytest.mark.parametrize("crash_state", list(SEEDS))
 async def test_fresh_pipeline_resumes_each_crash_state_once(tmp_path: Path, smtp_server: SmtpServer,
-                                                           crash_state: str) -> None:
+                                                           crash_state: str, store_location: Path | str) -> None:
     seed, submissions = SEEDS[crash_state]
     entry = ledger(crash_state.replace("-", "")[:8], 1)[0]  # prescriber + copy-to
-    before = smtp_runtime(tmp_path, smtp_server)
+    url = store_location if isinstance(store_location, str) else ""
+    before = smtp_runtime(tmp_path, smtp_server, store_url=url)
     seed(before, entry)
     before.close()  # the crash: nothing in memory survives
 
-    after = smtp_runtime(tmp_path, smtp_server)
+    after = smtp_runtime(tmp_path, smtp_server, store_url=url)
     try:
         after.pipeline.recover()
         for _ in range(MAX_STEPS):

@@ -4,7 +4,8 @@ A test can fail when its own body (``with``/``for``/``if``/``try`` blocks includ
 definitions not: a closure that is never called proves nothing) holds one of
 
 - an ``assert`` statement, or ``raise`` (an explicit failure);
-- ``pytest.raises``, ``pytest.warns`` or ``pytest.fail``;
+- ``pytest.raises``, ``pytest.warns`` or ``pytest.fail``, or a library runner of our assertions
+  (:data:`FAILING_LIBRARY_CALLS`: Hypothesis's ``run_state_machine_as_test``);
 - a call to a helper that asserts: ``assert_*``/``expect_*`` (``_assert_*`` too) or a name in
   :data:`ASSERTING_HELPERS`, defined under ``tests/``; each such helper must itself be able to fail
   (:func:`unfailing_helpers`), so the name or the list cannot promise what the body does not do.
@@ -24,6 +25,10 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1]
 HELPER_PREFIXES = ("assert_", "expect_")
 FAILING_PYTEST_CALLS = frozenset({"raises", "warns", "fail"})
+# Library calls that run assertion-bearing test code of ours (and fail the test when it fails).
+FAILING_LIBRARY_CALLS = frozenset({
+    ("", "run_state_machine_as_test"),  # hypothesis.stateful: runs a RuleBasedStateMachine's rules and invariants
+})
 # Helpers outside the naming convention that fail the test themselves (checked like the others), and how.
 ASSERTING_HELPERS: dict[str, str] = {
     "wait_for": "tests/support/service.py: pytest.fail when the probe stays falsy past the timeout",
@@ -79,6 +84,8 @@ def can_fail(body: Iterable[ast.stmt], helpers: frozenset[str]) -> bool:
         if isinstance(node, ast.Call):
             owner, name = _called_name(node)
             if owner == "pytest" and name in FAILING_PYTEST_CALLS:
+                return True
+            if (owner, name) in FAILING_LIBRARY_CALLS:
                 return True
             if name in helpers:
                 return True

@@ -1,4 +1,7 @@
-"""Retention: old files and old store blobs go; ids, young data and unfinished reports stay."""
+"""Retention: old files and old store blobs go; ids, young data and unfinished reports stay.
+
+Every test runs with the store on SQLite and on PostgreSQL (``store_location``).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import pytest
 
 from connector.config import Config, parse_config
 from connector.config.schema import RetentionConfig
+from connector.config.settings import store_settings
 from connector.errors import ConfigError
 from connector.logs import JsonFormatter, logger
 from connector.model import Recipient
@@ -25,11 +29,13 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path, store_location: Path | str) -> Config:
     text = (
         "mode: test\ndata_dir: var\n"
         "intake:\n  folder:\n    drop: spool/drop\n    archive: spool/archive\n    quarantine: spool/quarantine\n"
     )
+    if isinstance(store_location, str):
+        text += f"store: {{url: '{store_location}'}}\n"
     cfg = parse_config(text, base_dir=tmp_path)
     for name in ("archive", "quarantine"):
         (tmp_path / "spool" / name).mkdir(parents=True)
@@ -136,7 +142,7 @@ def test_missing_folders_are_not_an_error(config: Config, tmp_path: Path) -> Non
 
 
 def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-delivered", state=ReportState.DELIVERED, age=401 * DAY)
         _report(store, "r-read", state=ReportState.READ, age=500 * DAY)
@@ -147,7 +153,7 @@ def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) 
     report = prune(config, now=NOW)
     assert (report.email_blobs, report.input_blobs, report.outbox_blobs) == (2, 2, 2)
     assert report.events > 0
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         for rid in ("r-delivered", "r-read"):
             assert _blobs(store, rid) == (0, False, 0)
@@ -165,7 +171,7 @@ def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) 
 
 
 def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-young", state=ReportState.READ, age=399 * DAY)
         _report(store, "r-sent", state=ReportState.SENT, age=900 * DAY)  # no DSN ever: a person looks first
@@ -176,7 +182,7 @@ def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
         store.close()
     report = prune(config, now=NOW)
     assert (report.email_blobs, report.input_blobs, report.events, report.outbox_blobs) == (0, 0, 0, 0)
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         for rid in ("r-young", "r-sent", "r-built"):
             length, has_email, events = _blobs(store, rid)
@@ -186,7 +192,7 @@ def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
 
 
 def test_an_input_shared_with_an_unfinished_report_keeps_its_bytes(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         input_id = _report(store, "r-old", state=ReportState.READ, age=500 * DAY)
         store.record_split(
@@ -206,7 +212,7 @@ def test_an_input_shared_with_an_unfinished_report_keeps_its_bytes(config: Confi
 
 
 def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         old = store.record_input(b"not hl7 old", source="old.txt")
         store.record_split(old.input_id, [], [(0, "expected MSH")])
@@ -219,7 +225,7 @@ def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> Non
     finally:
         store.close()
     assert prune(config, now=NOW, retention=RetentionConfig(store_days=300)).input_blobs == 1
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         assert store.input_data(young.input_id)[1] == b"not hl7 young"
         assert len(store.input_errors()) == 2  # the reasons stay listed for the operator
@@ -229,7 +235,7 @@ def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> Non
 
 def test_dry_run_counts_and_changes_nothing(config: Config, tmp_path: Path) -> None:
     old_file = _touch(tmp_path / "spool" / "archive" / "old.hl7", 100 * DAY)
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-1", state=ReportState.DELIVERED, age=401 * DAY)
     finally:

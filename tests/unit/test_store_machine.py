@@ -1,9 +1,10 @@
 """A model-based test of the store's report state machine (Hypothesis ``RuleBasedStateMachine``).
 
-The rules drive a real ``Store`` on a temp file the way the pipeline and the IMAP tracker do: receive
+The rules drive a real ``Store`` on a temp file (and, in ``test_the_machine_on_postgresql``, on a real
+PostgreSQL database) the way the pipeline and the IMAP tracker do: receive
 (input + split, duplicates, a crash between the two commits), build (ids minted, e-mail stored), send
 (``mark_sending`` then an SMTP outcome), acknowledgements (DSN/MDN in any order, twice, for unknown
-recipients), operator retry, quarantine, and a crash (close the store, reopen the same file).
+recipients), operator retry, quarantine, and a crash (close the store, reopen the same file or database).
 
 After every step the invariants compare the store with the previous step and with the model:
 - every report we recorded is there, in exactly one ``ReportState``, and ``counts()`` agrees with the rows;
@@ -30,15 +31,26 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from connector.model import Recipient
 from connector.states import RecipientState, ReportState
 from connector.store import NewReport, Store
+from tests.support.postgres import PgCluster, empty_pg_store
 
 # Small on purpose: 60 sequences of ≤ 40 steps explore the interleavings in a few seconds (CI budget ~20 s).
 MAX_EXAMPLES = 60
 STEPS = 40
+# Each PostgreSQL step is a dozen round trips to a real server: fewer sequences (the engine-specific SQL,
+# locks and types are what this run is for; SQLite explores the interleavings above), ~10 s.
+PG_MAX_EXAMPLES = 8
 OID_ROOT = "1.2.250.1.999.1"
 ADDRESSES = ("dr.a@hopital.test", "dr.b@cabinet.test")
 UNKNOWN_ADDRESS = "nobody@ailleurs.test"  # an ack for a recipient the report never had
@@ -100,11 +112,12 @@ class Model:
 
 
 class StoreMachine(RuleBasedStateMachine):
-    def __init__(self) -> None:
+    def __init__(self, location: str | None = None) -> None:
+        """On a new SQLite file, or on ``location`` (an emptied PostgreSQL database)."""
         super().__init__()
         self.dir = Path(tempfile.mkdtemp(prefix="store-machine-"))
-        self.path = self.dir / "var" / "connector.sqlite"
-        self.store = Store(self.path)
+        self.location: Path | str = location or self.dir / "var" / "connector.sqlite"
+        self.store = Store(self.location)
         self.model = Model()
         self.before: dict[str, Snapshot] = {}
         self.inputs = 0
@@ -306,7 +319,7 @@ class StoreMachine(RuleBasedStateMachine):
         """The process dies: the store is reopened on the same file; sends under way are gone."""
         self.steps_since_crash = -1  # the invariants' step after this one counts as 0
         self.store.close()
-        self.store = Store(self.path)
+        self.store = Store(self.location)
         self.model.in_flight.clear()
 
     # ------------------------------------------------------------------ invariants
@@ -365,11 +378,21 @@ StoreMachine.TestCase.settings = settings(
 TestStoreMachine = StoreMachine.TestCase
 
 
+def test_the_machine_on_postgresql(pg_cluster: PgCluster, pg_url: str) -> None:
+    """The same rules and invariants, the store on PostgreSQL (its SQL, locks and types)."""
+    def fresh() -> StoreMachine:
+        empty_pg_store(pg_cluster, pg_url)
+        return StoreMachine(pg_url)
+
+    run_state_machine_as_test(fresh, settings=settings(
+        StoreMachine.TestCase.settings, max_examples=PG_MAX_EXAMPLES, database=None))
+
+
 # ---------------------------------------------------------------------- defects found by the model
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(tmp_path / "var" / "connector.sqlite")
+def store(store_location: Path | str) -> Iterator[Store]:
+    s = Store(store_location)  # SQLite, then PostgreSQL
     yield s
     s.close()
 
@@ -408,7 +431,7 @@ def test_an_ack_during_a_send_is_not_undone_by_the_send_outcome(store: Store) ->
 
 
 def test_a_crash_after_a_partial_temporary_refusal_still_sends_to_the_refused_recipient(
-        store: Store, tmp_path: Path) -> None:
+        store: Store, store_location: Path | str) -> None:
     report_id = _built(store, *ADDRESSES)
     store.mark_sending(report_id)
     # As Pipeline.send: ADDRESSES[1] got "450 4.2.1" (temporary); WAITING is committed with the outcome.
@@ -417,7 +440,7 @@ def test_a_crash_after_a_partial_temporary_refusal_still_sends_to_the_refused_re
                             retry=("1 recipient(s) temporarily refused ([450])", "2026-01-01T00:00:00"))
     assert state is ReportState.WAITING
     store.close()  # the crash, right after the outcome's commit
-    reopened = Store(tmp_path / "var" / "connector.sqlite")
+    reopened = Store(store_location)
     try:
         pending = [r.address for r in reopened.recipients(report_id) if r.state is RecipientState.PENDING]
         assert pending == [ADDRESSES[1]]

@@ -7,6 +7,7 @@ break a promise (TLS verification off, test INS accepted).
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import typing
 from pathlib import Path
@@ -118,6 +119,11 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
     for status in config.identity.status_map.values():
         if status not in {s.value for s in IdentityStatus} or not status:
             fail("expected RNIV statuses PROV, RECUP, VALI or QUAL as values", "identity.status_map")
+    for sil, codec in config.identity.charset_fallback.items():
+        try:
+            codecs.lookup(codec)
+        except LookupError:
+            fail(f"a Python codec name for {sil} (e.g. cp1252, latin-1)", "identity.charset_fallback")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
     if config.production:

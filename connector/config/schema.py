@@ -130,6 +130,9 @@ class IdentityConfig:
         default_factory=lambda: {"QUAL": "QUAL", "VALI": "VALI", "RECUP": "RECUP", "PROV": "PROV"}
     )
     allow_test_ins: bool = False  # test/demo INS OIDs (…4.10, …4.11): refused in production
+    # "MSH-3^MSH-4" (or "MSH-3") of a SIL known to send another charset than its MSH-18 → that codec.
+    # Empty: bytes that do not decode in the declared charset are refused naming MSH-18 (never guessed).
+    charset_fallback: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,8 @@ def identity_status_map(config: Config) -> Mapping[str, IdentityStatus]:
 
 def parse_settings(config: Config) -> ParseSettings:
     return ParseSettings(identity_status_map=identity_status_map(config),
-                         allow_test_ins=config.identity.allow_test_ins)
+                         allow_test_ins=config.identity.allow_test_ins,
+                         fallback_charsets=dict(config.identity.charset_fallback))
 
 
 def pipeline_settings(config: Config) -> PipelineSettings:

@@ -37,11 +37,12 @@ class Store(AckStore, OperatorViews, RetentionStore):
         digest = hashlib.sha256(data).hexdigest()
         with self.db.transaction() as c:
             row = c.execute(
-                "SELECT id, ack, sha256 FROM inputs WHERE sha256 = ? OR (? IS NOT NULL AND dedup_key = ?)",
+                "SELECT id, ack, sha256, split FROM inputs WHERE sha256 = ? OR (? IS NOT NULL AND dedup_key = ?)",
                 (digest, dedup_key, dedup_key),
             ).fetchone()
             if row is not None:
-                return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest)
+                return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
+                                   split=bool(row["split"]))
             cur = c.execute(
                 "INSERT INTO inputs (source, received_at, sha256, data, dedup_key) VALUES (?, ?, ?, ?, ?)",
                 (source, utcnow(), digest, data, dedup_key),

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.cda import XsdValidator
+from connector.errors import InputError
 from connector.intake import Receipt
 from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
@@ -85,6 +86,12 @@ class Pipeline:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self._receiver.remember_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        return self._receiver.refuse(data, source=source, error=error)
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        self._receiver.supersede(receipt, reason=reason)
 
     def recover(self) -> int:
         """Inputs committed but never split (a crash between the two commits)."""

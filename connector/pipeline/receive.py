@@ -22,6 +22,7 @@ from connector.errors import InputError, PermanentError, TransientError
 from connector.intake import Receipt
 from connector.logs import event
 from connector.parse import parse_message, split_messages
+from connector.states import ReportState
 from connector.store import NewReport
 
 from .compose import series_key
@@ -29,6 +30,8 @@ from .context import PipelineContext
 from .loader import ReportLoader
 
 __all__ = ["Receiver"]
+
+_NOT_SENT = (ReportState.RECEIVED, ReportState.PARSED, ReportState.BUILT, ReportState.WAITING)
 
 
 class Receiver:
@@ -73,6 +76,27 @@ class Receiver:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self._ctx.store.set_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        """Record an input the intake refuses before parsing (an incomplete file), quarantined with ``error``."""
+        record = self._ctx.store.record_input(data, source=source)
+        if record.duplicate and record.split:
+            return Receipt(record.input_id, duplicate=True, stored_ack=record.ack)
+        event("input.received", input_id=record.input_id, source=source, bytes=len(data))
+        return self._record(record.input_id, [], [(0, error)], source=source)
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        """An input found incomplete after its commit: its reports not sent yet are quarantined with
+        ``reason``; one already handed to the operator cannot be called back and is said loudly."""
+        for report_id in receipt.reports:
+            row = self._ctx.store.report(report_id)
+            if row is None:
+                continue
+            if row.state in _NOT_SENT and not row.sent_at:
+                self._ctx.quarantine(report_id, reason)
+            else:
+                event("input.superseded_late", level=logging.ERROR, report_id=report_id,
+                      input_id=receipt.input_id, state=row.state.value)
 
     def split(self, input_id: int, data: bytes, *, source: str) -> Receipt:
         """Parse an input's messages and record its reports (or why a message was refused).

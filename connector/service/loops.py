@@ -24,7 +24,7 @@ from typing import Any
 
 from connector.config import Config
 from connector.config.settings import folder_settings, mllp_settings
-from connector.errors import TransientError
+from connector.errors import InputError, TransientError
 from connector.intake import DropFolder, MllpServer, Receipt
 from connector.logs import configure, event
 
@@ -181,3 +181,11 @@ class _WakingSink:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self.pipeline.remember_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        receipt = self.pipeline.refuse(data, source=source, error=error)
+        self.loop.call_soon_threadsafe(self.service.wake.set)
+        return receipt
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        self.pipeline.supersede(receipt, reason=reason)

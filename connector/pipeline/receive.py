@@ -25,6 +25,7 @@ from connector.parse import parse_message, split_messages
 from connector.states import ReportState
 from connector.store import NewReport
 
+from .bounds import check_structure, check_values
 from .compose import series_key
 from .context import PipelineContext
 from .loader import ReportLoader
@@ -140,8 +141,10 @@ class Receiver:
 
     def _message(self, message: bytes, index: int, *, source: str) -> list[NewReport]:
         settings = self._ctx.settings
+        check_structure(message, source=source, index=index)  # before the parser spends time on it
         reports = parse_message(message, source=source, index=index, settings=settings.parse)
         for report in reports:
+            check_values(report, source=source, index=index)
             if report.documents:  # shape B: the SIL's own CDA is checked now, so the SIL gets AR
                 check_embedded(report, lab=settings.lab, xsd=self._xsd)
         new = [NewReport(report_id=report.report_id, message_index=index, patient_index=patient_index,

@@ -14,6 +14,7 @@ from connector.errors import ConfigError
 from connector.limits import MAX_MESSAGE_BYTES
 
 __all__ = [
+    "BuildConfig",
     "Config",
     "FolderConfig",
     "IdentityConfig",
@@ -165,6 +166,13 @@ class ValidationConfig:
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    # A report whose build takes longer is quarantined with that reason and the pipeline goes on (issue 13).
+    # The size limits per value keep the slowest build within a few seconds; this is the backstop.
+    budget_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class RetryConfig:
     first_seconds: float = 60.0
     max_seconds: float = 3600.0
@@ -214,6 +222,7 @@ class Config:
     message: MessageConfig = MessageConfig()
     sil: SilConfig = SilConfig()
     validation: ValidationConfig = ValidationConfig()
+    build: BuildConfig = BuildConfig()
     retry: RetryConfig = RetryConfig()
     metrics: MetricsConfig = MetricsConfig()
     retention: RetentionConfig = RetentionConfig()

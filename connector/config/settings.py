@@ -77,6 +77,7 @@ def pipeline_settings(config: Config) -> PipelineSettings:
         retry=RetryPolicy(first_seconds=config.retry.first_seconds, max_seconds=config.retry.max_seconds,
                           give_up_hours=config.retry.give_up_hours),
         sil=SilIdentity(application=config.sil.ack_application, facility=config.sil.ack_facility),
+        build_budget_seconds=config.build.budget_seconds,
     )
 
 

@@ -70,6 +70,12 @@ def _value(kind: Any, node: yaml.Node, source: str, key: str) -> Any:
     if dataclasses.is_dataclass(kind):
         return _build(kind, node, source, key)  # type: ignore[arg-type]
     origin = typing.get_origin(kind)
+    if origin is tuple:  # a list of texts (networks, names)
+        if isinstance(node, yaml.ScalarNode) and node.value == "":
+            return ()
+        if not isinstance(node, yaml.SequenceNode) or not all(isinstance(n, yaml.ScalarNode) for n in node.value):
+            raise ConfigError("expected a list of texts", path=source, line=line, key=key)
+        return tuple(str(n.value) for n in node.value)
     if origin is dict:
         if not isinstance(node, yaml.MappingNode):
             raise ConfigError("expected a mapping", path=source, line=line, key=key)

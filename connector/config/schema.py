@@ -25,6 +25,7 @@ __all__ = [
     "MessageConfig",
     "MetricsConfig",
     "MllpConfig",
+    "MllpTlsConfig",
     "RetentionConfig",
     "RetryConfig",
     "RoutingConfig",
@@ -83,13 +84,26 @@ class FolderConfig:
 
 
 @dataclass(frozen=True)
+class MllpTlsConfig:
+    """TLS for SILs on other hosts: empty ``certfile`` means plain TCP (a SIL on the same host)."""
+
+    certfile: str = ""  # the connector's server certificate (PEM)
+    keyfile: str = ""  # its key (may be inside certfile); 0600
+    client_cafile: str = ""  # set: a client certificate from this CA is required (CERT_REQUIRED)
+    allowed_subjects: tuple[str, ...] = ()  # certificate CN or DNS names allowed; empty: any the CA signed
+
+
+@dataclass(frozen=True)
 class MllpConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 2575
     max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    max_connections_per_peer: int = 8  # one address takes a quarter of the slots at most (idle, slowloris)
     idle_timeout: float = 300.0  # seconds without a frame before an idle connection is closed
-    read_timeout: float = 60.0  # seconds to receive one whole frame once it started
+    read_timeout: float = 60.0  # seconds to receive one whole frame once it started (and a TLS handshake)
+    allowed_peers: tuple[str, ...] = ()  # IP networks allowed to connect (e.g. 10.1.2.0/24); empty: any
+    tls: MllpTlsConfig = MllpTlsConfig()
 
 
 @dataclass(frozen=True)

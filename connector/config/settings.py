@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from connector.intake import FolderSettings, MllpSettings
+from connector.intake import FolderSettings, MllpSettings, PeerPolicy, server_tls_context
 from connector.mapping import MappingSettings
 from connector.model import IdentityStatus, LabIdentity
 from connector.package import MessageSettings
@@ -90,8 +90,15 @@ def folder_settings(config: Config) -> FolderSettings:
 
 def mllp_settings(config: Config) -> MllpSettings:
     m = config.intake.mllp
+    tls = None
+    if m.tls.certfile:
+        tls = server_tls_context(certfile=config.path(m.tls.certfile),
+                                 keyfile=config.path(m.tls.keyfile) if m.tls.keyfile else None,
+                                 client_cafile=config.path(m.tls.client_cafile) if m.tls.client_cafile else None)
     return MllpSettings(host=m.host, port=m.port, max_message_bytes=config.intake.max_message_bytes,
-                        idle_timeout=m.idle_timeout, read_timeout=m.read_timeout, max_connections=m.max_connections)
+                        idle_timeout=m.idle_timeout, read_timeout=m.read_timeout, max_connections=m.max_connections,
+                        max_connections_per_peer=m.max_connections_per_peer, tls=tls,
+                        peers=PeerPolicy.parse(m.allowed_peers, m.tls.allowed_subjects))
 
 
 def tls_settings(config: Config, tls: TlsFiles) -> TlsSettings:

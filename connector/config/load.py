@@ -18,6 +18,7 @@ import yaml
 from connector.errors import ConfigError
 from connector.model import IdentityStatus
 
+from .checks import check_secret_files, check_values
 from .schema import Config
 
 __all__ = ["load_config", "parse_config"]
@@ -36,6 +37,7 @@ def load_config(path: Path) -> Config:
 
 def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
     try:
+        _refuse_aliases(text, source)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -49,9 +51,31 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
     return config
 
 
+def _refuse_aliases(text: str, source: str) -> None:
+    """Anchors and aliases (``&a`` / ``*a``) are refused: a configuration needs none, and nested aliases
+    expand exponentially (a YAML "billion laughs" ended in MemoryError with an empty log)."""
+    for item in yaml.parse(text):
+        if isinstance(item, yaml.AliasEvent) or getattr(item, "anchor", None):
+            raise ConfigError("no YAML anchors or aliases (&name, *name): write each value out",
+                              path=source, line=item.start_mark.line + 1)
+
+
+def _no_duplicate(node: yaml.MappingNode, source: str, prefix: str) -> None:
+    """A key given twice is an error naming both lines (YAML keeps the last one silently)."""
+    first: dict[str, int] = {}
+    for key_node, _ in node.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        if key in first:
+            dotted = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"duplicate key: given at line {first[key]} and again at line {line}",
+                              path=source, line=line, key=dotted)
+        first[key] = line
+
+
 def _build(cls: type, node: yaml.Node, source: str, prefix: str) -> Any:
     if not isinstance(node, yaml.MappingNode):
         raise ConfigError("expected a mapping of keys", path=source, line=node.start_mark.line + 1, key=prefix)
+    _no_duplicate(node, source, prefix)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls) if f.name != "base_dir"}
     values: dict[str, Any] = {}
@@ -79,6 +103,9 @@ def _value(kind: Any, node: yaml.Node, source: str, key: str) -> Any:
     if origin is dict:
         if not isinstance(node, yaml.MappingNode):
             raise ConfigError("expected a mapping", path=source, line=line, key=key)
+        _no_duplicate(node, source, key)
+        if not all(isinstance(v, yaml.ScalarNode) for _, v in node.value):
+            raise ConfigError("expected a mapping of texts", path=source, line=line, key=key)
         return {k.value: str(v.value) for k, v in node.value}
     if not isinstance(node, yaml.ScalarNode):
         raise ConfigError(f"expected a single {_name(kind)} value", path=source, line=line, key=key)
@@ -114,7 +141,11 @@ def _line_of(node: yaml.Node, dotted: str) -> int | None:
 
 def _check(config: Config, node: yaml.Node, source: str) -> None:
     def fail(message: str, key: str) -> None:
-        raise ConfigError(message, path=source, line=_line_of(node, key), key=key)
+        line, section = _line_of(node, key), key
+        while line is None and "." in section:  # a key left at its default: point at its section
+            section = section.rpartition(".")[0]
+            line = _line_of(node, section)
+        raise ConfigError(message, path=source, line=line, key=key)
 
     if config.mode not in _MODES:
         fail(f"expected one of: {', '.join(_MODES)}", "mode")
@@ -129,9 +160,11 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
         try:
             codecs.lookup(codec)
         except LookupError:
-            fail(f"a Python codec name for {sil} (e.g. cp1252, latin-1)", "identity.charset_fallback")
+            fail(f"expected a Python codec name for {sil} (e.g. cp1252, latin-1)", "identity.charset_fallback")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
+    check_values(config, fail)
+    check_secret_files(config, fail)
     if config.production:
         for key, tls in (("smtp.tls.verify", config.smtp.tls), ("imap.tls.verify", config.imap.tls)):
             if not tls.verify:
@@ -140,3 +173,5 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
             fail("test and demo INS OIDs cannot be accepted in production mode", "identity.allow_test_ins")
         if not config.smtp.tls.cafile:
             fail("a CA bundle (IGC-Santé) is required in production mode", "smtp.tls.cafile")
+        if config.imap.enabled and not config.imap.tls.cafile:  # checked like SMTP, not at every poll
+            fail("a CA bundle (IGC-Santé) is required in production mode", "imap.tls.cafile")

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Config
-from connector.config.settings import folder_settings, mllp_settings
-from connector.errors import InputError, TransientError
+from connector.config.settings import folder_settings, imap_settings, mllp_settings
+from connector.errors import ConfigError, InputError, TransientError
 from connector.intake import DropFolder, MllpServer, Receipt
-from connector.logs import configure, event
+from connector.logs import configure, event, where_raised
 
 from .metrics import Metrics, MetricsServer
 from .reload import ConfigWatcher
@@ -42,6 +42,7 @@ RELOAD_INTERVAL_SECONDS = 5.0
 
 def serve(config: Config, *, config_path: Path | None = None) -> int:
     configure()
+    check_imap(config)  # like SMTP, at start: not as an unexplained error at every poll
     runtime = open_runtime(config)
     durability: dict[str, Any] = runtime.store.db.durability  # PRAGMA names: never event()'s `level`
     event("service.started", mode=config.mode, store=str(config.store_path),
@@ -51,13 +52,21 @@ def serve(config: Config, *, config_path: Path | None = None) -> int:
         if recovered:
             event("service.recovered", inputs=recovered)
         asyncio.run(Service(runtime, config_path=config_path).run())
-    except Exception as exc:  # noqa: BLE001 - the last line: one event with the class, never the text (it may quote input)
-        event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - the last line: the class and where, never the text (it may quote input)
+        event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__, where=where_raised(exc))
         return 3
     finally:
         runtime.close()
         event("service.stopped")
     return 0
+
+
+def check_imap(config: Config) -> None:
+    """The IMAP side's files, secret and TLS context, built once at start (ConfigError naming the key)."""
+    if config.imap.enabled:
+        from connector.send import create_ssl_context
+
+        create_ssl_context(imap_settings(config).tls, production=config.production)
 
 
 class Service:
@@ -146,9 +155,12 @@ class Service:
             except TransientError as exc:
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
                 event("imap.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            except ConfigError as exc:  # a file changed under us (key, CA): its message names it and is safe
+                self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
+                event("acks.error", level=logging.ERROR, error=type(exc).__name__, reason=str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not stop ack reading for good; the store kept its state
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
-                event("acks.error", level=logging.ERROR, error=type(exc).__name__)
+                event("acks.error", level=logging.ERROR, error=type(exc).__name__, where=where_raised(exc))
             await self._sleep(self.config.imap.poll_seconds)
 
     async def _outbox(self) -> None:

@@ -37,7 +37,6 @@ def load_config(path: Path) -> Config:
 
 def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None = None) -> Config:
     try:
-        _refuse_aliases(text, source)
         node = yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -45,19 +44,34 @@ def parse_config(text: str, *, source: str = "<config>", base_dir: Path | None =
                           line=mark.line + 1 if mark else None) from None
     if node is None:
         node = yaml.MappingNode("tag:yaml.org,2002:map", [])
+    _refuse_expansion(node, source)
     config: Config = _build(Config, node, source, "")
     config = dataclasses.replace(config, base_dir=str(base_dir or Path.cwd()))
     _check(config, node, source)
     return config
 
 
-def _refuse_aliases(text: str, source: str) -> None:
-    """Anchors and aliases (``&a`` / ``*a``) are refused: a configuration needs none, and nested aliases
-    expand exponentially (a YAML "billion laughs" ended in MemoryError with an empty log)."""
-    for item in yaml.parse(text):
-        if isinstance(item, yaml.AliasEvent) or getattr(item, "anchor", None):
-            raise ConfigError("no YAML anchors or aliases (&name, *name): write each value out",
-                              path=source, line=item.start_mark.line + 1)
+# A configuration has a few hundred values; aliases (``*name``) may repeat a block (a TLS section for SMTP
+# and IMAP), but nested aliases expand exponentially: a YAML "billion laughs" ended in MemoryError with an
+# empty log. Past this many values once aliases are expanded, the file is refused.
+MAX_CONFIG_VALUES = 10_000
+
+
+def _refuse_expansion(node: yaml.Node, source: str) -> None:
+    """Count the values ``node`` holds with its aliases expanded, stopping at :data:`MAX_CONFIG_VALUES`."""
+    count, stack = 0, [node]
+    while stack:
+        current = stack.pop()
+        count += 1
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(f"at most {MAX_CONFIG_VALUES} values once YAML aliases (*name) are expanded "
+                              "(nested aliases expand exponentially)", path=source,
+                              line=current.start_mark.line + 1)
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack += (key, value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack += current.value
 
 
 def _no_duplicate(node: yaml.MappingNode, source: str, prefix: str) -> None:

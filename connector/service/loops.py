@@ -29,6 +29,7 @@ from connector.intake import DropFolder, MllpServer, Receipt
 from connector.logs import configure, event, where_raised
 
 from .metrics import Metrics, MetricsServer
+from .readiness import Readiness
 from .reload import ConfigWatcher
 from .runtime import Runtime, open_runtime
 from .tracking import deliver_outbox_once, read_acks_once
@@ -38,6 +39,7 @@ __all__ = ["serve"]
 # Idle polling: short enough that a report dropped between two watchdog events still leaves in a second.
 WORK_INTERVAL_SECONDS = 1.0
 RELOAD_INTERVAL_SECONDS = 5.0
+STORE_LOST_PAUSE_SECONDS = 5.0  # the store file was deleted or replaced: no step can commit
 
 
 def serve(config: Config, *, config_path: Path | None = None) -> int:
@@ -79,9 +81,15 @@ class Service:
         self.metrics = Metrics(runtime.store)
         runtime.pipeline.observe(self.metrics)
         self._alive = False
+        self._folder: DropFolder | None = None
+        self.intake_problem = ""  # why the last input could not be committed; "" once one is again
+        self.readiness = Readiness(runtime.store, running=lambda: self._alive and not self.stop.is_set(),
+                                   intake_problem=lambda: self.intake_problem or (
+                                       "the drop folder is waiting for the store"
+                                       if self._folder is not None and self._folder.store_down else ""))
 
     def _ready(self) -> bool:
-        return self._alive and not self.stop.is_set()
+        return not self.readiness.problem()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -92,6 +100,7 @@ class Service:
         if config.intake.folder.enabled:
             folder = DropFolder(folder_settings(config), _WakingSink(self))
             folder.start()
+            self._folder = folder
         mllp = None
         if config.intake.mllp.enabled:
             mllp = MllpServer(mllp_settings(config), _WakingSink(self),
@@ -101,7 +110,7 @@ class Service:
         http = None
         if config.metrics.enabled:
             http = MetricsServer(self.metrics, host=config.metrics.host, port=config.metrics.port,
-                                 ready=self._ready)
+                                 ready=self._ready, why_not=self.readiness.problem)
             http.start()
             event("metrics.listening", port=http.port)
         self._alive = True
@@ -126,6 +135,9 @@ class Service:
     async def _work(self) -> None:
         pipeline = self.runtime.pipeline
         while not self.stop.is_set():
+            if self.runtime.store.db.lost:  # nothing can commit until a restart: said once (store.lost)
+                await self._sleep(STORE_LOST_PAUSE_SECONDS)
+                continue
             try:
                 outcomes = await pipeline.step()
             except Exception as exc:  # noqa: BLE001 - a bug in one step must not stop the service; the store kept the state
@@ -187,7 +199,12 @@ class _WakingSink:
         self.loop = asyncio.get_running_loop()
 
     def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
-        receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+        try:
+            receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+        except TransientError as exc:  # readiness: intake cannot commit until an input commits again
+            self.service.intake_problem = str(exc)
+            raise
+        self.service.intake_problem = ""
         self.loop.call_soon_threadsafe(self.service.wake.set)
         return receipt
 

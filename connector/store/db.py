@@ -16,6 +16,7 @@ logged. Only a restart (after putting the file back) resumes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -126,18 +127,23 @@ class Database:
             try:
                 yield self._conn
             except sqlite3.OperationalError as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise self._failed(f"store write failed ({exc.__class__.__name__})") from None
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise self._failed(f"store commit failed ({exc.__class__.__name__})") from None
             self._check_file()  # committed into a file that was unlinked meanwhile is not committed
             self._last_failure = ""
+
+    def _rollback(self) -> None:
+        """SQLite may have rolled back already (a full disk does): then there is nothing to undo."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
 
     def _failed(self, reason: str) -> StoreUnavailable:
         self._last_failure = reason

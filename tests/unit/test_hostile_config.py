@@ -36,16 +36,18 @@ def test_a_duplicate_key_in_a_section_or_a_map_is_refused_too() -> None:
     assert refused("identity:\n  status_map: {QUAL: QUAL, QUAL: PROV}\n").key.startswith("identity.status_map")
 
 
-def test_an_alias_bomb_is_refused_at_once_naming_its_line() -> None:
+def test_an_alias_bomb_is_refused_at_once_naming_a_line() -> None:
     lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     bomb = "identity:\n  status_map:\n" + "".join(f"    {line}\n" for line in lines)
     error = refused(bomb)
-    assert error.line == 3 and "alias" in str(error)
+    assert error.line is not None and 3 <= error.line <= 12 and "aliases" in str(error)
 
 
-def test_a_plain_alias_is_refused_as_well() -> None:
-    error = refused('lab:\n  name: &n "Labo"\n  city: *n\n')
-    assert error.line == 2 and "anchors" in str(error)
+def test_an_alias_that_repeats_a_block_is_still_fine(tmp_path: Path) -> None:
+    """yaml.safe_dump writes one shared TLS section as &id001 / *id001: that is not a bomb."""
+    text = ("mode: test\nsmtp:\n  tls: &tls {cafile: ca.pem, certfile: c.pem}\n"
+            "imap:\n  enabled: false\n  tls: *tls\n")
+    assert parse_config(text, base_dir=tmp_path).imap.tls.certfile == "c.pem"
 
 
 @pytest.mark.parametrize("text, key", [

@@ -8,7 +8,7 @@ For a writer that does not rename, a file is taken only when all of these hold:
 - no writer has it open: a write seen and no close-write since (inotify through watchdog,
   :mod:`connector.intake.writers`);
 - its bytes look whole to HL7 (:mod:`connector.intake.complete`: last segment terminated,
-  batch trailers' counts); an unterminated file unchanged ``INCOMPLETE_HOLD_FACTOR`` times
+  batch trailers' counts); an unterminated file unchanged ``HOLD_FACTOR`` times
   ``stable_seconds`` is quarantined with that reason, never sent.
 
 Order of effects, so that nothing is lost and no other file is touched at any crash point:
@@ -25,7 +25,7 @@ stays claimed and the scan stops until the next try.
 
 Every entry gets a place (issue 13): a symlink, a folder, a FIFO is moved (never followed or
 opened) to quarantine/ with a reason; so is a file too large, incomplete, or unreadable for
-``UNREADABLE_HOLD_FACTOR`` times ``stable_seconds``. Events and reason files name a file by
+``HOLD_FACTOR`` times ``stable_seconds``. Events and reason files name a file by
 its label (``log_names``); a name that is not UTF-8 is shown with its bytes escaped.
 
 Scanning: one ``os.scandir`` per scan, files handled in (mtime, name) order, no per-file
@@ -66,10 +66,10 @@ RESCAN_SECONDS = 30.0  # safety scan: events can be missed (inotify overflow, ne
 STORE_RETRY_SECONDS = 10.0  # wait after StoreUnavailable before trying the store again
 MOVE_BATCH = 64  # files per directory fsync; bounds the re-received duplicates after a crash
 MIN_SCAN_INTERVAL = 0.5  # a file being written fires many events; one scan per burst is enough
-# An unterminated file is held this many times stable_seconds (60 s at the default 2 s) before it is
-# quarantined as incomplete: long enough for a writer's pause, short enough for a person to notice.
-INCOMPLETE_HOLD_FACTOR = 30.0
-UNREADABLE_HOLD_FACTOR = 30.0  # the same grace for a file we may not open yet (its writer chmods it last)
+# An unterminated file (or one we may not open yet: its writer may chmod it last) is held this many times
+# stable_seconds (60 s at the default 2 s), then quarantined: long enough for a writer's pause, short enough
+# for a person to notice. While held, an unchanged file is not read again.
+HOLD_FACTOR = 30.0
 OPEN_WRITER_HOLD_SECONDS = 600.0  # a write seen and no close for this long: an event was lost
 _WAKE_EVENTS = {"created", "moved", "modified", "closed"}  # not our own opens/reads/deletes
 _KINDS = {stat.S_IFLNK: "symbolic link", stat.S_IFDIR: "folder", stat.S_IFIFO: "FIFO", stat.S_IFSOCK: "socket",
@@ -247,6 +247,9 @@ class DropFolder:
         limit = self._settings.max_file_bytes
         if candidate.size > limit:
             return self._places.refuse(candidate, f"{label}: expected a file of at most {limit} bytes")
+        held = self._held.get(candidate.key)
+        if held is not None and not self._expired(held):
+            return 0  # unchanged since it was found incomplete or unreadable: no need to read it again
         try:
             fd = self._open(candidate)
         except OSError as exc:
@@ -266,7 +269,7 @@ class DropFolder:
             return 0
         missing = incomplete(data)
         if missing and candidate.claimed is None:
-            hold = self._hold(candidate, INCOMPLETE_HOLD_FACTOR)
+            hold = self._hold(candidate)
             if hold is not None:
                 if not hold.said:
                     hold.said = True
@@ -340,17 +343,18 @@ class DropFolder:
                                  f"{receipt.input_id} was incomplete); its complete version is received as a "
                                  "new input")
 
-    def _hold(self, candidate: Entry, factor: float) -> _Held | None:
-        """The hold on a file kept back, or None once it lasted ``factor`` × stable_seconds."""
+    def _hold(self, candidate: Entry) -> _Held | None:
+        """The hold on a file kept back, or None once it lasted HOLD_FACTOR × stable_seconds."""
         held = self._held.setdefault(candidate.key, _Held(time.monotonic()))
-        if time.monotonic() - held.since >= factor * self._settings.stable_seconds:
-            return None
-        return held
+        return None if self._expired(held) else held
+
+    def _expired(self, held: _Held) -> bool:
+        return time.monotonic() - held.since >= HOLD_FACTOR * self._settings.stable_seconds
 
     def _unreadable(self, candidate: Entry, label: str, exc: OSError) -> int:
         if exc.errno in (errno.ENOENT, errno.ELOOP):  # gone, or a symlink put in its place: the next scan sees
             return 0
-        hold = self._hold(candidate, UNREADABLE_HOLD_FACTOR)
+        hold = self._hold(candidate)
         if hold is not None:
             if not hold.said:
                 hold.said = True

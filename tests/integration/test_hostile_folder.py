@@ -213,7 +213,7 @@ def test_an_unterminated_file_is_held_then_refused_never_taken(tmp_path: Path,
     assert folder.scan_once() == 0 and not sink.received  # held: a writer may come back
     assert [getattr(r, "expected", "") for r in caplog.records if getattr(r, "event", "") == "folder.incomplete"] \
         == ["the last segment to end with a carriage return"]
-    time.sleep(0.1 * 30 + 0.2)  # INCOMPLETE_HOLD_FACTOR × stable_seconds
+    time.sleep(0.1 * 30 + 0.2)  # HOLD_FACTOR × stable_seconds
     assert folder.scan_once() == 1
     assert not sink.received  # never parsed, never sent
     [(source, data, reason)] = sink.refused

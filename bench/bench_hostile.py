@@ -37,6 +37,7 @@ from connector.parse import parse_message, split_messages
 from connector.pdf import layout
 from connector.pipeline import compose_artifacts
 from connector.pipeline.bounds import check_structure, check_values
+from connector.send import Directory, import_directory, recipients_for
 from tests.support.hostile import NFS, with_comment
 from tests.support.settings import folder_settings
 
@@ -50,6 +51,11 @@ def best(fn: Callable[[], object], runs: int) -> float:
     return min(times)
 
 
+_SCRATCH = Path(tempfile.mkdtemp(prefix="bench-hostile-dir-"))
+import_directory(ROOT / "connector" / "demo" / "directory.txt", db_path=_SCRATCH / "directory.sqlite")
+DIRECTORY = Directory(_SCRATCH / "directory.sqlite")
+
+
 def build_once(message: bytes) -> Callable[[], object]:
     config = demo_config()
     settings = pipeline_settings(config)
@@ -60,8 +66,9 @@ def build_once(message: bytes) -> Callable[[], object]:
     def run() -> object:
         report = parse_message(split_messages(message)[0], settings=settings.parse)[0]
         ids = offline_identity(report, oid_root=settings.lab.oid_root, zone=settings.lab.timezone)
+        recipients = recipients_for(report, DIRECTORY, settings.routing)
         return compose_artifacts(report, mappings=mappings, mapping_settings=settings.mapping, lab=settings.lab,
-                                 ids=ids, recipients=(), message_settings=settings.message, xsd=xsd)
+                                 ids=ids, recipients=recipients, message_settings=settings.message, xsd=xsd)
 
     return run
 

@@ -10,7 +10,6 @@ the cost of a file.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import os
 from collections.abc import Callable
@@ -89,10 +88,9 @@ class MoveBatch:
             fsync_dir(folder)
         for src in self._unlink:
             src.unlink(missing_ok=True)
-            if src.parent != self._source:  # a claim's own folder (connector/intake/claim.py), now empty
-                with contextlib.suppress(OSError):
-                    src.parent.rmdir()
-        fsync_dir(self._source)
+        for folder in {src.parent for src in self._unlink} | {self._source}:
+            if folder.exists():
+                fsync_dir(folder)
         self._targets.clear()
         self._unlink.clear()
         self._moves = 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from connector.files import write_private
-from connector.intake.claim import ClaimFolder, release, rename_no_replace
+from connector.intake.claim import ClaimFolder, rename_no_replace
 from connector.intake.moves import MoveBatch, link_no_replace
 from connector.intake.sink import Receipt
 from connector.logs import event
@@ -119,8 +119,6 @@ class Places:
             self.put_back(src)
             return 0
         self._moves.add(src, target, still_linked=still_linked)
-        if not still_linked:
-            release(src)
         if stat.S_ISREG(entry.mode):
             try:
                 os.chmod(target, 0o600)  # the SIL's file holds patient data: owner only from here on

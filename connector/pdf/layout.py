@@ -115,7 +115,7 @@ class Canvas:
                 if current:
                     lines.append(" ".join(current))
                 if needed > limit and len(word) > 1:
-                    *full, word = _cut(word, limit, font.units)
+                    *full, word = _cut(word, limit, font)
                     lines += full
                     needed = font.units(word)
                 current, used = [word], needed
@@ -168,6 +168,7 @@ class Canvas:
 
 
 _STYLE_OPS: dict[Style, tuple[str, str]] = {}
+_NO_GLYPH = "\U0010fffd"  # a private-use character no font draws: measured as the replacement
 
 
 def _style_ops(style: Style) -> tuple[str, str]:
@@ -182,11 +183,14 @@ def _rgb(color: RGB) -> str:
     return " ".join(f"{c:.3g}" for c in color)
 
 
-def _cut(word: str, limit: float, units: Callable[[str], float]) -> list[str]:
-    """``word`` in pieces that each fit ``limit`` (1/1000 em; at least one character a piece), in one pass."""
+def _cut(word: str, limit: float, font: ParsedFont) -> list[str]:
+    """``word`` in pieces that each fit ``limit`` (1/1000 em; at least one character a piece), in one pass
+    over its characters' widths (a dictionary lookup each, as ``ParsedFont.units`` does)."""
+    widths, fallback = font.width_of, font.units(_NO_GLYPH)  # what a character the font lacks measures
     pieces: list[str] = []
     start, used = 0, 0.0
-    for at, width in enumerate(map(units, word)):
+    for at, ch in enumerate(word):
+        width = widths.get(ch, fallback)
         if used + width > limit and at > start:
             pieces.append(word[start:at])
             start, used = at, 0.0

@@ -56,8 +56,8 @@ def check_structure(message: bytes, *, source: str, index: int) -> None:
         return  # not an HL7 message: the parser says what it expected
     field_sep, component, repetition = message[3:4], message[4:5], message[5:6]
     for number, segment in enumerate(message.replace(b"\n", b"\r").split(b"\r"), start=1):
-        if len(segment) < MAX_COMPONENTS and len(segment) < MAX_REPETITIONS:
-            continue  # too short to hold that many separators
+        if segment.count(component) < MAX_COMPONENTS and segment.count(repetition) < MAX_REPETITIONS:
+            continue  # no field of it can hold that many (two counts in C: most segments stop here)
         name = segment[:3].decode("ascii", "replace")
         for position, field in enumerate(segment.split(field_sep)):
             if field.count(repetition) >= MAX_REPETITIONS:
@@ -80,8 +80,7 @@ def check_values(report: LabReport, *, source: str, index: int | None = None) ->
                          source=where, segment="OBX", message_index=index)
     total = 0
     for segment, field, kind, text in _texts(report, results):
-        limit = {"text": MAX_TEXT_CHARS, "number": MAX_NUMBER_CHARS, "code": MAX_CODE_CHARS,
-                 "label": MAX_LABEL_CHARS}[kind]
+        limit = _LIMITS[kind]
         if len(text) > limit:
             raise InputError(f"{_NAMES[kind]} of at most {limit} characters ({_CONSTANTS[kind]})",
                              source=where, segment=segment, field=field, message_index=index)
@@ -91,6 +90,7 @@ def check_values(report: LabReport, *, source: str, index: int | None = None) ->
                          "(MAX_REPORT_TEXT_CHARS)", source=where, segment="NTE", message_index=index)
 
 
+_LIMITS = {"text": MAX_TEXT_CHARS, "number": MAX_NUMBER_CHARS, "code": MAX_CODE_CHARS, "label": MAX_LABEL_CHARS}
 _NAMES = {"text": "a free text", "number": "a number", "code": "a code", "label": "a label"}
 _CONSTANTS = {"text": "MAX_TEXT_CHARS", "number": "MAX_NUMBER_CHARS", "code": "MAX_CODE_CHARS",
               "label": "MAX_LABEL_CHARS"}

@@ -123,7 +123,7 @@ def test_a_name_reused_before_the_batch_flush_is_never_deleted(tmp_path: Path) -
 
 def test_a_file_claimed_before_a_crash_is_received_at_the_next_start(tmp_path: Path) -> None:
     s, sink = _settings(tmp_path), Sink()
-    claim = s.archive / ".claim" / "18c0ffee-1-0"
+    claim = s.archive / ".claim" / "0"  # its slot, as claim.py lays it out
     claim.mkdir(parents=True, mode=0o700)
     (claim / "crashed.hl7").write_bytes(oru("CRASH"))
     os.utime(claim / "crashed.hl7", (OLD, OLD))

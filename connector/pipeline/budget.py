@@ -16,6 +16,8 @@ moves builds to processes for throughput, and can take this contract with it.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -68,13 +70,17 @@ class BuildBudget:
             if not done.done():
                 outcome()
 
+        def hand_over(outcome: Callable[[], None]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the service stopped meanwhile
+                loop.call_soon_threadsafe(settle, outcome)
+
         def target() -> None:
             try:
                 result = build(ticket)
             except BaseException as exc:  # noqa: BLE001 - handed to the awaiting loop as is
-                loop.call_soon_threadsafe(settle, lambda error=exc: done.set_exception(error))
+                hand_over(functools.partial(done.set_exception, exc))
             else:
-                loop.call_soon_threadsafe(settle, lambda: done.set_result(result))
+                hand_over(lambda: done.set_result(result))
             finally:
                 if abandoned.is_set():
                     with self._lock:

@@ -47,12 +47,20 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
         except (OSError, ValueError) as exc:  # files, permissions, bad arguments: say which, no traceback
             click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_FAILED)
-        except Exception as exc:  # noqa: BLE001 - a bug: the class name only (its text may quote input), and exit 3
-            click.echo(f"error: internal {type(exc).__name__}; see the log", err=True)
+        except Exception as exc:  # noqa: BLE001 - a bug: the class and where it was raised (its text may quote input)
+            click.echo(f"error: internal {type(exc).__name__} at {where_raised(exc)}", err=True)
             sys.exit(EXIT_SERVICE)
         sys.exit(code or EXIT_OK)
 
     return wrapper
+
+
+def where_raised(exc: BaseException) -> str:
+    """``connector/x/y.py:123 (function)`` of the innermost connector frame that raised ``exc``: names
+    the cause of a failure without its message (which may quote input)."""
+    from connector.logs import where_raised as where
+
+    return where(exc)
 
 
 def config_for(path: Path | None, *, reads_store: bool = False) -> Config:

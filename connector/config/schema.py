@@ -14,6 +14,7 @@ from connector.errors import ConfigError
 from connector.limits import MAX_MESSAGE_BYTES
 
 __all__ = [
+    "BuildConfig",
     "Config",
     "FolderConfig",
     "IdentityConfig",
@@ -24,6 +25,7 @@ __all__ = [
     "MessageConfig",
     "MetricsConfig",
     "MllpConfig",
+    "MllpTlsConfig",
     "RetentionConfig",
     "RetryConfig",
     "RoutingConfig",
@@ -83,13 +85,26 @@ class FolderConfig:
 
 
 @dataclass(frozen=True)
+class MllpTlsConfig:
+    """TLS for SILs on other hosts: empty ``certfile`` means plain TCP (a SIL on the same host)."""
+
+    certfile: str = ""  # the connector's server certificate (PEM)
+    keyfile: str = ""  # its key (may be inside certfile); 0600
+    client_cafile: str = ""  # set: a client certificate from this CA is required (CERT_REQUIRED)
+    allowed_subjects: tuple[str, ...] = ()  # certificate CN or DNS names allowed; empty: any the CA signed
+
+
+@dataclass(frozen=True)
 class MllpConfig:
     enabled: bool = False
     host: str = "127.0.0.1"
     port: int = 2575
     max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    max_connections_per_peer: int = 8  # one address takes a quarter of the slots at most (idle, slowloris)
     idle_timeout: float = 300.0  # seconds without a frame before an idle connection is closed
-    read_timeout: float = 60.0  # seconds to receive one whole frame once it started
+    read_timeout: float = 60.0  # seconds to receive one whole frame once it started (and a TLS handshake)
+    allowed_peers: tuple[str, ...] = ()  # IP networks allowed to connect (e.g. 10.1.2.0/24); empty: any
+    tls: MllpTlsConfig = MllpTlsConfig()
 
 
 @dataclass(frozen=True)
@@ -131,6 +146,9 @@ class IdentityConfig:
         default_factory=lambda: {"QUAL": "QUAL", "VALI": "VALI", "RECUP": "RECUP", "PROV": "PROV"}
     )
     allow_test_ins: bool = False  # test/demo INS OIDs (…4.10, …4.11): refused in production
+    # "MSH-3^MSH-4" (or "MSH-3") of a SIL known to send another charset than its MSH-18 → that codec.
+    # Empty: bytes that do not decode in the declared charset are refused naming MSH-18 (never guessed).
+    charset_fallback: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -162,6 +180,13 @@ class ValidationConfig:
     xsd: str = ""  # CDA_extended.xsd of the ANS kit; empty: the kit beside the checkout when present
     schematron: bool = False  # gate every document on the six ANS schematrons (costs ~0.5 s/document)
     ans_kit: str = ""
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    # A report whose build takes longer is quarantined with that reason and the pipeline goes on (issue 13).
+    # The size limits per value keep the slowest build within a few seconds; this is the backstop.
+    budget_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +252,7 @@ class Config:
     message: MessageConfig = MessageConfig()
     sil: SilConfig = SilConfig()
     validation: ValidationConfig = ValidationConfig()
+    build: BuildConfig = BuildConfig()
     retry: RetryConfig = RetryConfig()
     metrics: MetricsConfig = MetricsConfig()
     retention: RetentionConfig = RetentionConfig()

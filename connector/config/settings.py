@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from connector.intake import FolderSettings, MllpSettings
+from connector.intake import FolderSettings, MllpSettings, PeerPolicy, server_tls_context
 from connector.mapping import MappingSettings
 from connector.model import IdentityStatus, LabIdentity
 from connector.package import MessageSettings
@@ -64,7 +64,8 @@ def identity_status_map(config: Config) -> Mapping[str, IdentityStatus]:
 
 def parse_settings(config: Config) -> ParseSettings:
     return ParseSettings(identity_status_map=identity_status_map(config),
-                         allow_test_ins=config.identity.allow_test_ins)
+                         allow_test_ins=config.identity.allow_test_ins,
+                         fallback_charsets=dict(config.identity.charset_fallback))
 
 
 def pipeline_settings(config: Config) -> PipelineSettings:
@@ -80,6 +81,7 @@ def pipeline_settings(config: Config) -> PipelineSettings:
         retry=RetryPolicy(first_seconds=config.retry.first_seconds, max_seconds=config.retry.max_seconds,
                           give_up_hours=config.retry.give_up_hours),
         sil=SilIdentity(application=config.sil.ack_application, facility=config.sil.ack_facility),
+        build_budget_seconds=config.build.budget_seconds,
     )
 
 
@@ -92,8 +94,15 @@ def folder_settings(config: Config) -> FolderSettings:
 
 def mllp_settings(config: Config) -> MllpSettings:
     m = config.intake.mllp
+    tls = None
+    if m.tls.certfile:
+        tls = server_tls_context(certfile=config.path(m.tls.certfile),
+                                 keyfile=config.path(m.tls.keyfile) if m.tls.keyfile else None,
+                                 client_cafile=config.path(m.tls.client_cafile) if m.tls.client_cafile else None)
     return MllpSettings(host=m.host, port=m.port, max_message_bytes=config.intake.max_message_bytes,
-                        idle_timeout=m.idle_timeout, read_timeout=m.read_timeout, max_connections=m.max_connections)
+                        idle_timeout=m.idle_timeout, read_timeout=m.read_timeout, max_connections=m.max_connections,
+                        max_connections_per_peer=m.max_connections_per_peer, tls=tls,
+                        peers=PeerPolicy.parse(m.allowed_peers, m.tls.allowed_subjects))
 
 
 def tls_settings(config: Config, tls: TlsFiles) -> TlsSettings:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from connector.files import fsync_dir
 
-__all__ = ["MoveBatch", "link_no_replace"]
+__all__ = ["MoveBatch", "link_no_replace", "suffixed"]
 
 MAX_NAME_SUFFIX = 100_000  # name~1 … name~N for collisions; more means something is looping
+MAX_NAME_BYTES = 255  # NAME_MAX of ext4, xfs, btrfs: a longer name~N fails with ENAMETOOLONG forever
 _NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK}
 
 
@@ -34,7 +35,7 @@ def link_no_replace(
     before each attempt (the quarantine writes the reason file there).
     """
     for n in range(MAX_NAME_SUFFIX):
-        target = folder / _suffixed(name, n)
+        target = folder / suffixed(name, n)
         if os.path.lexists(target):
             continue
         if before is not None:
@@ -70,6 +71,10 @@ class MoveBatch:
         """Moves not yet flushed."""
         return self._moves
 
+    def sources(self) -> list[Path]:
+        """Sources linked into their target but not unlinked yet (a failed flush leaves them in place)."""
+        return list(self._unlink)
+
     def add(self, src: Path, target: Path, *, still_linked: bool) -> None:
         self._targets.add(target.parent)
         self._moves += 1
@@ -83,14 +88,23 @@ class MoveBatch:
             fsync_dir(folder)
         for src in self._unlink:
             src.unlink(missing_ok=True)
-        fsync_dir(self._source)
+        for folder in {src.parent for src in self._unlink} | {self._source}:
+            if folder.exists():
+                fsync_dir(folder)
         self._targets.clear()
         self._unlink.clear()
         self._moves = 0
 
 
-def _suffixed(name: str, n: int) -> str:
+def suffixed(name: str, n: int) -> str:
+    """``name`` for n = 0, else ``stem~n.ext``, shortened so that it still fits in a file name."""
     if n == 0:
         return name
     stem, dot, ext = name.rpartition(".")
-    return f"{stem}~{n}.{ext}" if dot and stem else f"{name}~{n}"
+    if not (dot and stem) or len(os.fsencode(ext)) > MAX_NAME_BYTES // 2:
+        stem, ext = name, ""
+    tail = f"~{n}" + (f".{ext}" if ext else "")
+    room = MAX_NAME_BYTES - len(os.fsencode(tail))
+    while len(os.fsencode(stem)) > room:  # characters, not bytes, are dropped: a name stays decodable
+        stem = stem[:-1]
+    return stem + tail

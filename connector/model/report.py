@@ -192,6 +192,7 @@ class MessageHeader:
     processing_id: str = ""  # MSH-11: P, T, D
     version: str = ""  # MSH-12
     charset: str = ""  # MSH-18 as declared
+    decoded_as: str = ""  # the codec the bytes were read with (a configured fallback when it is not MSH-18's)
     profile: str = ""  # MSH-21
     accept_ack_type: str = ""  # MSH-15 (enhanced mode when set)
     application_ack_type: str = ""  # MSH-16

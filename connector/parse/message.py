@@ -7,6 +7,7 @@ Every segment ends up in a mapped value's ``raw`` or in ``LabReport.other_segmen
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
@@ -111,7 +112,7 @@ class _MessageParser:
 
     def run(self) -> tuple[LabReport, ...]:
         segments = self._segments()
-        header = header_from_msh(segments[0])
+        header = dataclasses.replace(header_from_msh(segments[0]), decoded_as=self.charset)
         self._check_header(segments[0])
         return self._group(header, segments)
 
@@ -129,7 +130,7 @@ class _MessageParser:
             if not first_line.startswith(b"MSH"):
                 raise _Fail("MSH", "", "a message starting with an MSH segment")
             raise _Fail("MSH", "MSH-2", "a field separator and 4 or 5 distinct encoding characters (^~\\&)")
-        decoded = decode_message(data, declared_charset(first_line), self.settings.fallback_charset)
+        decoded = decode_message(data, declared_charset(first_line), self._fallback(first_line))
         if decoded is None:
             raise _Fail("MSH", "MSH-18", "text in the declared charset, in UTF-8 or in the fallback charset")
         text, self.charset = decoded
@@ -155,6 +156,16 @@ class _MessageParser:
                 raise _Fail(label, "", "one message per parse (files with several MSH go through split_messages)")
             segments.append(Segment(name, line.split(sep), line, position, label))
         return segments
+
+    def _fallback(self, msh_line: bytes) -> str:
+        """The configured fallback codec for the SIL this MSH names (MSH-3, MSH-4 first components)."""
+        fields = msh_line.split(msh_line[3:4])
+
+        def first_component(n: int) -> str:
+            value = fields[n] if len(fields) > n else b""
+            return value.split(msh_line[4:5])[0].decode("ascii", "replace")
+
+        return self.settings.fallback_for(first_component(2), first_component(3))
 
     def _check_header(self, msh: Segment) -> None:
         kind = msh.get(9).split(self.enc.component)

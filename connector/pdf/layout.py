@@ -90,7 +90,10 @@ class Canvas:
     def wrap(self, text: str, width: float, style: Style) -> list[str]:
         """Greedy word wrap; a word longer than the width is cut. Keeps explicit line breaks.
 
-        Widths are summed per word (in 1/1000 em) rather than re-measuring the growing line.
+        Linear in the text: widths are summed per word (in 1/1000 em) rather than re-measuring the
+        growing line, and a word longer than a line is measured once, character by character, and
+        cut as it goes (re-measuring the rest of the word after each cut made an unbroken 400,000
+        characters cost minutes: issue 13).
         """
         font = self.fonts[style.bold].font
         limit = width * 1000.0 / style.size
@@ -111,10 +114,9 @@ class Canvas:
                     continue
                 if current:
                     lines.append(" ".join(current))
-                while needed > limit and len(word) > 1:
-                    cut = _fit(word, limit, font.units)
-                    lines.append(word[:cut])
-                    word = word[cut:]
+                if needed > limit and len(word) > 1:
+                    *full, word = _cut(word, limit, font)
+                    lines += full
                     needed = font.units(word)
                 current, used = [word], needed
             lines.append(" ".join(current))
@@ -166,6 +168,7 @@ class Canvas:
 
 
 _STYLE_OPS: dict[Style, tuple[str, str]] = {}
+_NO_GLYPH = "\U0010fffd"  # a private-use character no font draws: measured as the replacement
 
 
 def _style_ops(style: Style) -> tuple[str, str]:
@@ -180,12 +183,17 @@ def _rgb(color: RGB) -> str:
     return " ".join(f"{c:.3g}" for c in color)
 
 
-def _fit(word: str, limit: float, units: Callable[[str], float]) -> int:
-    """How many leading characters of ``word`` fit in ``limit`` (1/1000 em; at least one)."""
-    cut, used = 0, 0.0
-    while cut < len(word):
-        used += units(word[cut])
-        if used > limit and cut:
-            break
-        cut += 1
-    return cut
+def _cut(word: str, limit: float, font: ParsedFont) -> list[str]:
+    """``word`` in pieces that each fit ``limit`` (1/1000 em; at least one character a piece), in one pass
+    over its characters' widths (a dictionary lookup each, as ``ParsedFont.units`` does)."""
+    widths, fallback = font.width_of, font.units(_NO_GLYPH)  # what a character the font lacks measures
+    pieces: list[str] = []
+    start, used = 0, 0.0
+    for at, ch in enumerate(word):
+        width = widths.get(ch, fallback)
+        if used + width > limit and at > start:
+            pieces.append(word[start:at])
+            start, used = at, 0.0
+        used += width
+    pieces.append(word[start:])
+    return pieces

@@ -21,6 +21,7 @@ from connector.states import DmpState, ReportState
 from connector.store import ReportRow
 
 from .acks import AckStep
+from .budget import Ticket
 from .compose import cda_time, compose_artifacts, corrects
 from .context import PipelineContext
 from .loader import ReportLoader
@@ -51,9 +52,11 @@ class BuildStep:
         self._xsd = xsd
         self._schematron = schematron
 
-    def __call__(self, row: ReportRow) -> ReportState:
+    def __call__(self, row: ReportRow, ticket: Ticket | None = None) -> ReportState:
+        """``ticket``: the time budget's say (:mod:`.budget`): past it this build commits nothing."""
         ctx, report_id = self._ctx, row.report_id
         settings = ctx.settings
+        may_commit = ticket.may_commit if ticket is not None else _always
         try:
             report = self._loader.load(row, settings.parse)
             ids = None if report.documents else ctx.store.document_identity(  # shape B keeps the SIL's ids
@@ -69,22 +72,26 @@ class BuildStep:
                     ctx.observer.validation_failed("schematron")
                     raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
         except NoAddressYet as exc:
+            if not may_commit():
+                return ReportState.QUARANTINED  # held by the pipeline at the budget
             # Waits for the directory (fixed by a daily import), then retried. The SIL is told once,
             # when the report starts waiting: a negative ZAM^Z02 with SMTPERRORCODE 510.
             if row.state is not ReportState.WAITING:
                 self._acks.tell_sil_no_address(row)
             return ctx.wait(row, str(exc))
-        except UnmappedCode as exc:
-            # Waits for a mapping (config hold_unmapped): lab IT adds it, the service reloads, retried.
-            return ctx.wait(row, str(exc))
-        except TransientError as exc:
-            return ctx.wait(row, str(exc))
+        except (UnmappedCode, TransientError) as exc:
+            # UnmappedCode waits for a mapping (config hold_unmapped): lab IT adds it, the service reloads.
+            return ctx.wait(row, str(exc)) if may_commit() else ReportState.QUARANTINED
         except PermanentError as exc:
-            return ctx.quarantine(report_id, str(exc))
+            return ctx.quarantine(report_id, str(exc)) if may_commit() else ReportState.QUARANTINED
         except Exception as exc:  # noqa: BLE001 - a defect: quarantined (not retried every second), class name only
+            if not may_commit():
+                return ReportState.QUARANTINED
             return ctx.quarantine(report_id, f"internal error ({type(exc).__name__}) while building the report: "
                                   "report it to the connector's maintainers, then `connector retry`",
                                   level=logging.ERROR)
+        if not may_commit():
+            return ReportState.QUARANTINED
         ctx.store.mark_built(report_id, email=artifacts.email, message_id=artifacts.message_id,
                              envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
                              lifecycle=artifacts.lifecycle, dmp_state=dmp_state(report),
@@ -101,6 +108,10 @@ class BuildStep:
         if directory is None:
             raise NoAddressYet("no MSSanté directory imported yet: run `connector directory import FILE`")
         return directory
+
+
+def _always() -> bool:
+    return True
 
 
 def dmp_state(report: LabReport) -> DmpState:

@@ -28,6 +28,8 @@ from connector.package import (
 )
 from connector.pdf import pdf_filename, render_pdf
 
+from .bounds import check_values
+
 __all__ = ["cda_time", "compose_artifacts", "corrects", "series_key"]
 
 
@@ -42,6 +44,7 @@ def compose_artifacts(
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
 ) -> Artifacts:
+    check_values(report, source=report.source)  # what one value may cost (also for reports received before)
     if report.documents:  # shape B: forward the SIL's own CDA with its own ids (`ids` is None), no mapping
         return artifacts_from_embedded(report, lab=lab, recipients=recipients, message_settings=message_settings,
                                        xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid")

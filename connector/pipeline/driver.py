@@ -12,11 +12,13 @@ crash repeats the same bytes and the same Message-ID.
 from __future__ import annotations
 
 import asyncio
+import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.cda import XsdValidator
+from connector.errors import InputError
 from connector.intake import Receipt
 from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
@@ -24,6 +26,7 @@ from connector.states import ReportState
 from connector.store import ReportRow, Store, utcnow
 
 from .acks import AckStep
+from .budget import BuildBudget
 from .build import BuildStep, SchematronCheck
 from .context import PipelineContext
 from .loader import ReportLoader
@@ -65,6 +68,7 @@ class Pipeline:
         self._build = BuildStep(self._ctx, self._loader, self._acks, mappings=mappings, directory=directory,
                                 xsd=xsd, schematron=schematron)
         self._send = SendStep(self._ctx, smtp=smtp, context=smtp_context)
+        self._budget = BuildBudget()
 
     @property
     def settings(self) -> PipelineSettings:
@@ -85,6 +89,12 @@ class Pipeline:
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self._receiver.remember_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        return self._receiver.refuse(data, source=source, error=error)
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        self._receiver.supersede(receipt, reason=reason)
 
     def recover(self) -> int:
         """Inputs committed but never split (a crash between the two commits)."""
@@ -113,18 +123,30 @@ class Pipeline:
 
         Builds (CPU) run in a worker thread while sends (waiting on the operator) run on the
         event loop, so the two overlap and the loop stays free for MLLP clients; a report built
-        now is sent at the next step.
+        now is sent at the next step. Each build has a time budget (``build_budget_seconds``):
+        past it the report is quarantined with that reason and the next one is built.
         """
         to_build, to_send = self.store.due(utcnow())  # to_send: BUILT, SENDING (resend the stored bytes), WAITING
 
         async def builds() -> list[StepOutcome]:
-            return [StepOutcome(r.report_id, await asyncio.to_thread(self.build, r)) for r in to_build]
+            return [StepOutcome(r.report_id, await self._budgeted_build(r)) for r in to_build]
 
         async def sends() -> list[StepOutcome]:
             return [StepOutcome(r.report_id, await self.send(r)) for r in to_send]
 
         built, sent = await asyncio.gather(builds(), sends())
         return built + sent
+
+    async def _budgeted_build(self, row: ReportRow) -> ReportState:
+        seconds = self._ctx.settings.build_budget_seconds
+        state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
+                                       report_id=row.report_id)
+        if state is not None:
+            return state
+        return self._ctx.quarantine(
+            row.report_id, f"report {row.report_id}: building it took more than {seconds:g} s (build.budget_seconds); "
+            "it is held so that the reports after it go on: report it to the connector's maintainers, then "
+            "`connector retry`", level=logging.ERROR)
 
     async def close(self) -> None:
         await self._send.close()

@@ -34,3 +34,4 @@ class PipelineSettings:
     message: MessageSettings
     retry: RetryPolicy
     sil: SilIdentity
+    build_budget_seconds: float  # past it a build is abandoned and its report quarantined (pipeline/budget.py)

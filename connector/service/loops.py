@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Config
-from connector.config.settings import folder_settings, mllp_settings
-from connector.errors import TransientError
+from connector.config.settings import folder_settings, imap_settings, mllp_settings
+from connector.errors import ConfigError, InputError, TransientError
 from connector.intake import DropFolder, MllpServer, Receipt
-from connector.logs import configure, event
+from connector.logs import configure, event, where_raised
 
 from .metrics import Metrics, MetricsServer
+from .readiness import Readiness
 from .reload import ConfigWatcher
 from .runtime import Runtime, open_runtime
 from .tracking import deliver_outbox_once, read_acks_once
@@ -38,10 +39,12 @@ __all__ = ["serve"]
 # Idle polling: short enough that a report dropped between two watchdog events still leaves in a second.
 WORK_INTERVAL_SECONDS = 1.0
 RELOAD_INTERVAL_SECONDS = 5.0
+STORE_LOST_PAUSE_SECONDS = 5.0  # the store file was deleted or replaced: no step can commit
 
 
 def serve(config: Config, *, config_path: Path | None = None) -> int:
     configure()
+    check_imap(config)  # like SMTP, at start: not as an unexplained error at every poll
     runtime = open_runtime(config)
     durability: dict[str, Any] = runtime.store.db.durability  # PRAGMA names: never event()'s `level`
     event("service.started", mode=config.mode, store=runtime.store.db.where,
@@ -51,13 +54,21 @@ def serve(config: Config, *, config_path: Path | None = None) -> int:
         if recovered:
             event("service.recovered", inputs=recovered)
         asyncio.run(Service(runtime, config_path=config_path).run())
-    except Exception as exc:  # noqa: BLE001 - the last line: one event with the class, never the text (it may quote input)
-        event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__)
+    except Exception as exc:  # noqa: BLE001 - the last line: the class and where, never the text (it may quote input)
+        event("service.crashed", level=logging.CRITICAL, error=type(exc).__name__, where=where_raised(exc))
         return 3
     finally:
         runtime.close()
         event("service.stopped")
     return 0
+
+
+def check_imap(config: Config) -> None:
+    """The IMAP side's files, secret and TLS context, built once at start (ConfigError naming the key)."""
+    if config.imap.enabled:
+        from connector.send import create_ssl_context
+
+        create_ssl_context(imap_settings(config).tls, production=config.production)
 
 
 class Service:
@@ -70,9 +81,15 @@ class Service:
         self.metrics = Metrics(runtime.store)
         runtime.pipeline.observe(self.metrics)
         self._alive = False
+        self._folder: DropFolder | None = None
+        self.intake_problem = ""  # why the last input could not be committed; "" once one is again
+        self.readiness = Readiness(runtime.store, running=lambda: self._alive and not self.stop.is_set(),
+                                   intake_problem=lambda: self.intake_problem or (
+                                       "the drop folder is waiting for the store"
+                                       if self._folder is not None and self._folder.store_down else ""))
 
     def _ready(self) -> bool:
-        return self._alive and not self.stop.is_set()
+        return not self.readiness.problem()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -83,6 +100,7 @@ class Service:
         if config.intake.folder.enabled:
             folder = DropFolder(folder_settings(config), _WakingSink(self))
             folder.start()
+            self._folder = folder
         mllp = None
         if config.intake.mllp.enabled:
             mllp = MllpServer(mllp_settings(config), _WakingSink(self),
@@ -92,7 +110,7 @@ class Service:
         http = None
         if config.metrics.enabled:
             http = MetricsServer(self.metrics, host=config.metrics.host, port=config.metrics.port,
-                                 ready=self._ready)
+                                 ready=self._ready, why_not=self.readiness.problem)
             http.start()
             event("metrics.listening", port=http.port)
         self._alive = True
@@ -117,6 +135,9 @@ class Service:
     async def _work(self) -> None:
         pipeline = self.runtime.pipeline
         while not self.stop.is_set():
+            if self.runtime.store.db.lost:  # nothing can commit until a restart: said once (store.lost)
+                await self._sleep(STORE_LOST_PAUSE_SECONDS)
+                continue
             try:
                 outcomes = await pipeline.step()
             except Exception as exc:  # noqa: BLE001 - a bug in one step must not stop the service; the store kept the state
@@ -146,9 +167,12 @@ class Service:
             except TransientError as exc:
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
                 event("imap.error", level=logging.WARNING, error=type(exc).__name__, reason=str(exc))
+            except ConfigError as exc:  # a file changed under us (key, CA): its message names it and is safe
+                self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
+                event("acks.error", level=logging.ERROR, error=type(exc).__name__, reason=str(exc))
             except Exception as exc:  # noqa: BLE001 - a bug must not stop ack reading for good; the store kept its state
                 self.metrics.imap_errors.labels(kind=type(exc).__name__).inc()
-                event("acks.error", level=logging.ERROR, error=type(exc).__name__)
+                event("acks.error", level=logging.ERROR, error=type(exc).__name__, where=where_raised(exc))
             await self._sleep(self.config.imap.poll_seconds)
 
     async def _outbox(self) -> None:
@@ -175,9 +199,22 @@ class _WakingSink:
         self.loop = asyncio.get_running_loop()
 
     def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
-        receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+        try:
+            receipt = self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+        except TransientError as exc:  # readiness: intake cannot commit until an input commits again
+            self.service.intake_problem = str(exc)
+            raise
+        self.service.intake_problem = ""
         self.loop.call_soon_threadsafe(self.service.wake.set)
         return receipt
 
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         self.pipeline.remember_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        receipt = self.pipeline.refuse(data, source=source, error=error)
+        self.loop.call_soon_threadsafe(self.service.wake.set)
+        return receipt
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        self.pipeline.supersede(receipt, reason=reason)

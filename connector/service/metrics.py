@@ -85,7 +85,8 @@ class Metrics:
 class MetricsServer:
     """A tiny HTTP server: /metrics, /healthz (process alive), /readyz (store answers, loops running)."""
 
-    def __init__(self, metrics: Metrics, *, host: str, port: int, ready: Callable[[], bool]) -> None:
+    def __init__(self, metrics: Metrics, *, host: str, port: int, ready: Callable[[], bool],
+                 why_not: Callable[[], str] | None = None) -> None:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,7 +97,9 @@ class MetricsServer:
                     self._reply(200, b"ok\n")
                 elif self.path == "/readyz":
                     ok = owner.ready()
-                    self._reply(200 if ok else 503, b"ready\n" if ok else b"not ready\n")
+                    reason = "" if ok or why_not is None else why_not()
+                    text = "ready" if ok else "not ready" + (f": {reason}" if reason else "")
+                    self._reply(200 if ok else 503, f"{text}\n".encode())
                 else:
                     self._reply(404, b"not found\n")
 

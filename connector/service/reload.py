@@ -20,7 +20,7 @@ from .runtime import Runtime
 __all__ = ["LIVE_SECTIONS", "ConfigWatcher"]
 
 # Sections a reload applies at once; any other change is logged as needing a restart.
-LIVE_SECTIONS = frozenset({"lab", "identity", "routing", "message", "retry", "mappings", "retention"})
+LIVE_SECTIONS = frozenset({"lab", "identity", "routing", "message", "retry", "mappings", "retention", "build"})
 
 
 class ConfigWatcher:

@@ -107,6 +107,22 @@ class Backend(Protocol):
     @property
     def durability(self) -> dict[str, str]: ...
 
+    # ---------------------------------------------------------------- health (for /readyz and the work loop)
+
+    @property
+    def lost(self) -> bool:
+        """The store this process opened is gone (SQLite file deleted or replaced): nothing commits until a restart."""
+        ...
+
+    @property
+    def commit_problem(self) -> str:
+        """Why the last transaction could not commit ("" after a successful one): readiness says it."""
+        ...
+
+    def free_bytes(self) -> int | None:
+        """Room left where the store writes, when this process can tell (a local file); None otherwise."""
+        ...
+
     def close(self) -> None: ...
 
     # ---------------------------------------------------------------- dialect

@@ -144,6 +144,7 @@ class PostgresBackend:
             raise ConfigError("expected a PostgreSQL URL postgresql://user@host:port/database",
                               key="store.url") from None
         host, port, dbname = (str(given.get(k) or "") for k in ("host", "port", "dbname"))
+        self._last_failure = ""
         self._where = f"postgresql://{host or 'localhost'}{':' + port if port else ''}/{dbname}"
         extra = {k: v for k, v in _CONNECT_DEFAULTS.items() if k not in given}
         if password:
@@ -201,7 +202,23 @@ class PostgresBackend:
             with self._pool.connection() as conn, conn.transaction():
                 yield _PgTx(conn)
         except _UNAVAILABLE as exc:
-            raise _unavailable(exc) from None
+            failure = _unavailable(exc)
+            self._last_failure = str(failure)
+            raise failure from None
+        self._last_failure = ""
+
+    # ---------------------------------------------------------------- health
+
+    @property
+    def lost(self) -> bool:
+        return False  # the server keeps the database: a lost connection is transient, not a lost store
+
+    @property
+    def commit_problem(self) -> str:
+        return self._last_failure
+
+    def free_bytes(self) -> int | None:
+        return None  # the server's disk: its own monitoring watches it
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
         try:

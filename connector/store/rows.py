@@ -30,6 +30,7 @@ class InputRecord:
     duplicate: bool
     ack: bytes | None = None
     same_bytes: bool = True  # False: an MLLP resend under the same MSH key with other content
+    split: bool = False  # a duplicate's input was split already (False: a failure came between the two commits)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -55,7 +55,7 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         """Commit the raw input; the same bytes or the same MLLP key again is a duplicate."""
         digest = hashlib.sha256(data).hexdigest()
         # ``dedup_key = NULL`` matches nothing: a file is recognised by its bytes only.
-        known = "SELECT id, ack, sha256 FROM inputs WHERE sha256 = ? OR dedup_key = ?"
+        known = "SELECT id, ack, sha256, split FROM inputs WHERE sha256 = ? OR dedup_key = ?"
         with self.db.transaction() as c:
             row = c.execute(known, (digest, dedup_key)).fetchone()
             if row is None:
@@ -69,7 +69,8 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
                 # Another instance committed the same bytes or MLLP key after our read (the unique
                 # constraints made us wait for it): the input is theirs, this one is the duplicate.
                 row = c.execute(known, (digest, dedup_key)).fetchone()
-            return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest)
+            return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
+                               split=bool(row["split"]))
 
     def set_ack(self, input_id: int, ack: bytes) -> None:
         with self.db.transaction() as c:

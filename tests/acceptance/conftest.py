@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from typing import Any
 
 import pytest
 
@@ -19,3 +20,15 @@ def service_factory() -> Iterator[Callable[[Site], ServiceProcess]]:
             return running.enter_context(ServiceProcess(site)).start()
 
         yield start
+
+
+@pytest.fixture
+def processes() -> Iterator[Callable[..., ServiceProcess]]:
+    """Make services not yet started (``processes(site, env=…, file_size_limit=…).start()``); any still
+    running at the end is stopped by its own pid."""
+    with ExitStack() as running:
+
+        def make(site: Site, **options: Any) -> ServiceProcess:
+            return running.enter_context(ServiceProcess(site, **options))
+
+        yield make

@@ -150,7 +150,8 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
     quarantined = sorted(p.name for p in folders["quarantine"].iterdir())
     assert "x\\..\\..\\outside\\y.hl7" in quarantined and "a..b.hl7" in quarantined
     assert all(p.parent == folders["quarantine"] for p in folders["quarantine"].iterdir())
-    assert (drop / "link.hl7").is_symlink() and (drop / "dir.hl7").is_dir()  # left alone, not followed
+    # Not followed, never opened: the link and the folder themselves are given a place (issue 13).
+    assert (folders["quarantine"] / "link.hl7").is_symlink() and (folders["quarantine"] / "dir.hl7").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "site"]
     assert sorted(p.name for p in site.iterdir()) == ["archive", "drop", "quarantine"]
 

@@ -17,3 +17,6 @@ DIRECTORY = E2E / "directory.txt"  # the MSSanté directory extract the e2e and 
 SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF") or ROOT.parent / "shared" / "ref")
 ANS_KIT = SHARED_REF / "cda" / "testcontenucda"
 CDA_XSD = ANS_KIT / "infrastructure" / "cda" / "CDA_extended.xsd"
+
+# sitecustomize.py for the service subprocess: a slow build when HOSTILE_SLOW_BUILD is set (issue 13 tests).
+HOOKS = ROOT / "tests" / "support" / "hooks"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import signal
 import sqlite3
@@ -102,6 +103,13 @@ class Site:
     def mappings(self) -> Path:
         return self.base / "mappings"
 
+    def configure(self, **sections: dict[str, object]) -> None:
+        """Merge ``sections`` into the site's configuration file."""
+        config = yaml.safe_load(self.config.read_text(encoding="utf-8"))
+        for name, values in sections.items():
+            config.setdefault(name, {}).update(values)
+        self.config.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
     def drop_file(self, name: str, data: bytes) -> None:
         """Write under a temp name, then rename: the SIL's contract with the drop folder."""
         tmp = self.drop / f".{name}.part"
@@ -180,6 +188,8 @@ class ServiceProcess:
     """
 
     site: Site
+    env: dict[str, str] = field(default_factory=dict)  # added to the CLI's environment (a sitecustomize hook)
+    file_size_limit: int | None = None  # RLIMIT_FSIZE on the service alone: "the disk is full" for it only
     proc: subprocess.Popen[bytes] | None = None
     logs: list[Path] = field(default_factory=list)  # one per start
     kill_phases: Counter[str] = field(default_factory=Counter)
@@ -192,9 +202,16 @@ class ServiceProcess:
     def start(self, *, wait: bool = True) -> Self:
         log_path = self.site.base / f"service.{len(list(self.site.base.glob('service.*.log'))) + 1:03d}.log"
         self.logs.append(log_path)
+        limit = self.file_size_limit
+
+        def limits() -> None:  # in the child, before exec: only the service is limited
+            if limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
         with log_path.open("xb") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "connector", "run", "--config", str(self.site.config)],
-                                         cwd=ROOT, env=cli_env(), stdout=subprocess.DEVNULL, stderr=log)
+                                         cwd=ROOT, env={**cli_env(), **self.env}, stdout=subprocess.DEVNULL,
+                                         stderr=log, preexec_fn=limits if limit is not None else None)
         if wait:
             self.wait_started()
         return self

@@ -116,14 +116,14 @@ def test_bad_metadmpmss_flag() -> None:
     assert (caught.value.segment, caught.value.field) == ("OBX[3]", "OBX-5")
 
 
-def test_wrong_charset_falls_back_or_refuses() -> None:
+def test_wrong_charset_refuses_unless_a_fallback_is_named_for_the_sil() -> None:
     data = (ORU_DIR / "05_tsh.hl7").read_bytes().replace(b"TESTPATIENT", b"TEST\xe9")  # Latin-1 under UTF-8
-    (report,) = parse_message(data, settings=PARSE)
-    assert report.patient.names[0].family == "TESTé"
-
-    with pytest.raises(MalformedHL7) as caught:
-        parse_message(data, settings=parse_settings(fallback_charset=""))
+    with pytest.raises(MalformedHL7) as caught:  # identity data is never guessed (issue 13)
+        parse_message(data, settings=PARSE)
     assert caught.value.field == "MSH-18"
+
+    (report,) = parse_message(data, settings=parse_settings(fallback_charsets={"SIL^LABO": "cp1252"}))
+    assert report.patient.names[0].family == "TESTé" and report.header.decoded_as == "cp1252"
 
 
 def test_errors_are_input_errors() -> None:

@@ -59,7 +59,7 @@ DIRECTORY = Directory(_SCRATCH / "directory.sqlite")
 def build_once(message: bytes) -> Callable[[], object]:
     config = demo_config()
     settings = pipeline_settings(config)
-    mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
+    mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
     xsd_path = default_xsd_path()
     xsd = XsdValidator(xsd_path) if xsd_path else None
 

@@ -26,8 +26,8 @@ def mappings_check(directory: Path | None, config_path: Path | None, as_json: bo
     from connector.mapping import check_mappings
 
     config = config_for(config_path)
-    findings = check_mappings(directory or config.path(config.mappings.dir),
-                              loinc_dir=config.path(config.mappings.loinc_dir))
+    findings = check_mappings(directory or config.mappings_path,
+                              loinc_dir=config.loinc_path)
     errors = [f for f in findings if f.severity == "error"]
 
     def text() -> None:
@@ -53,7 +53,7 @@ def mappings_suggest(query: str, unit: str, specimen: str, limit: int, config_pa
     from connector.mapping import suggest
 
     config = config_for(config_path)
-    found = suggest(query, loinc_dir=config.path(config.mappings.loinc_dir), limit=limit, unit=unit,
+    found = suggest(query, loinc_dir=config.loinc_path, limit=limit, unit=unit,
                     specimen=specimen)
 
     def text() -> None:
@@ -78,7 +78,7 @@ def mappings_draft(catalogue: Path, out: Path, config_path: Path | None, as_json
     if out.exists():
         raise click.UsageError(f"{out} exists: choose another --out (a draft never replaces a file)")
     config = config_for(config_path)
-    lines = draft_mapping(catalogue, loinc_dir=config.path(config.mappings.loinc_dir))
+    lines = draft_mapping(catalogue, loinc_dir=config.loinc_path)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never replaces a file; 0600 like our outputs
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(render_yaml(lines, source=catalogue.name))
@@ -109,7 +109,7 @@ def loinc_import(csv_path: Path, config_path: Path | None, as_json: bool) -> int
     from connector.mapping import import_loinc
 
     config = config_for(config_path)
-    count = import_loinc(csv_path, loinc_dir=config.path(config.mappings.loinc_dir))
+    count = import_loinc(csv_path, loinc_dir=config.loinc_path)
     emit(as_json, {"imported": count}, lambda: click.echo(f"{count} LOINC rows imported"))
     return EXIT_OK
 

@@ -6,9 +6,9 @@
     defaults.py  the embedded demo configuration and the bundled reference data
 """
 
-from .defaults import bundled_root, demo_config
+from .defaults import demo_base_dir, demo_config
 from .load import load_config, parse_config
 from .schema import *  # noqa: F403 - every section's class is part of the configuration's surface
 from .schema import __all__ as _sections
 
-__all__ = [*_sections, "bundled_root", "demo_config", "load_config", "parse_config"]
+__all__ = [*_sections, "demo_base_dir", "demo_config", "load_config", "parse_config"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from connector.errors import ConfigError
 from connector.limits import MAX_MESSAGE_BYTES
+from connector.mapping import default_mappings_dir
 
 __all__ = [
     "BuildConfig",
@@ -134,8 +135,8 @@ class LabConfig:
 
 @dataclass(frozen=True)
 class MappingsConfig:
-    dir: str = "mappings"
-    loinc_dir: str = "loinc"
+    dir: str = ""  # the lab's mapping files; "": the default ones the package carries (a demo, not a lab's)
+    loinc_dir: str = ""  # where `connector loinc import` puts the full table; "": <data_dir>/loinc
     hold_unmapped: bool = False  # true: a report with an unmapped local code waits for a mapping
 
 
@@ -265,6 +266,15 @@ class Config:
     def path(self, value: str) -> Path:
         p = Path(value).expanduser()
         return p if p.is_absolute() else Path(self.base_dir or ".") / p
+
+    @property
+    def mappings_path(self) -> Path:
+        return self.path(self.mappings.dir) if self.mappings.dir else default_mappings_dir()
+
+    @property
+    def loinc_path(self) -> Path:
+        """The imported LOINC table's folder (the shipped subset is the mapping stage's own data)."""
+        return self.path(self.mappings.loinc_dir) if self.mappings.loinc_dir else self.path(self.data_dir) / "loinc"
 
     @property
     def store_path(self) -> Path:

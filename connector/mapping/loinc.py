@@ -12,11 +12,11 @@ the same way and fills the French displays.
 from __future__ import annotations
 
 import csv
-import os
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 from .loinc_names import property_from_names
@@ -73,11 +73,14 @@ def check_digit_ok(code: str) -> bool:
 
 
 def default_loinc_dir() -> Path:
-    """``<repo>/loinc`` (the shipped subset), overridable by ``CONNECTOR_LOINC_DIR``."""
-    override = os.environ.get("CONNECTOR_LOINC_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "loinc"
+    """The shipped LOINC subset (``loinc/`` at the top of the project), as the package carries it."""
+    return bundled("loinc")
+
+
+def bundled(name: str) -> Path:
+    """Reference data the package carries in ``connector/_data`` (links to the project's top-level folders
+    in a checkout, copies in a wheel): read where the installed package is, never from the working directory."""
+    return Path(str(resources.files("connector").joinpath("_data", name)))
 
 
 @dataclass(frozen=True, slots=True)

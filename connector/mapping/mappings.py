@@ -6,7 +6,6 @@ the previous instance when the new load raises :class:`MappingFileError`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -15,17 +14,14 @@ from connector.errors import MappingFileError
 from connector.model import Coded
 
 from .files import BatteryMapping, TestMapping, read_directory
-from .loinc import LoincConcept, LoincTable, default_loinc_dir, is_loinc_system
+from .loinc import LoincConcept, LoincTable, bundled, default_loinc_dir, is_loinc_system
 
 __all__ = ["Mappings", "default_mappings_dir"]
 
 
 def default_mappings_dir() -> Path:
-    """``<repo>/mappings`` in a checkout; ``CONNECTOR_MAPPINGS_DIR`` overrides it."""
-    override = os.environ.get("CONNECTOR_MAPPINGS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "mappings"
+    """The default mapping files (``mappings/`` at the top of the project), as the package carries them."""
+    return bundled("mappings")
 
 
 class Mappings:

@@ -64,7 +64,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
     results = BuildResults()
     settings = pipeline_settings(config)
     lab = settings.lab
-    mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
+    mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
     xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
     xsd = XsdValidator(xsd_path) if xsd_path else None
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:

@@ -52,7 +52,7 @@ class ConfigWatcher:
 
     def _apply(self, fresh: Config) -> None:
         if fresh.mappings != self.runtime.config.mappings:
-            self.runtime.mappings.retarget(fresh.path(fresh.mappings.dir), fresh.path(fresh.mappings.loinc_dir))
+            self.runtime.mappings.retarget(fresh.mappings_path, fresh.loinc_path)
         self.runtime.pipeline.reconfigure(pipeline_settings(fresh))
         self.runtime.config = fresh
 

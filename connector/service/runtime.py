@@ -106,7 +106,7 @@ def _schematron_check(config: Config) -> SchematronCheck | None:
 
 def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
     store = Store(store_settings(config))
-    mappings = MappingsHolder(config.path(config.mappings.dir), config.path(config.mappings.loinc_dir))
+    mappings = MappingsHolder(config.mappings_path, config.loinc_path)
     xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
     xsd = XsdValidator(xsd_path) if xsd_path is not None else None
     if xsd is None:

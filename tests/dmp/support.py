@@ -25,8 +25,8 @@ ORU = ROOT / "tests" / "data" / "oru"
 @functools.lru_cache(maxsize=1)
 def _setup() -> tuple[LabIdentity, Mappings]:
     config = demo_config()
-    return lab_identity_of(config), Mappings.load(config.path(config.mappings.dir),
-                                                loinc_dir=config.path(config.mappings.loinc_dir))
+    return lab_identity_of(config), Mappings.load(config.mappings_path,
+                                                loinc_dir=config.loinc_path)
 
 
 def lab() -> LabIdentity:

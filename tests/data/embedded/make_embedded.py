@@ -119,7 +119,7 @@ def _ids(ext: str, version: int = 1, replaces: tuple[str, str] | None = None) ->
 def cdas() -> dict[str, bytes]:
     config = demo_config()
     lab = lab_identity(config)
-    mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
+    mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
     source = (ROOT / "tests" / "data" / "oru" / "13_ins_qualified.hl7").read_bytes()
     report = parse_message(split_messages(source)[0], settings=PARSE)[0]
     mapped = map_report(report, mappings, settings=MAPPING)

@@ -4,17 +4,21 @@
     ├── TransientError            retry later with backoff; the report keeps its state
     │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
     │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
-    │   └── ImapUnavailable       IMAP down or refusing login
+    │   ├── ImapUnavailable       IMAP down or refusing login
+    │   └── DmpUnavailable        the DMP could not be reached or was busy (the request did not land)
     └── PermanentError            the input or report goes to quarantine with the reason
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
+        │   ├── UnitNotUcum       a unit with no UCUM form: the report WAITS for a mapping
+        │   └── LoincUnitConflict a LOINC code whose property contradicts the unit: the report WAITS
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
         │   └── ReportRefused     the report cannot be a valid CR-BIO document: ``reason`` says why
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
+        ├── DmpRefused            the DMP (or our own DMP rules) refused the document: Z01 N with the code
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
 
 Rules for every class here: ``str(exc)`` never holds patient data (names, birth
@@ -25,14 +29,17 @@ be a patient value. Each class's docstring is its default message.
 
 from __future__ import annotations
 
-from connector.outcomes import RefusalReason
+from connector.model.outcomes import RefusalReason
 
 __all__ = [
     "CdaBuildError",
     "ConfigError",
     "ConnectorError",
+    "DmpRefused",
+    "DmpUnavailable",
     "ImapUnavailable",
     "InputError",
+    "LoincUnitConflict",
     "MalformedHL7",
     "MappingFileError",
     "NoAddressYet",
@@ -43,6 +50,7 @@ __all__ = [
     "SmtpTemporaryError",
     "StoreUnavailable",
     "TransientError",
+    "UnitNotUcum",
     "UnmappedCode",
 ]
 
@@ -76,6 +84,29 @@ class SmtpTemporaryError(TransientError):
 
 class ImapUnavailable(TransientError):
     """The IMAP server is unreachable or refused the login."""
+
+
+class DmpUnavailable(TransientError):
+    """The DMP could not be reached or did not answer: the request is sent again later.
+
+    ``sent`` is True when the whole request had been written before the failure (a read timeout, a
+    connection reset while waiting): the DMP may have acted on it, so the caller checks before resending.
+    """
+
+    def __init__(self, message: str | None = None, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class DmpRefused(PermanentError):
+    """The DMP document cannot be sent as it is.
+
+    ``code`` is the DMP or XDS error code (or a connector-local code), the ZAM^Z01 ERR-5 code.
+    """
+
+    def __init__(self, message: str | None = None, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InputError(PermanentError):
@@ -135,6 +166,42 @@ class UnmappedCode(PermanentError):
         )
 
 
+class UnitNotUcum(UnmappedCode):
+    """A result's unit has no UCUM form; the report waits until a mapping says which unit it is.
+
+    The unit as sent is named (a unit is not patient data), never the value.
+    """
+
+    def __init__(self, local_code: str, *, unit: str, edit: str, report_id: str = "", why: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.unit = unit
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: unit {unit!r} has no UCUM form"
+            + (f" ({why})" if why else "") + f"; {edit}",
+        )
+
+
+class LoincUnitConflict(UnmappedCode):
+    """A LOINC code whose property contradicts the result's unit; the report waits for a mapping."""
+
+    def __init__(self, local_code: str, *, loinc: str, unit: str, expected: str, edit: str,
+                 report_id: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.loinc = loinc
+        self.unit = unit
+        self.expected = expected
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: LOINC {loinc} measures {expected}, "
+            f"not a quantity in {unit!r}; {edit}",
+        )
+
+
 class _FileLocated(PermanentError):
     """An error in a file people edit, written ``path:line [key]: message`` as editors and linters do."""
 
@@ -158,7 +225,7 @@ class CdaBuildError(PermanentError):
 class ReportRefused(CdaBuildError):
     """The report cannot become a valid CR-BIO document; it is held with the reason and what to do.
 
-    ``reason`` is a :class:`connector.outcomes.RefusalReason` (refusals are counted by class).
+    ``reason`` is a :class:`connector.model.outcomes.RefusalReason` (refusals are counted by class).
     """
 
     def __init__(self, message: str, *, reason: RefusalReason) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from connector.errors import ReportRefused
 from connector.model import RPPS_OID, Identifier, LabIdentity, LabReport, PersonName, Practitioner
-from connector.outcomes import BiologistStandIn, RefusalReason
+from connector.model.outcomes import BiologistStandIn, RefusalReason
 
 __all__ = ["Signer", "resolve_biologist", "validating_biologist"]
 
@@ -54,8 +54,8 @@ def resolve_biologist(report: LabReport, lab: LabIdentity) -> Signer:
     rpps = lab.default_biologist_rpps
     idnps = rpps if len(rpps) == 12 else "8" + rpps
     stand_in = Practitioner(
-        Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"),
-        PersonName(family=lab.default_biologist_family,
+        identifier=Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"),
+        name=PersonName(family=lab.default_biologist_family,
                    given=(lab.default_biologist_given,) if lab.default_biologist_given else (), suffix="DR"),
     )
     return Signer(stand_in, BiologistStandIn(idnps=idnps, missing=MISSING))

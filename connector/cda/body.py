@@ -13,7 +13,7 @@ from itertools import groupby
 from lxml import etree
 
 from connector.model import Coded, CodedValue, MappedResult, Order, Specimen
-from connector.oids import IdKind, oid_for
+from connector.model.oids import IdKind, oid_for
 
 from .context import FINAL_STATUSES, BuildContext
 from .elements import LOINC, loinc, sub, templates, text_sub

@@ -11,8 +11,9 @@ from __future__ import annotations
 from lxml import etree
 
 from connector.errors import CdaBuildError, ReportRefused
+from connector.limits import MAX_PDF_BYTES
 from connector.model import DocumentIdentity, LabIdentity, MappedReport
-from connector.outcomes import RefusalReason
+from connector.model.outcomes import RefusalReason
 
 from .attachments import comment_section, pdf_section
 from .body import chapter_sections
@@ -24,8 +25,6 @@ from .narrative import IdSource
 __all__ = ["build_document", "build_tree", "refuse_without_results", "serialize"]
 
 PDF_MAGIC = b"%PDF-"
-# A CR-BIO PDF copy is a few hundred kB; far beyond this is a SIL or renderer fault, not a report.
-MAX_PDF_BYTES = 20 * 1024 * 1024
 
 
 def build_document(

@@ -17,7 +17,7 @@ from connector.model import (
     PersonName,
     Practitioner,
 )
-from connector.outcomes import BiologistStandIn
+from connector.model.outcomes import BiologistStandIn
 
 from .biologist import resolve_biologist
 from .timestamps import to_ts

@@ -7,8 +7,8 @@ from lxml import etree
 
 from connector.errors import ReportRefused
 from connector.model import Coded, Order, Patient
-from connector.oids import IdKind, oid_for
-from connector.outcomes import RefusalReason
+from connector.model.oids import IdKind, oid_for
+from connector.model.outcomes import RefusalReason
 
 from .context import FINAL_STATUSES, BuildContext
 from .elements import address, coded, ident, loinc, sub, templates, text_sub

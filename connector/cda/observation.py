@@ -12,7 +12,7 @@ from connector.model import (
     PreviousResult,
     ReferenceRange,
 )
-from connector.oids import IdKind, oid_for
+from connector.model.oids import IdKind, oid_for
 
 from .context import BuildContext
 from .elements import LOINC, XSI_TYPE, coded, sub, templates
@@ -69,7 +69,7 @@ INTERPRETATIONS = {
     "NCL": "Sans CLSI",
 }
 def local_code_system(lab: LabIdentity) -> str:
-    """The lab's local test code table: its own arc, distinct from document ids (connector.oids)."""
+    """The lab's local test code table: its own arc, distinct from document ids (connector.model.oids)."""
     return oid_for(lab.oid_root, IdKind.LOCAL_CODE)
 
 

@@ -11,7 +11,7 @@ from copy import deepcopy
 from lxml import etree
 
 from connector.model import RPPS_OID, Order, Practitioner, Result
-from connector.oids import IdKind, oid_for
+from connector.model.oids import IdKind, oid_for
 
 from .context import BIOLOGIST_ROLE, STRUCTURE_OID, BuildContext, Person
 from .elements import XSI_TYPE, address, coded, ident, person_name, sub, telecom, templates, text_sub

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from connector.errors import CdaBuildError
-from connector.labtime import date_offset, with_zone, zone_problem
+from connector.model.labtime import date_offset, with_zone, zone_problem
 
 __all__ = ["to_ts"]
 

@@ -4,7 +4,7 @@ XDS DTM values are UTC, ``YYYY[MM[DD[hh[mm[ss]]]]]`` (ITI TF-3 4.2.3.1.7): the C
 ``20210401171000+0100`` becomes ``20210401161000``. A date without a time has no zone
 to convert and is kept as is, so precision is never invented. A time without a zone is
 local time in the lab's zone (``default_zone``: an IANA name, summer time included, or a
-deprecated fixed offset), see :mod:`connector.labtime`.
+deprecated fixed offset), see :mod:`connector.model.labtime`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from connector.labtime import DEFAULT_ZONE, lab_zone
+from connector.model.labtime import DEFAULT_ZONE, lab_zone
 
 __all__ = ["parse_instant", "to_xds_dtm"]
 
@@ -28,7 +28,7 @@ def _instant(match: re.Match[str], default_zone: str) -> datetime:
     """The aware datetime of a ``_TS`` match that has at least the hour."""
     year, month, day, hour, minute, second, zone = match.groups()
     local = datetime(int(year), int(month or 1), int(day or 1), int(hour), int(minute or 0), int(second or 0))
-    # fold=0 for the hour that happens twice or never: the same reading as connector.labtime.offset_at.
+    # fold=0 for the hour that happens twice or never: the same reading as connector.model.labtime.offset_at.
     return local.replace(tzinfo=_zone(zone) if zone else lab_zone(default_zone), fold=0)
 
 

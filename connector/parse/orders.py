@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from connector.model import (
@@ -49,7 +50,9 @@ class ResultDraft:
     def freeze(self) -> Result:
         if not self.comments and not self.previous:
             return self.result
-        return replace(self.result, comments=tuple(self.comments), previous=tuple(self.previous))
+        r = self.result
+        # Every field as parsed; only what followed the OBX (NTEs, earlier values) is added.
+        return dataclasses.replace(r, comments=tuple(self.comments), previous=tuple(self.previous))
 
 
 @dataclass
@@ -87,10 +90,7 @@ class OrderDraft:
 
     def freeze(self) -> Order:
         specimens = tuple(
-            Specimen(
-                s.specimen.identifier, s.specimen.type, s.specimen.collected_at, s.specimen.received_at,
-                s.specimen.source_site, tuple(r.freeze() for r in s.results), s.specimen.raw,
-            )
+            dataclasses.replace(s.specimen, results=tuple(r.freeze() for r in s.results))
             for s in self.specimens
         )
         if not specimens and self.fields.get("_obr15") is not None:

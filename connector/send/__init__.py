@@ -7,7 +7,7 @@
 """
 
 from connector.send.directory import Directory, DirectoryEntry, import_directory
-from connector.send.routing import Routing, RoutingSettings, recipients_for, route
+from connector.send.routing import Routing, RoutingSettings, no_address_reason, recipients_for, route
 from connector.send.smtp import SmtpClient, SmtpSettings, SubmitResult, submit
 from connector.send.tls import TlsSettings, create_ssl_context
 
@@ -22,6 +22,7 @@ __all__ = [
     "TlsSettings",
     "create_ssl_context",
     "import_directory",
+    "no_address_reason",
     "recipients_for",
     "route",
     "submit",

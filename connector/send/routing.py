@@ -16,7 +16,7 @@ wins (prescriber before copy-to before PRT). Errors name the report and IDNPS, n
 
 Nobody the message names disappears: :func:`route` returns, next to the recipients, every named
 professional (each order's prescriber, every OBR-28 copy, every PRT RCT) who gets no e-mail, with the
-reason as an :class:`~connector.outcomes.UnresolvedRecipient` the pipeline stores, shows and tells the SIL.
+reason as an :class:`~connector.model.outcomes.UnresolvedRecipient` the pipeline stores, shows and tells the SIL.
 """
 
 from __future__ import annotations
@@ -24,11 +24,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.errors import ConfigError, NoAddressYet, RoutingError
-from connector.model import LabReport, Participant, Practitioner, Recipient
-from connector.outcomes import RecipientProblem, UnresolvedRecipient
+from connector.model import (
+    DocumentFlags,
+    LabReport,
+    Participant,
+    Practitioner,
+    Recipient,
+    RecipientKind,
+    UnresolvedRecipient,
+)
+from connector.model.outcomes import RecipientProblem
 from connector.send.directory import Directory
 
-__all__ = ["PATIENT_DOMAIN", "Routing", "RoutingSettings", "recipients_for", "route"]
+__all__ = ["PATIENT_DOMAIN", "Routing", "RoutingSettings", "no_address_reason", "recipients_for", "route"]
 
 PATIENT_DOMAIN = "patient.mssante.fr"
 INS_LENGTH = 15  # NIR 13 characters + 2-digit key: the local part of the patient mailbox
@@ -46,14 +54,14 @@ _MATRIX: tuple[tuple[tuple[bool | None, ...], bool, bool], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoutingSettings:
-    """Site choices. ``mailbox_choice``: a professional with several personal mailboxes gets them "all"
-    (default: nobody misses a result) or only the "first" listed in the directory extract."""
+    """Site choices (the ``routing:`` section). ``mailbox_choice``: a professional with several personal
+    mailboxes gets them "all" (nobody misses a result) or only the "first" listed in the directory extract."""
 
-    mailbox_choice: str = "all"
-    patient_mailbox: bool = False  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
-    copy_to: bool = True  # shape A: send to OBR-28 copy-to doctors
+    mailbox_choice: str
+    patient_mailbox: bool  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
+    copy_to: bool  # shape A: send to OBR-28 copy-to doctors
 
     def __post_init__(self) -> None:
         if self.mailbox_choice not in MAILBOX_CHOICES:
@@ -72,12 +80,20 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
     """The report's MSSanté recipients, or :class:`RoutingError` with the reason when there is none."""
     routing = route(report, directory, settings)
     if not routing.recipients:
-        raise NoAddressYet(_no_address_reason(report, matrix_decision(report, settings)[0]))
+        raise NoAddressYet(no_address_reason(report, settings))
     return routing.recipients
 
 
-def route(report: LabReport, directory: Directory, settings: RoutingSettings) -> Routing:
+def no_address_reason(report: LabReport, settings: RoutingSettings) -> str:
+    """Why :func:`route` found nobody to send to (the report waits with this reason)."""
+    return _no_address_reason(report, matrix_decision(report, settings)[0])
+
+
+def route(report: LabReport, directory: Directory | None, settings: RoutingSettings) -> Routing:
     """Recipients and unresolved recipients; :class:`RoutingError` only for a combination outside the matrix.
+
+    ``directory`` None (an offline build with no directory imported): every professional without a PRT
+    address is unresolved, ``not_in_directory``.
 
     An empty ``recipients`` is returned as is (the caller decides whether to wait, see ``recipients_for``).
     """
@@ -86,10 +102,10 @@ def route(report: LabReport, directory: Directory, settings: RoutingSettings) ->
     if report.flags is None:  # shape A: every order's prescriber first, then the copies
         for order in report.orders:
             if order.prescriber is not None:
-                lookup.professional(order.prescriber, "prescriber", "ORC-12/OBR-16", send=to_pros)
+                lookup.professional(order.prescriber, RecipientKind.PRESCRIBER, "ORC-12/OBR-16", send=to_pros)
         for order in report.orders:
             for doctor in order.copy_to:
-                lookup.professional(doctor, "copy", "OBR-28", send=to_pros, copy=True)
+                lookup.professional(doctor, RecipientKind.COPY, "OBR-28", send=to_pros, copy=True)
     for prt in report.participants:
         lookup.participant(prt, send=to_pros)
     if to_patient:
@@ -101,20 +117,21 @@ def route(report: LabReport, directory: Directory, settings: RoutingSettings) ->
                 f"report {report.report_id}: patient-only document but no qualified INS for the patient mailbox"
             )
         else:
-            lookup.missing("patient", "PID-3/PID-32", RecipientProblem.PATIENT_NOT_QUALIFIED)
+            lookup.missing(RecipientKind.PATIENT, "PID-3/PID-32", RecipientProblem.PATIENT_NOT_QUALIFIED)
     return Routing(_dedupe(lookup.found), lookup.unique_missing())
 
 
 class _Lookup:
     """Collects recipients and unresolved recipients while the report's people are looked up."""
 
-    def __init__(self, directory: Directory, settings: RoutingSettings) -> None:
+    def __init__(self, directory: Directory | None, settings: RoutingSettings) -> None:
         self.directory = directory
         self.settings = settings
         self.found: list[Recipient] = []
         self.unresolved: list[UnresolvedRecipient] = []
 
-    def professional(self, person: Practitioner, kind: str, field: str, *, send: bool, copy: bool = False) -> None:
+    def professional(self, person: Practitioner, kind: RecipientKind, field: str, *, send: bool,
+                     copy: bool = False) -> None:
         if not send:
             self._missing_person(person, kind, field, RecipientProblem.NOT_FOR_PROFESSIONALS)
         elif copy and not self.settings.copy_to:
@@ -133,18 +150,18 @@ class _Lookup:
         address = prt.address.strip()
         if address.lower().endswith("@" + PATIENT_DOMAIN):
             return  # the patient is decided by the matrix and the INS, not by a PRT address
-        person = prt.person if prt.person is not None else Practitioner(None)
+        person = prt.person if prt.person is not None else Practitioner(identifier=None)
         if not send:
-            self._missing_person(person, "prt", "PRT-5", RecipientProblem.NOT_FOR_PROFESSIONALS)
+            self._missing_person(person, RecipientKind.PRT, "PRT-5", RecipientProblem.NOT_FOR_PROFESSIONALS)
         elif address:
-            self.found.append(Recipient(address=address, kind="prt", idnps=person.idnps))
+            self.found.append(Recipient(address=address, kind=RecipientKind.PRT, idnps=person.idnps))
         else:
-            self.professional(person, "prt", "PRT-5", send=True)
+            self.professional(person, RecipientKind.PRT, "PRT-5", send=True)
 
-    def missing(self, kind: str, field: str, problem: RecipientProblem) -> None:
+    def missing(self, kind: RecipientKind, field: str, problem: RecipientProblem) -> None:
         self.unresolved.append(UnresolvedRecipient(kind=kind, field=field, problem=problem))
 
-    def _missing_person(self, person: Practitioner, kind: str, field: str, problem: RecipientProblem) -> None:
+    def _missing_person(self, person: Practitioner, kind: RecipientKind, field: str, problem: RecipientProblem) -> None:
         ident = person.identifier
         name = " ".join(p for p in (person.name.family, *person.name.given[:1]) if p)
         self.unresolved.append(UnresolvedRecipient(
@@ -164,9 +181,14 @@ class _Lookup:
 
 def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
     """(to professionals, to patient) from the MetaDMPMSS matrix, or from the settings for shape A."""
-    flags = report.flags
-    if flags is None:
+    if report.flags is None:
         return True, settings.patient_mailbox
+    return flag_decision(report)
+
+
+def flag_decision(report: LabReport) -> tuple[bool, bool]:
+    """(to professionals, to patient) from the report's MetaDMPMSS flags, or RoutingError outside the matrix."""
+    flags = report.flags or DocumentFlags()
     values = tuple(bool(flags.get(code)) for code in _FLAGS)
     for pattern, to_pros, to_patient in _MATRIX:
         if all(want is None or want == got for want, got in zip(pattern, values, strict=True)):
@@ -176,9 +198,9 @@ def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool,
 
 
 def _from_directory(
-    person: Practitioner | None, kind: str, directory: Directory, settings: RoutingSettings
+    person: Practitioner | None, kind: RecipientKind, directory: Directory | None, settings: RoutingSettings
 ) -> list[Recipient]:
-    if person is None or not person.idnps:
+    if person is None or not person.idnps or directory is None:  # None: no directory (`connector build`)
         return []
     entries = directory.lookup(person.idnps)
     if settings.mailbox_choice == "first":
@@ -190,7 +212,7 @@ def _patient_recipient(report: LabReport) -> Recipient | None:
     ins = report.patient.ins
     if not report.patient.ins_qualified or ins is None or len(ins.value) != INS_LENGTH or not ins.value.isalnum():
         return None
-    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind="patient")
+    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind=RecipientKind.PATIENT)
 
 
 def _dedupe(found: list[Recipient]) -> tuple[Recipient, ...]:

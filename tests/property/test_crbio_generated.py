@@ -58,7 +58,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
         Path(os.environ["CRBIO_STATS"]).write_text(h.summary() + "\n", encoding="utf-8")
 
 
-def _check(outcome: Outcome, harness: Harness, *, standin: bool) -> None:
+def _assert_outcome(outcome: Outcome, harness: Harness, *, standin: bool) -> None:
     meant, where = outcome.meant, f"report {outcome.report.report_id} ({outcome.kind})"
     private = [v for v in (meant.family, meant.birth_date, meant.ins) if len(v) >= 5]
     for text in (outcome.error, *outcome.logged):
@@ -68,7 +68,7 @@ def _check(outcome: Outcome, harness: Harness, *, standin: bool) -> None:
     ), f"{where}: {outcome.error or outcome.failures[:5]}"
     if outcome.kind.startswith("refused:"):
         assert "report " in outcome.error and ("expected" in outcome.error or ":" in outcome.error)
-    _check_recipients(outcome, where)
+    _assert_recipients(outcome, where)
     if outcome.artifacts is None:
         return
     root = outcome.root
@@ -86,7 +86,7 @@ def _check(outcome: Outcome, harness: Harness, *, standin: bool) -> None:
     assert harness.claim_ids(outcome) == [], f"{where}: an id another input already holds"
 
 
-def _check_recipients(outcome: Outcome, where: str) -> None:
+def _assert_recipients(outcome: Outcome, where: str) -> None:
     routing = outcome.routing
     assert routing is not None
     reached = {r.idnps for r in routing.recipients if r.idnps}
@@ -110,4 +110,4 @@ def test_generated_reports_are_valid_or_refused_with_a_reason(
 ) -> None:
     for generated in batch:
         for outcome in harness.run(generated, standin=standin, copy_to=copy_to):
-            _check(outcome, harness, standin=standin)
+            _assert_outcome(outcome, harness, standin=standin)

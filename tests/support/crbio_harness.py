@@ -1,4 +1,4 @@
-"""Drive generated ORU messages through parse → route → build_artifacts, and judge each report.
+"""Drive generated ORU messages through parse → route → compose_artifacts, and judge each report.
 
 Shared by the property tests (tests/property/): one :class:`Harness` per session holds the
 validators, mappings and directory; :meth:`Harness.run` returns one :class:`Outcome` per report
@@ -18,16 +18,16 @@ from pathlib import Path
 
 from lxml import etree
 
-from connector.build import Artifacts, build_artifacts
 from connector.cda import SchematronValidator, XsdValidator
 from connector.errors import ConnectorError, ReportRefused, UnmappedCode
 from connector.logs import JsonFormatter, logger
-from connector.mapping import Mappings, MappingSettings, default_mappings_dir
-from connector.model import LabIdentity, LabReport, Recipient
-from connector.offline import offline_identity
-from connector.package import MessageSettings
-from connector.parse import ParseSettings, parse_message, split_messages
+from connector.mapping import Mappings, default_mappings_dir
+from connector.model import Artifacts, LabIdentity, LabReport, Recipient, RecipientKind
+from connector.ops.offline import offline_identity
+from connector.parse import parse_message, split_messages
+from connector.pipeline import compose_artifacts
 from connector.send import Directory, Routing, RoutingSettings, import_directory, route
+from tests.support.settings import MAPPING, message_settings, parse_settings, routing_settings
 
 from .oru_strategy import GeneratedMessage, GeneratedPatient, directory_extract
 
@@ -103,18 +103,18 @@ class Harness:
         extract.write_text(directory_extract(), encoding="utf-8")
         import_directory(extract, db_path=scratch / "directory.sqlite")
         self.directory = Directory(scratch / "directory.sqlite")
-        self.parse_settings = ParseSettings(allow_test_ins=False)
+        self.parse_settings = parse_settings(allow_test_ins=False)
         self.stats: Counter[str] = Counter()
         self.ids: dict[str, str] = {}  # every id minted so far → the input (message digest|patient) it came from
 
     def run(self, generated: GeneratedMessage, *, standin: bool, copy_to: bool = True) -> list[Outcome]:
         lab = generated_lab(standin=standin)
-        routing_settings = RoutingSettings(copy_to=copy_to)
+        routing = routing_settings(copy_to=copy_to)
         messages = split_messages(generated.data, source="generated.hl7")
         assert len(messages) == 1, "the generator writes one message per input"
         reports = parse_message(messages[0], source="generated.hl7", settings=self.parse_settings)
         assert len(reports) == len(generated.patients), "one report per PID group"
-        return [self._one(report, meant, messages[0], lab, routing_settings)
+        return [self._one(report, meant, messages[0], lab, routing)
                 for report, meant in zip(reports, generated.patients, strict=True)]
 
     def _one(self, report: LabReport, meant: GeneratedPatient, message: bytes, lab: LabIdentity,
@@ -127,12 +127,12 @@ class Harness:
             # The service would wait for a directory entry (NoAddressYet); the document is still judged,
             # addressed to a placeholder (the CDA does not depend on who receives it).
             self.stats["waits_for_an_address"] += 1
-            recipients = (Recipient(address="attente@generes.test.mssante.fr", kind="prescriber"),)
+            recipients = (Recipient(address="attente@generes.test.mssante.fr", kind=RecipientKind.PRESCRIBER),)
         with captured_logs() as lines:
             try:
-                art = build_artifacts(
-                    report, mappings=self.mappings, mapping_settings=MappingSettings(), lab=lab, ids=ids,
-                    recipients=recipients, message_settings=MessageSettings(sender=lab.mailbox),
+                art = compose_artifacts(
+                    report, mappings=self.mappings, mapping_settings=MAPPING, lab=lab, ids=ids,
+                    recipients=recipients, message_settings=message_settings(sender=lab.mailbox),
                     xsd=self.xsd)
             except ReportRefused as exc:
                 outcome.kind, outcome.error = f"refused:{exc.reason.value}", str(exc)

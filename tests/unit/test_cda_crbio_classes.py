@@ -1,4 +1,4 @@
-"""Issue 12, one test per class of defect, through the real path: ER7 → parse → build_artifacts.
+"""Issue 12, one test per class of defect, through the real path: ER7 → parse → compose_artifacts.
 
 The full proof (XSD + six schematrons on generated messages) is tests/property/; these are the fast,
 exact statements of each rule, each able to fail on the builder as it was.
@@ -18,18 +18,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
-from connector.build import Artifacts, build_artifacts
 from connector.cda.elements import address, element
 from connector.cda.observation import _range_text
-from connector.cda.pdf_format import format_range
 from connector.errors import ReportRefused
-from connector.mapping import Mappings, MappingSettings, default_mappings_dir
+from connector.mapping import Mappings, default_mappings_dir
 from connector.mapping.values import parse_range
-from connector.model import LabIdentity, Recipient
-from connector.offline import offline_identity
-from connector.outcomes import RefusalReason
-from connector.package import MessageSettings
+from connector.model import Artifacts, LabIdentity, Recipient, RecipientKind
+from connector.model.outcomes import RefusalReason
+from connector.ops.offline import offline_identity
 from connector.parse import parse_message
+from connector.pdf.format import format_range
+from connector.pipeline import compose_artifacts
+from tests.support.settings import MAPPING, PARSE, message_settings
 
 NS = {"h": "urn:hl7-org:v3"}
 MAPPINGS = Mappings.load(default_mappings_dir())
@@ -51,11 +51,11 @@ def message(*, pid8: str = "F", pid7: str = "19800101", pid3: str = "IPP1^^^LABO
 
 
 def build(data: bytes, lab: LabIdentity = LAB) -> Artifacts:
-    (report,) = parse_message(data)
+    (report,) = parse_message(data, settings=PARSE)
     ids = offline_identity(report, message=data, oid_root=lab.oid_root, zone=lab.timezone)
-    return build_artifacts(report, mappings=MAPPINGS, mapping_settings=MappingSettings(), lab=lab, ids=ids,
-                           recipients=(Recipient("dr@test.mssante.fr", "prescriber"),),
-                           message_settings=MessageSettings(sender=lab.mailbox), xsd=None)
+    return compose_artifacts(report, mappings=MAPPINGS, mapping_settings=MAPPING, lab=lab, ids=ids,
+                           recipients=(Recipient(address="dr@test.mssante.fr", kind=RecipientKind.PRESCRIBER),),
+                           message_settings=message_settings(sender=lab.mailbox), xsd=None)
 
 
 def xp(art: Artifacts, path: str) -> list:  # type: ignore[type-arg]

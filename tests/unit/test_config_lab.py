@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from connector.config import parse_config
+from connector.config.settings import lab_identity
 from connector.errors import ConfigError
 
 
 def test_defaults_are_europe_paris_and_no_standin() -> None:
-    lab = parse_config("mode: test\n", source="c.yaml").lab_identity()
+    lab = lab_identity(parse_config("mode: test\n", source="c.yaml"))
     assert lab.timezone == "Europe/Paris" and lab.biologist_standin is False
 
 
@@ -32,4 +33,4 @@ def test_errors_name_line_key_and_expectation(text: str, key: str, expected: str
 def test_standin_with_a_biologist_reaches_the_lab_identity() -> None:
     config = parse_config("mode: test\nlab: {biologist_standin: true, biologist_rpps: '10000000002'}\n",
                           source="c.yaml")
-    assert config.lab_identity().biologist_standin
+    assert lab_identity(config).biologist_standin

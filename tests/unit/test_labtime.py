@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connector.build import cda_time
 from connector.cda.timestamps import to_ts
 from connector.errors import CdaBuildError
-from connector.labtime import lab_zone, offset_at, with_zone, zone_problem
+from connector.model.labtime import lab_zone, offset_at, with_zone, zone_problem
 from connector.package._times import parse_instant, to_xds_dtm
+from connector.pipeline.compose import cda_time
 
 PARIS = ZoneInfo("Europe/Paris")
 

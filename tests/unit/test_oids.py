@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 
 from connector.config import parse_config
 from connector.model import IdentityStatus
-from connector.offline import build_files, offline_identity
-from connector.oids import (
+from connector.model.oids import (
     MAX_UNIQUE_ID_EXTENSION,
     IdKind,
     document_extension,
@@ -19,7 +18,9 @@ from connector.oids import (
     overlapping_arcs,
     unique_id_problem,
 )
+from connector.ops.offline import build_files, offline_identity
 from connector.parse import parse_message, report_id_for
+from tests.support.settings import PARSE
 
 ROOT = "1.2.250.1.999.1"
 
@@ -51,7 +52,7 @@ def test_document_extensions_fit_xds(report_id: str) -> None:
 
 
 def test_the_store_ids_of_today_fit_xds() -> None:
-    report_id = report_id_for(parse_message(_message("M1", "13"))[0].header, 0)
+    report_id = report_id_for(parse_message(_message("M1", "13"), settings=PARSE)[0].header, 0)
     assert len(report_id) == 18  # "r-" + 16: one too many for XDS (the 18-character extension)
     assert unique_id_problem(ROOT + ".1", report_id) is not None
     assert document_extension(report_id) == report_id[2:]
@@ -60,7 +61,7 @@ def test_the_store_ids_of_today_fit_xds() -> None:
 @given(first=st.integers(1, 99), second=st.integers(1, 99))
 def test_reused_msh10_never_shares_an_id_offline(first: int, second: int) -> None:
     a, b = _message("M1", str(first)), _message("M1", str(second))
-    (ra,), (rb,) = parse_message(a), parse_message(b)
+    (ra,), (rb,) = parse_message(a, settings=PARSE), parse_message(b, settings=PARSE)
     assert ra.report_id == rb.report_id  # the SIL reused MSH-10
     ia = offline_identity(ra, message=a, oid_root=ROOT, zone="Europe/Paris")
     ib = offline_identity(rb, message=b, oid_root=ROOT, zone="Europe/Paris")
@@ -78,7 +79,7 @@ def test_reused_msh10_never_shares_an_id_offline(first: int, second: int) -> Non
 ])
 def test_offline_document_time_is_msh7_in_its_zone(msh7: str, effective: str) -> None:
     data = _message("M1", "13", msh7)
-    (report,) = parse_message(data)
+    (report,) = parse_message(data, settings=PARSE)
     assert report.patient.identity_status is IdentityStatus.UNKNOWN
     assert offline_identity(report, message=data, oid_root=ROOT, zone="Europe/Paris").effective_time == effective
 

@@ -11,6 +11,7 @@ from connector.parse import parse_message
 from connector.parse.er7 import Encoding
 from connector.parse.fields import xcn, xon
 from connector.parse.orders import principal_interpreter
+from tests.support.settings import PARSE
 
 ENC = Encoding()
 HEAD = "MSH|^~\\&|SIL|LABO|C|D|20260601101500||ORU^R01|H1|P|2.5\rPID|1||IPP1^^^LABO^PI||ZQNOM^A||19800101|F\r"
@@ -37,7 +38,7 @@ def test_obr32_keeps_the_biologist_in_every_shape(obr32: str, idnps: str, family
 
 def test_obr32_components_through_the_whole_message() -> None:
     message = HEAD + "OBR|1|C1|D1|NFS^NFS^L" + "|" * 28 + "810003461033^DURAND^PAUL^^^DR\rOBX|1|NM|HB^Hb^L||13|g/dL\r"
-    (report,) = parse_message(message.encode())
+    (report,) = parse_message(message.encode(), settings=PARSE)
     assert report.orders[0].principal_interpreter is not None
     assert report.orders[0].principal_interpreter.idnps == "810003461033"
 
@@ -78,7 +79,7 @@ def test_obx23_executing_lab(value: str, name: str, ident: Identifier | None) ->
 def test_obx23_reaches_the_result() -> None:
     message = (HEAD + "OBR|1|C1|D1|NFS^NFS^L\r"
                "OBX|1|NM|HB^Hb^L||13|g/dL|||||F||||||||||||LABO EXT^^^^^^^^^750000001\r")
-    (report,) = parse_message(message.encode())
+    (report,) = parse_message(message.encode(), settings=PARSE)
     lab = report.results[0].executing_lab
     assert lab is not None and lab.name == "LABO EXT" and lab.identifier is not None
     assert lab.identifier.value == "750000001"

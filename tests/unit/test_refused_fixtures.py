@@ -7,27 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from connector.build import build_artifacts
-from connector.cda.samples import sample_lab
 from connector.errors import ReportRefused
-from connector.mapping import Mappings, MappingSettings, default_mappings_dir
-from connector.model import LabIdentity, Recipient
-from connector.offline import offline_identity
-from connector.outcomes import RefusalReason
-from connector.package import MessageSettings
+from connector.mapping import Mappings, default_mappings_dir
+from connector.model import Artifacts, LabIdentity, Recipient, RecipientKind
+from connector.model.outcomes import RefusalReason
+from connector.ops.offline import offline_identity
 from connector.parse import parse_message, split_messages
+from connector.pipeline import compose_artifacts
+from tests.support.samples import sample_lab
+from tests.support.settings import MAPPING, PARSE, message_settings
 
 REFUSED = Path(__file__).resolve().parents[1] / "data" / "refused"
 FILES = sorted(REFUSED.glob("*.hl7"))
 
 
-def _build(path: Path, lab: LabIdentity) -> None:
+def _build(path: Path, lab: LabIdentity) -> Artifacts:
     (message,) = split_messages(path.read_bytes())
-    (report,) = parse_message(message, source=path.name)
-    build_artifacts(report, mappings=Mappings.load(default_mappings_dir()), mapping_settings=MappingSettings(),
-                    lab=lab, ids=offline_identity(report, message=message, oid_root=lab.oid_root, zone=lab.timezone),
-                    recipients=(Recipient("dr@test.mssante.fr", "prescriber"),),
-                    message_settings=MessageSettings(sender=lab.mailbox), xsd=None)
+    (report,) = parse_message(message, source=path.name, settings=PARSE)
+    ids = offline_identity(report, message=message, oid_root=lab.oid_root, zone=lab.timezone)
+    return compose_artifacts(report, mappings=Mappings.load(default_mappings_dir()), mapping_settings=MAPPING,
+                             lab=lab, ids=ids,
+                             recipients=(Recipient(address="dr@test.mssante.fr", kind=RecipientKind.PRESCRIBER),),
+                             message_settings=message_settings(sender=lab.mailbox), xsd=None)
 
 
 def test_every_reason_has_a_fixture() -> None:
@@ -48,4 +49,6 @@ def test_refused_with_its_reason_and_no_patient_data(path: Path) -> None:
 
 
 def test_a_standin_lets_the_biologist_fixture_through() -> None:
-    _build(REFUSED / "no_biologist.hl7", dataclasses.replace(sample_lab(), biologist_standin=True))
+    lab = dataclasses.replace(sample_lab(), biologist_standin=True)
+    art = _build(REFUSED / "no_biologist.hl7", lab)
+    assert art.standin is not None and art.standin.idnps.endswith(lab.default_biologist_rpps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,10 @@ from connector.model import (
     PersonName,
     Practitioner,
 )
-from connector.outcomes import RecipientProblem
+from connector.model.outcomes import RecipientProblem
 from connector.parse import parse_message
-from connector.send import Directory, RoutingSettings, import_directory, route
+from connector.send import Directory, import_directory, route
+from tests.support.settings import PARSE, routing_settings
 
 LISTED, UNLISTED = "810000000101", "810000000901"
 HEADER = "Type de BAL|Adresse BAL|" + "|".join(f"c{i}" for i in range(2, 31))
@@ -41,19 +43,21 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Directory:
 
 def _doctor(kind: str) -> Practitioner:
     if kind == "listed":
-        return Practitioner(Identifier(LISTED, oid="1.2.250.1.71.4.2.1", type_code="IDNPS"), PersonName("LISTE"))
+        return Practitioner(identifier=Identifier(LISTED, oid="1.2.250.1.71.4.2.1", type_code="IDNPS"),
+                            name=PersonName(family="LISTE"))
     if kind == "unlisted":
-        return Practitioner(Identifier(UNLISTED, oid="1.2.250.1.71.4.2.1"), PersonName("ABSENT"))
+        return Practitioner(identifier=Identifier(UNLISTED, oid="1.2.250.1.71.4.2.1"), name=PersonName(family="ABSENT"))
     if kind == "local":
-        return Practitioner(Identifier("DR42", authority="LABO"), PersonName("LOCAL"))
-    return Practitioner(None, PersonName("SANSID"))
+        return Practitioner(identifier=Identifier("DR42", authority="LABO"), name=PersonName(family="LOCAL"))
+    return Practitioner(identifier=None, name=PersonName(family="SANSID"))
 
 
 def _report(prescriber: str, copies: list[str], *, flags: DocumentFlags | None = None,
             prt: tuple[Participant, ...] = ()) -> LabReport:
-    order = Order(Coded("NFS"), prescriber=_doctor(prescriber), copy_to=tuple(_doctor(c) for c in copies))
-    patient = Patient((Identifier("IPP1"),), identity_status=IdentityStatus.VALIDATED)
-    return LabReport("r-1", MessageHeader("SIL", "LAB"), patient, (order,), participants=prt, flags=flags)
+    order = Order(service=Coded("NFS"), prescriber=_doctor(prescriber), copy_to=tuple(_doctor(c) for c in copies))
+    patient = Patient(identifiers=(Identifier("IPP1"),), identity_status=IdentityStatus.VALIDATED)
+    return LabReport(report_id="r-1", header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+                     patient=patient, orders=(order,), participants=prt, flags=flags)
 
 
 KINDS = ("listed", "unlisted", "local", "name")
@@ -66,7 +70,7 @@ EXPECTED = {"unlisted": RecipientProblem.NOT_IN_DIRECTORY, "local": RecipientPro
 def test_every_named_doctor_is_routed_or_unresolved_with_a_reason(
     directory: Directory, prescriber: str, copies: list[str], copy_to: bool
 ) -> None:
-    routing = route(_report(prescriber, copies), directory, RoutingSettings(copy_to=copy_to))
+    routing = route(_report(prescriber, copies), directory, routing_settings(copy_to=copy_to))
     reached = {r.idnps for r in routing.recipients}
     for kind, role in [(prescriber, "prescriber"), *((c, "copy") for c in copies)]:
         if kind == "listed" and (role == "prescriber" or copy_to or LISTED in reached):
@@ -83,8 +87,8 @@ def test_every_named_doctor_is_routed_or_unresolved_with_a_reason(
 
 def test_same_copy_on_three_orders_is_one_unresolved_recipient(directory: Directory) -> None:
     one = _report("listed", ["unlisted"])
-    report = LabReport("r-1", one.header, one.patient, one.orders * 3)
-    routing = route(report, directory, RoutingSettings())
+    report = dataclasses.replace(one, orders=one.orders * 3)
+    routing = route(report, directory, routing_settings())
     assert [u.idnps for u in routing.unresolved] == [UNLISTED]
     assert routing.unresolved[0].reason.endswith("import a fresh directory extract")
 
@@ -92,26 +96,26 @@ def test_same_copy_on_three_orders_is_one_unresolved_recipient(directory: Direct
 def test_every_order_prescriber_is_a_recipient(directory: Directory) -> None:
     first = _report("local", [])
     second = _report("listed", [])
-    report = LabReport("r-1", first.header, first.patient, (*first.orders, *second.orders))
-    routing = route(report, directory, RoutingSettings())
+    report = dataclasses.replace(first, orders=(*first.orders, *second.orders))
+    routing = route(report, directory, routing_settings())
     assert [r.idnps for r in routing.recipients] == [LISTED]  # the second order's prescriber is not dropped
     assert [(u.kind, u.local_id) for u in routing.unresolved] == [("prescriber", "DR42")]
 
 
 def test_masked_document_reports_the_professionals_it_does_not_reach(directory: Directory) -> None:
-    flags = DocumentFlags((("MASQUE_PS", True), ("DESTMSSANTEPAT", True)))
-    prt = (Participant("RCT", _doctor("listed"), address="listed@cabinet.test"),)
+    flags = DocumentFlags(values=(("MASQUE_PS", True), ("DESTMSSANTEPAT", True)))
+    prt = (Participant(role="RCT", person=_doctor("listed"), address="listed@cabinet.test"),)
     report = _report("listed", [], flags=flags, prt=prt)
-    patient = Patient((Identifier("199990000000042", oid="1.2.250.1.213.1.4.8"),),
+    patient = Patient(identifiers=(Identifier("199990000000042", oid="1.2.250.1.213.1.4.8"),),
                       identity_status=IdentityStatus.QUALIFIED)
-    routing = route(LabReport("r-1", report.header, patient, report.orders, participants=prt, flags=flags),
-                    directory, RoutingSettings())
+    routing = route(dataclasses.replace(report, patient=patient),
+                    directory, routing_settings())
     assert [r.kind for r in routing.recipients] == ["patient"]
     assert [u.problem for u in routing.unresolved] == [RecipientProblem.NOT_FOR_PROFESSIONALS]
 
 
 def test_patient_mailbox_without_qualified_ins_is_reported(directory: Directory) -> None:
-    routing = route(_report("listed", []), directory, RoutingSettings(patient_mailbox=True))
+    routing = route(_report("listed", []), directory, routing_settings(patient_mailbox=True))
     assert [(u.kind, u.problem) for u in routing.unresolved] == [("patient", RecipientProblem.PATIENT_NOT_QUALIFIED)]
     assert routing.unresolved[0].reason.startswith("patient unnamed (PID-3/PID-32)")
 
@@ -125,9 +129,9 @@ def test_copy_to_idnps_without_authority_is_looked_up(directory: Directory) -> N
         f"{LISTED}^LISTE^LEA^^^DR~{UNLISTED}^ABSENT^PAUL^^^DR\r"
         "OBX|1|NM|HB^Hb^L||13|g/dL|||||F\r"
     ).encode()
-    (report,) = parse_message(message)
+    (report,) = parse_message(message, settings=PARSE)
     assert [d.idnps for d in report.orders[0].copy_to] == [LISTED, UNLISTED]
-    routing = route(report, directory, RoutingSettings())
+    routing = route(report, directory, routing_settings())
     assert [r.address for r in routing.recipients] == ["listed@cabinet.test"]
     assert [(u.field, u.idnps, u.problem) for u in routing.unresolved] == [
         ("OBR-28", UNLISTED, RecipientProblem.NOT_IN_DIRECTORY)]

@@ -39,7 +39,10 @@ TABLES: dict[str, tuple[str, str]] = {
     "imap_cursor": ("mailbox", ""),
     "outbox": ("id", "id"),
     "instances": ("instance_id", ""),
+    "dmp_feed": ("report_id", ""),
 }
+# Tables a later schema version added: a store at an older version has none of them.
+_SINCE = {"instances": 2, "dmp_feed": 3}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +89,7 @@ def check_store(db: Backend) -> StoreCheck:
 
 
 def _tables_at(version: int) -> list[str]:
-    return [t for t in TABLES if version >= 2 or t != "instances"] if version else []
+    return [t for t in TABLES if version >= _SINCE.get(t, 1)] if version else []
 
 
 def copy_store(source: Backend, target: Backend, *, batch: int = COPY_BATCH) -> CopyReport:

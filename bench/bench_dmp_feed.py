@@ -74,7 +74,7 @@ def main() -> None:
                           homologation_number="BENCH", **write_pki(pki, tmp / "pki")))
         import_directory(DIRECTORY, db_path=config.directory_path)
         rt = open_runtime(config)
-        store, step = rt.store, rt.pipeline._dmp  # noqa: SLF001 - the bench swaps the step's limiter
+        store, step = rt.store, rt.pipeline._dmp  # the bench swaps the step's limiter
         assert step is not None
         client = step.client
         ceiling = client.limiter
@@ -94,7 +94,7 @@ def main() -> None:
         for rid in alone:
             row = store.report(rid)
             assert row is not None
-            report = rt.pipeline._loader.load(row, rt.pipeline.settings.parse)  # noqa: SLF001
+            report = rt.pipeline._loader.load(row, rt.pipeline.settings.parse)
             ids = store.document_ids(rid)
             assert ids is not None
             docs.append(DmpDocument(cda=cda_from_email(store.email(rid) or b"", report_id=rid), report=report,

@@ -38,7 +38,7 @@ from connector.logs import event
 from connector.model import LabReport
 from connector.package import cda_from_email
 from connector.states import DmpState
-from connector.store import ReportRow
+from connector.store import ReportRow, utcnow
 from connector.store.dmp import DmpRow, Zam
 from connector.track import build_zam
 
@@ -93,6 +93,20 @@ class DmpStep:
         self.client = client
 
     def __call__(self, row: DmpRow) -> DmpStepOutcome:
+        try:
+            return self._feed(row)
+        except Exception as exc:  # noqa: BLE001 - a defect: this feed waits with backoff, the queue goes on
+            event("pipeline.error", level=logging.ERROR, report_id=row.report_id, error=type(exc).__name__,
+                  stage="dmp")
+            # The window counts from now: a defect of ours is not the DMP's refusal, so it never ends FAILED
+            # with a ZAM^Z01 N by itself; the backoff still grows with the attempts (up to retry.max_seconds).
+            when = self._ctx.settings.retry.next_attempt(attempts=row.attempts + 1, received_at=utcnow()) or ""
+            self._ctx.store.dmp_wait(row.report_id, code="PFI_ERREUR_INTERNE", next_attempt_at=when,
+                                     reason=f"internal error ({type(exc).__name__}): report it to the connector's "
+                                     "maintainers; tried again later")
+            return DmpStepOutcome(report_id=row.report_id, state=DmpState.TO_SEND, code="PFI_ERREUR_INTERNE")
+
+    def _feed(self, row: DmpRow) -> DmpStepOutcome:
         store, rid = self._ctx.store, row.report_id
         report_row = store.report(rid)
         if report_row is None:  # cannot happen (the feed row references it): said, never retried in a loop

@@ -224,6 +224,29 @@ async def test_an_identity_the_dmp_cannot_take_is_recorded_not_fed(runtime: Runt
     assert not runtime.pipeline.dmp_due() and not dmp_double.received
 
 
+async def test_a_sil_document_with_an_identity_the_dmp_cannot_take_gets_its_z01_n_at_build(
+        runtime: Runtime, dmp_double: DmpDouble) -> None:
+    cda = sil_cda(patient=12, series=12, version=1, status="VALI")
+    [rid] = await _receive(runtime, embedded("SV1", cda, patient=12, series=12, status="F", identity="VALI"))
+    assert runtime.store.report(rid).state is ReportState.SENT  # the doctors get it all the same
+    assert runtime.store.dmp_row(rid).state is DmpState.NOT_ELIGIBLE and not runtime.pipeline.dmp_due()
+    [zam] = _z01s(runtime).values()
+    assert _obx4_and_err5(zam)[0] == "SV1" and _obx4_and_err5(zam)[1].startswith("PFI_INS_NON_QUALIFIE^")
+    assert not dmp_double.received
+
+
+async def test_a_defect_in_one_feed_waits_with_backoff_and_the_queue_goes_on(runtime: Runtime,
+                                                                              dmp_double: DmpDouble) -> None:
+    broken, fine = await _receive(runtime, discrete("DX1", patient=13, series=13, version=1),
+                                  discrete("DX2", patient=14, series=14, version=1))
+    with runtime.store.db.transaction() as c:  # a row no code path writes: the step meets something unforeseen
+        c.execute("UPDATE dmp_feed SET action = 'archive-all' WHERE report_id = ?", (broken,))
+    assert _feed_all(runtime) == [DmpState.TO_SEND, DmpState.SENT]
+    row = runtime.store.dmp_row(broken)
+    assert row is not None and row.code == "PFI_ERREUR_INTERNE" and row.next_attempt_at > row.updated_at
+    assert runtime.store.dmp_row(fine).state is DmpState.SENT and len(dmp_double.entries) == 1
+
+
 async def test_a_z01_answers_the_message_that_carried_the_document(runtime: Runtime) -> None:
     data = embedded("SZ1", sil_cda(patient=11, series=11, version=1), patient=11, series=11, status="F")
     [rid] = await _receive(runtime, data)

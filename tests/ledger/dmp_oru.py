@@ -64,8 +64,9 @@ def sil_unique_id(series: int, version: int) -> str:
     return f"{SIL_DOC_ROOT}.{series}.{version}"
 
 
-def discrete(control_id: str, *, patient: int, series: int, version: int) -> bytes:
-    """Shape A: the order ``series`` of patient ``patient``; version 2+ corrects it (every OBX-11 C)."""
+def discrete(control_id: str, *, patient: int, series: int, version: int, status: str = "QUAL") -> bytes:
+    """Shape A: the order ``series`` of patient ``patient``; version 2+ corrects it (every OBX-11 C).
+    ``status``: the identity's PID-32 (QUAL: a qualified INS, which the DMP requires)."""
     text = TEMPLATE.read_bytes().decode("utf-8")  # bytes: read_text would turn the CR separators into LF
     assert _PID in text and _COPY_FIELD in text, "three_recipients.hl7 changed: update tests/ledger/dmp_oru.py"
     text = text.replace("|E2E0001|P|", f"|{control_id}|P|", 1)  # MSH-10
@@ -74,18 +75,18 @@ def discrete(control_id: str, *, patient: int, series: int, version: int) -> byt
            f"&1.2.250.1.999.1.1&ISO^PI||SYNTHE{patient:05d}^PATIENTE^PATIENTE^^^^L||19700101|F|||")
     text = text.replace(_PID, pid)
     lines = text.split("\r")
-    lines = [_qualified(line) if line.startswith("PID|") else line for line in lines]
+    lines = [_identified(line, status) if line.startswith("PID|") else line for line in lines]
     if version > 1:
         lines = [_corrected(line, version) if line.startswith("OBX|") else line for line in lines]
     return "\r".join(lines).encode("utf-8")
 
 
-def _qualified(pid: str) -> str:
-    """PID-32 QUAL, and the birth place's INSEE code a qualified identity carries (PID-11 BDL)."""
+def _identified(pid: str, status: str) -> str:
+    """PID-32 ``status``, and the birth place's INSEE code a qualified identity carries (PID-11 BDL)."""
     fields = pid.split("|")
     fields += [""] * (33 - len(fields))
     fields[11] += "~^^PARIS^^75001^FRA^BDL^^75056"
-    fields[32] = "QUAL"
+    fields[32] = status
     return "|".join(fields)
 
 
@@ -103,10 +104,10 @@ def _setup() -> tuple[LabIdentity, Mappings]:
     return lab_identity(config), Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
 
 
-def sil_cda(*, patient: int, series: int, version: int) -> bytes:
+def sil_cda(*, patient: int, series: int, version: int, status: str = "QUAL") -> bytes:
     """The CR-BIO a SIL would embed for version ``version`` of ``series``: root-only OIDs, RPLC from version 2."""
     lab, mappings = _setup()
-    oru = discrete(f"CDA{series:05d}", patient=patient, series=series, version=version)
+    oru = discrete(f"CDA{series:05d}", patient=patient, series=series, version=version, status=status)
     report = parse_message(split_messages(oru)[0], settings=PARSE)[0]
     ids = DocumentIdentity(document_id_root=sil_unique_id(series, version), document_id_extension="",
                            set_id_root=f"{SIL_SET_ROOT}.{series}", set_id_extension="", version=version,
@@ -117,9 +118,10 @@ def sil_cda(*, patient: int, series: int, version: int) -> bytes:
 
 
 def embedded(control_id: str, cda: bytes, *, patient: int, series: int, status: str,
-             flags: tuple[tuple[str, str], ...] = FLAGS) -> bytes:
-    """Shape B: ``cda`` in an OBX ED with OBX-11 ``status`` (F, C, D), PRT SB + RCT, MetaDMPMSS ``flags``."""
-    oru = discrete(control_id, patient=patient, series=series, version=1).decode("utf-8").split("\r")
+             flags: tuple[tuple[str, str], ...] = FLAGS, identity: str = "QUAL") -> bytes:
+    """Shape B: ``cda`` in an OBX ED with OBX-11 ``status`` (F, C, D), PRT SB + RCT, MetaDMPMSS ``flags``;
+    ``identity`` the PID-32 (as in the CDA)."""
+    oru = discrete(control_id, patient=patient, series=series, version=1, status=identity).decode("utf-8").split("\r")
     head = [line for line in oru if line.startswith(("MSH|", "PID|", "ORC|"))]
     obr = next(line for line in oru if line.startswith("OBR|")).split("|")
     obr[4] = "11502-2^CR d'examens biologiques^LN"

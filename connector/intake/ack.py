@@ -26,7 +26,7 @@ from connector.errors import InputError
 from connector.model import MessageHeader
 from connector.parse import header_of
 
-__all__ = ["build_ack"]
+__all__ = ["ack_code", "build_ack"]
 
 ACK_CODES = ("AA", "AE", "AR")
 # HL7 table 0357 (message error condition codes) used in ERR-3.
@@ -38,6 +38,14 @@ _SEGMENT_RE = re.compile(r"^([A-Z][A-Z0-9]{2})(?:\[(\d+)\])?$")
 _FIELD_RE = re.compile(r"^([A-Z][A-Z0-9]{2})-(\d+)(?:\.(\d+))?")
 _TOKEN_RE = re.compile(r"^[A-Z0-9]{3}$")
 _ER7_ESCAPES = str.maketrans({"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"})
+
+def ack_code(ack: bytes) -> str:
+    """MSA-1 of an ACK we built (AA/AE/AR, or CA/CE/CR in enhanced mode): what the logs say was sent."""
+    for segment in ack.split(b"\r"):
+        if segment.startswith(b"MSA|"):
+            return segment.split(b"|")[1].decode("ascii", "replace")
+    return ""
+
 
 def build_ack(
     message: bytes | None,

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.errors import InputError, TransientError
-from connector.intake.ack import build_ack
+from connector.intake.ack import ack_code, build_ack
 from connector.intake.framing import FrameReader, FrameTimeout, MessageTooLarge, frame
 from connector.intake.peers import PeerPolicy
 from connector.intake.sink import Sink
@@ -185,11 +185,14 @@ class MllpServer:
         try:
             receipt = self._sink.receive(data, source=f"mllp:{peer}", dedup_key=key)
         except TransientError as exc:
-            event("mllp.not_committed", level=logging.WARNING, peer=peer, error=type(exc).__name__, code="AE")
-            return self._ack(data, "AE", None)
+            nak = self._ack(data, "AE", None)
+            event("mllp.not_committed", level=logging.WARNING, peer=peer, error=type(exc).__name__,
+                  code=ack_code(nak))
+            return nak
         except Exception as exc:  # noqa: BLE001 - a sink bug must still answer (and never log values)
-            event("mllp.sink_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code="AE")
-            return self._ack(data, "AE", None)
+            nak = self._ack(data, "AE", None)
+            event("mllp.sink_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code=ack_code(nak))
+            return nak
         if receipt.duplicate and receipt.stored_ack is not None:
             event("mllp.ack_replayed", level=logging.INFO, peer=peer, input_id=receipt.input_id)
             return receipt.stored_ack
@@ -200,7 +203,8 @@ class MllpServer:
         except Exception as exc:  # noqa: BLE001 - the input is committed: the ACK is still due
             event("mllp.ack_not_stored", level=logging.WARNING, peer=peer, input_id=receipt.input_id,
                   error=type(exc).__name__)
-        event("mllp.acked", level=logging.INFO, peer=peer, input_id=receipt.input_id, code=code)
+        # The code as sent: CA/CR when the SIL asked for enhanced mode (MSH-15), AA/AR otherwise.
+        event("mllp.acked", level=logging.INFO, peer=peer, input_id=receipt.input_id, code=ack_code(ack))
         return ack
 
     def _ack(self, message: bytes | None, code: str, error: InputError | None) -> bytes:

@@ -64,7 +64,10 @@ class OperatorViews(StoreBase):
         return [source for _, source in rows]
 
     def last_errors(self, limit: int = 10) -> list[tuple[str, str, str, str]]:
+        """The latest problems still standing: a wait or quarantine of a report that has since gone on is
+        history (``connector show`` keeps it), a recipient's failure stays (that doctor still lacks the report)."""
         return [(r["at"], r["report_id"], r["event"], r["detail"]) for r in self.db.query(
-            "SELECT at, report_id, event, detail FROM events WHERE event IN "
-            "('report.quarantined', 'report.waiting', 'recipient.failed', 'recipient.error', 'recipient.refused') "
-            "ORDER BY id DESC LIMIT ?", (limit,))]
+            "SELECT e.at, e.report_id, e.event, e.detail FROM events e JOIN reports r ON r.report_id = e.report_id "
+            "WHERE e.event IN ('recipient.failed', 'recipient.error', 'recipient.refused') "
+            "OR (e.event = 'report.waiting' AND r.state = ?) OR (e.event = 'report.quarantined' AND r.state = ?) "
+            "ORDER BY e.id DESC LIMIT ?", (ReportState.WAITING.value, ReportState.QUARANTINED.value, limit))]

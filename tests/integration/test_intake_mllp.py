@@ -229,9 +229,12 @@ async def test_unreadable_message_gets_ar_without_patient_data(
     assert ("remember", 1) in sink.events
 
 
-async def test_enhanced_mode_gets_ca(server: MllpServer) -> None:
-    ack = await send_mllp("127.0.0.1", server.port, oru(extra="|||AL|NE"), timeout=5)
+async def test_enhanced_mode_gets_ca(server: MllpServer, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="connector"):
+        ack = await send_mllp("127.0.0.1", server.port, oru(extra="|||AL|NE"), timeout=5)
     assert msa(ack)[1] == "CA"
+    # the log says what was sent (it said AA while the SIL received CA)
+    assert [r.code for r in caplog.records if getattr(r, "event", "") == "mllp.acked"] == ["CA"]
 
 
 async def test_missing_control_id_is_not_a_dedup_key(server: MllpServer, sink: FakeSink) -> None:

@@ -127,3 +127,21 @@ def test_purge_forgets_released_items_but_keeps_their_hash(store: Store) -> None
     assert store.input_errors(include_released=True) == []
     assert store.input_data(rec.input_id)[1] == b""
     assert store.record_input(b"garbage", source="bad.hl7").duplicate
+
+
+def test_status_last_errors_drop_a_wait_the_report_has_since_left(store: Store) -> None:
+    """Issue 14: `connector status` kept listing the waits of reports delivered since."""
+    _report(store, "r-1", "order-1")
+    _report(store, "r-2", "order-2")
+    for rid in ("r-1", "r-2"):
+        store.mark_waiting(rid, reason="no MSSanté address yet", next_attempt_at="")
+    store.mark_built("r-1", email=b"m", message_id="<m1>", envid="e1",
+                     recipients=[Recipient(address="a@x.test", kind="prescriber"),
+                                 Recipient(address="b@x.test", kind="copy")])
+    store.mark_sending("r-1")
+    store.mark_sent("r-1", accepted=["a@x.test", "b@x.test"], refused={}, reply="ok")
+    store.apply_ack("r-1", address="a@x.test", state=RecipientState.DELIVERED, code="2.0.0", detail="")
+    store.apply_ack("r-1", address="b@x.test", state=RecipientState.FAILED, code="5.1.1", detail="")
+    standing = {(rid, name) for _, rid, name, _ in store.last_errors()}
+    # r-1 went on (its wait is history) but one of its doctors never got it; r-2 still waits
+    assert standing == {("r-1", "recipient.failed"), ("r-2", "report.waiting")}

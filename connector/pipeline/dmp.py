@@ -116,6 +116,8 @@ class DmpStep:
         except ConnectorError as exc:
             reason = f"report {rid}: its input cannot be read again ({type(exc).__name__}): nothing was sent to the DMP"
             return self._settle(row, None, DmpState.FAILED, DmpOutcome.failed(LocalCode.CDA_UNREADABLE), reason)
+        if not store.email(rid):
+            return self._await_rebuild(row)
         try:
             doc, action = self._document(row, report)
             doc.check_actions()  # what indirect authentication forbids (MODIF_CONF_CODE=Y)
@@ -131,6 +133,16 @@ class DmpStep:
             event("pipeline.error", level=logging.ERROR, report_id=rid, error=type(exc).__name__)
             outcome = DmpOutcome.retry("PFI_DMP_INJOIGNABLE")
         return self._conclude(row, report_row, report, outcome)
+
+    def _await_rebuild(self, row: DmpRow) -> DmpStepOutcome:
+        """A feed still owed whose e-mail is gone: `connector retry` emptied it (retention keeps the e-mail of
+        a feed still owed) and the report is being built again, its recipients resolved anew. The DMP gets the
+        rebuilt CDA (same ids) once it is stored; meanwhile the feed waits, never refused for it."""
+        when = self._ctx.settings.retry.next_attempt(attempts=row.attempts, received_at=utcnow()) or ""
+        reason = "the report is being built again (connector retry): fed once its document is stored"
+        unsure = row.state is DmpState.SENDING
+        self._ctx.store.dmp_wait(row.report_id, code="", reason=reason, next_attempt_at=when, unsure=unsure)
+        return DmpStepOutcome(report_id=row.report_id, state=row.state)
 
     # ------------------------------------------------------------------ the document and what to do with it
 

@@ -165,15 +165,18 @@ class DmpStore(StoreBase):
                 self._event(c, report_id, "dmp.sending")
             return bool(moved)
 
-    def dmp_wait(self, report_id: str, *, code: str, reason: str, next_attempt_at: str = "") -> None:
-        """Back in the queue: tried again at ``next_attempt_at`` ("" as soon as the queue runs)."""
+    def dmp_wait(self, report_id: str, *, code: str, reason: str, next_attempt_at: str = "",
+                 unsure: bool = False) -> None:
+        """Back in the queue: tried again at ``next_attempt_at`` ("" as soon as the queue runs). ``unsure``: an
+        interrupted send nothing has settled yet stays SENDING, so TD3.1b still checks it before any resend."""
+        state = DmpState.SENDING if unsure else DmpState.TO_SEND
         with self.db.transaction() as c:
             self._lock_report(c, report_id)
             c.execute(
                 "UPDATE dmp_feed SET state = ?, code = ?, reason = ?, next_attempt_at = ?, updated_at = ?,"
                 f" owner = NULL, lease_until = NULL WHERE report_id = ? AND {_IS_PENDING}",
-                (DmpState.TO_SEND.value, code, reason[:500], next_attempt_at, utcnow(), report_id))
-            self._mirror(c, report_id, DmpState.TO_SEND)
+                (state.value, code, reason[:500], next_attempt_at, utcnow(), report_id))
+            self._mirror(c, report_id, state)
             self._event(c, report_id, "dmp.waiting", f"{code} {reason}".strip()[:500])
 
     def dmp_settle(self, report_id: str, *, state: DmpState, code: str = "", reason: str = "", entry_uuid: str = "",

@@ -247,6 +247,25 @@ async def test_a_defect_in_one_feed_waits_with_backoff_and_the_queue_goes_on(run
     assert runtime.store.dmp_row(fine).state is DmpState.SENT and len(dmp_double.entries) == 1
 
 
+async def test_an_operator_retry_rebuilding_the_report_makes_its_feed_wait_for_the_rebuilt_document(
+        runtime: Runtime, dmp_double: DmpDouble) -> None:
+    [rid] = await _receive(runtime, discrete("DR1", patient=15, series=15, version=1))
+    with runtime.store.db.transaction() as c:  # as an SMTP failure leaves it (the send path is tested elsewhere)
+        c.execute("UPDATE reports SET state = 'waiting' WHERE report_id = ?", (rid,))
+    assert runtime.store.retry(rid)  # `connector retry`: the e-mail is built again, recipients resolved anew
+    assert runtime.store.email(rid) is None
+    assert _feed_all(runtime, rounds=1) == [DmpState.TO_SEND]  # waits: never refused for a rebuild
+    row = runtime.store.dmp_row(rid)
+    assert row is not None and row.state is DmpState.TO_SEND and row.next_attempt_at > row.updated_at
+    assert not dmp_double.received
+    await drain(runtime.pipeline)
+    with runtime.store.db.transaction() as c:  # its backoff has passed
+        c.execute("UPDATE dmp_feed SET next_attempt_at = '' WHERE report_id = ?", (rid,))
+    assert _feed_all(runtime) == [DmpState.SENT]
+    [entry] = dmp_double.entries.values()
+    assert entry.cda == cda_from_email(runtime.store.email(rid) or b"", report_id=rid)  # the rebuilt document
+
+
 async def test_a_z01_answers_the_message_that_carried_the_document(runtime: Runtime) -> None:
     data = embedded("SZ1", sil_cda(patient=11, series=11, version=1), patient=11, series=11, status="F")
     [rid] = await _receive(runtime, data)

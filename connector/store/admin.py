@@ -39,6 +39,8 @@ TABLES: dict[str, tuple[str, str]] = {
     "imap_cursor": ("mailbox", ""),
     "outbox": ("id", "id"),
     "instances": ("instance_id", ""),
+    "report_keys": ("report_id, kind, value", ""),
+    "mapping_gaps": ("report_id, kind, code, system, unit", ""),
 }
 
 

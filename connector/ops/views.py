@@ -15,9 +15,17 @@ from connector.config.settings import store_settings
 from connector.logs import event
 from connector.model import RecipientKind
 from connector.states import ReportState
-from connector.store import RecipientRow, Store, age_seconds
+from connector.store import FoundReport, RecipientRow, Store, age_seconds
 
-__all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
+__all__ = [
+    "find_reports",
+    "purge_released",
+    "quarantine_items",
+    "release_item",
+    "retry_reports",
+    "show_data",
+    "status_data",
+]
 
 
 
@@ -36,6 +44,16 @@ def status_data(config: Config) -> dict[str, Any]:
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],
         }
+    finally:
+        store.close()
+
+
+def find_reports(config: Config, query: str, *, sending_application: str = "",
+                 sending_facility: str = "") -> list[FoundReport]:
+    """The reports a report id, MSH-10, order number or input file name designates."""
+    store = Store(store_settings(config))
+    try:
+        return store.find_reports(query, sending_application=sending_application, sending_facility=sending_facility)
     finally:
         store.close()
 

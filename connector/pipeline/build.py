@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 
 from connector.cda import XsdValidator
 from connector.dmp import plain_oid
-from connector.errors import NoAddressYet, PermanentError, TransientError, UnmappedCode
+from connector.errors import LoincUnitConflict, NoAddressYet, PermanentError, TransientError, UnitNotUcum, UnmappedCode
 from connector.logs import event
 from connector.mapping import Mappings
+from connector.model import MappedReport
 from connector.send import Directory, recipients_for
 from connector.states import DmpState, ReportState
-from connector.store import ReportRow
+from connector.store import Gap, GapKind, ReportRow
 
 from .acks import AckStep
 from .budget import Ticket
@@ -83,8 +84,14 @@ class BuildStep:
             if row.state is not ReportState.WAITING:
                 self._acks.tell_sil_no_address(row)
             return ctx.wait(row, str(exc))
-        except (UnmappedCode, TransientError) as exc:
-            # UnmappedCode waits for a mapping (config hold_unmapped): lab IT adds it, the service reloads.
+        except UnmappedCode as exc:
+            # Waits for a mapping (config hold_unmapped, a unit without UCUM form): lab IT adds it, the
+            # service reloads; `connector mappings unmapped` lists it meanwhile.
+            if not may_commit():
+                return ReportState.QUARANTINED
+            ctx.store.record_gaps(report_id, [gap_of(exc)])
+            return ctx.wait(row, str(exc))
+        except TransientError as exc:
             return ctx.wait(row, str(exc)) if may_commit() else ReportState.QUARANTINED
         except PermanentError as exc:
             return ctx.quarantine(report_id, str(exc)) if may_commit() else ReportState.QUARANTINED
@@ -104,6 +111,7 @@ class BuildStep:
         unmapped = len(artifacts.mapped.unmapped_codes)
         if unmapped:
             ctx.observer.unmapped(unmapped)
+            ctx.store.record_gaps(report_id, gaps_of(artifacts.mapped))
         event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version if ids else 0,
               unmapped_codes=unmapped)
         return ReportState.BUILT
@@ -113,6 +121,24 @@ class BuildStep:
         if directory is None:
             raise NoAddressYet("no MSSanté directory imported yet: run `connector directory import FILE`")
         return directory
+
+
+def gaps_of(mapped: MappedReport) -> list[Gap]:
+    """The local codes a built report carried unmapped (sent under the lab's code only, or in a unit
+    its mapping cannot convert); a code the lab mapped on purpose without LOINC is not a gap."""
+    unmapped = set(mapped.unmapped_codes)
+    return [Gap(kind=GapKind.CODE, code=r.local.code, system=r.local.system, label=r.local.display,
+                unit=r.result.units.code.strip() if r.result.units else "")
+            for r in mapped.results if r.loinc is None and r.local.code in unmapped]
+
+
+def gap_of(exc: UnmappedCode) -> Gap:
+    """What a held report waits for, as `connector mappings unmapped` lists it."""
+    if isinstance(exc, UnitNotUcum):
+        return Gap(kind=GapKind.UNIT, code=exc.local_code, unit=exc.unit)
+    if isinstance(exc, LoincUnitConflict):
+        return Gap(kind=GapKind.LOINC_UNIT, code=exc.local_code, unit=exc.unit)
+    return Gap(kind=GapKind.CODE, code=exc.local_code)
 
 
 def _always() -> bool:

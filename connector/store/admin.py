@@ -39,10 +39,12 @@ TABLES: dict[str, tuple[str, str]] = {
     "imap_cursor": ("mailbox", ""),
     "outbox": ("id", "id"),
     "instances": ("instance_id", ""),
+    "report_keys": ("report_id, kind, value", ""),
+    "mapping_gaps": ("report_id, kind, code, system, unit", ""),
     "dmp_feed": ("report_id", ""),
 }
 # Tables a later schema version added: a store at an older version has none of them.
-_SINCE = {"instances": 2, "dmp_feed": 3}
+_SINCE = {"instances": 2, "report_keys": 3, "mapping_gaps": 3, "dmp_feed": 4}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

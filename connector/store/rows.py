@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from connector.model import DocumentIdentity, RecipientKind
@@ -13,6 +14,7 @@ from connector.store.db import utcnow
 __all__ = [
     "CLAIM_BATCH",
     "InputRecord",
+    "KeyKind",
     "NewReport",
     "RecipientRow",
     "ReportRow",
@@ -21,6 +23,16 @@ __all__ = [
     "recipient_of",
     "row_of",
 ]
+
+class KeyKind(StrEnum):
+    """What a report may be found by besides its id (table ``report_keys``)."""
+
+    SENDING_APPLICATION = "msh3"
+    SENDING_FACILITY = "msh4"
+    PLACER_ORDER = "placer"  # ORC-2 / OBR-2
+    FILLER_ORDER = "filler"  # ORC-3 / OBR-3
+    PLACER_GROUP = "group"  # ORC-4
+
 
 # Rows read back per claim: a small batch keeps memory flat whatever the backlog.
 CLAIM_BATCH = 64
@@ -41,6 +53,7 @@ class NewReport:
     patient_index: int
     control_id: str
     series_key: str
+    keys: tuple[tuple[KeyKind, str], ...] = ()  # what a person may find it by (MSH-3/4, order numbers)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -20,6 +20,7 @@ from connector.store.claims import ClaimStore
 from connector.store.db import utcnow
 from connector.store.dmp import DmpStore, Zam
 from connector.store.engines import StoreSettings, default_instance, open_backend
+from connector.store.lookup import LookupStore
 from connector.store.migrations import migrate, require_current
 from connector.store.retention import RetentionStore
 from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, identity_of, row_of
@@ -28,7 +29,7 @@ from connector.store.views import OperatorViews
 __all__ = ["InputRecord", "NewReport", "ReportRow", "Store"]
 
 
-class Store(AckStore, ClaimStore, DmpStore, OperatorViews, RetentionStore):
+class Store(AckStore, ClaimStore, DmpStore, LookupStore, OperatorViews, RetentionStore):
     """The store on either engine: ``Store(path)`` (SQLite), ``Store("postgresql://…")`` or ``Store(settings)``.
 
     SQLite is migrated here (after a backup copy beside the file); a PostgreSQL store must already be at
@@ -113,6 +114,7 @@ class Store(AckStore, ClaimStore, DmpStore, OperatorViews, RetentionStore):
                 )
                 if cur.rowcount:
                     created.append(rep.report_id)
+                    self.record_keys(c, rep.report_id, rep.keys)
                     self._event(c, rep.report_id, "report.parsed", f"input {input_id}")
             for index, reason in errors:
                 c.execute(

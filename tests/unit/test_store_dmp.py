@@ -1,4 +1,4 @@
-"""The DMP feed's store side (``connector/store/dmp.py``, schema v3) on both engines.
+"""The DMP feed's store side (``connector/store/dmp.py``, schema v4) on both engines.
 
 Every test runs on SQLite and on PostgreSQL (``store_location``). The order rule is proven over
 generated series of versions and deletions: a feed is never handed out while an earlier version of

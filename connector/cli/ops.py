@@ -26,6 +26,11 @@ def status(config_path: Path | None, as_json: bool) -> int:
         if oldest:
             click.echo(f"oldest in progress: {oldest['report_id']} ({oldest['state']}, {oldest['age_seconds']:.0f} s)")
         click.echo(f"inputs in quarantine: {data['input_errors']}")
+        dmp = data["dmp"]
+        if dmp["counts"]:
+            oldest_feed = dmp["oldest_pending_seconds"]
+            click.echo("DMP feeds by state: " + ", ".join(f"{k} {v}" for k, v in dmp["counts"].items())
+                       + (f" (oldest owed: {oldest_feed:.0f} s)" if oldest_feed is not None else ""))
         for err in data["last_errors"]:
             click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
 
@@ -76,6 +81,11 @@ def show(query: str, sending_application: str, sending_facility: str, config_pat
         click.echo(f"{data['report_id']}: {data['state']}" + (f" ({data['reason']})" if data["reason"] else ""))
         for r in data["recipients"]:
             click.echo(f"  → {r['address']} [{r['kind']}] {r['state']} {r['code']}")
+        dmp = data["dmp"]
+        if dmp:
+            click.echo(f"  → DMP [{dmp['action']}] {dmp['state']} {dmp['code']} uniqueId {dmp['unique_id']}"
+                       + (f" entryUUID {dmp['entry_uuid']}" if dmp["entry_uuid"] else "")
+                       + (f" ({dmp['reason']})" if dmp["reason"] else ""))
         for e in data["events"]:
             click.echo(f"  {e['at']}  {e['event']}  {e['detail']}")
 
@@ -85,12 +95,12 @@ def show(query: str, sending_application: str, sending_facility: str, config_pat
 
 @click.command()
 @click.argument("report_id", required=False)
-@click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report.")
+@click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report, and every failed DMP feed.")
 @config_option
 @json_option
 @guard
 def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
-    """Build and send a waiting or quarantined report again.
+    """Build and send a waiting or quarantined report again, or try its failed DMP feed again.
 
     Its recipients are resolved again from the current directory (import the corrected extract first):
     a bounced address is replaced by the one the directory now gives; doctors who already received the

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from connector.cda import XsdValidator
+from connector.dmp import plain_oid
 from connector.errors import LoincUnitConflict, NoAddressYet, PermanentError, TransientError, UnitNotUcum, UnmappedCode
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.model import LabReport, MappedReport
+from connector.model import MappedReport
 from connector.send import Directory, recipients_for
 from connector.states import DmpState, ReportState
 from connector.store import Gap, GapKind, ReportRow
@@ -24,6 +25,7 @@ from .acks import AckStep
 from .budget import Ticket
 from .compose import cda_time, compose_artifacts, corrects
 from .context import PipelineContext
+from .dmp import dmp_state, not_eligible_z01
 from .loader import ReportLoader
 
 __all__ = ["BuildStep", "SchematronCheck"]
@@ -59,9 +61,11 @@ class BuildStep:
         may_commit = ticket.may_commit if ticket is not None else _always
         try:
             report = self._loader.load(row, settings.parse)
+            dmp = dmp_state(report, discrete_feed=settings.dmp_discrete_feed)
             ids = None if report.documents else ctx.store.document_identity(  # shape B keeps the SIL's ids
                 report_id, oid_root=settings.lab.oid_root, corrects=corrects(report),
-                effective_time=cda_time(datetime.now(UTC), settings.lab.timezone))
+                effective_time=cda_time(datetime.now(UTC), settings.lab.timezone),
+                root_only=plain_oid if dmp is DmpState.TO_SEND else None)  # the DMP takes root-only OIDs
             recipients = recipients_for(report, self._directory_or_fail(), settings.routing)
             artifacts = compose_artifacts(
                 report, mappings=self._mappings(), mapping_settings=settings.mapping, lab=settings.lab,
@@ -101,8 +105,9 @@ class BuildStep:
             return ReportState.QUARANTINED
         ctx.store.mark_built(report_id, email=artifacts.email, message_id=artifacts.message_id,
                              envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
-                             lifecycle=artifacts.lifecycle, dmp_state=dmp_state(report),
-                             dsn=not (report.flags is not None and report.flags.get("ACK_RECEPTION") is False))
+                             lifecycle=artifacts.lifecycle, dmp_state=dmp,
+                             dsn=not (report.flags is not None and report.flags.get("ACK_RECEPTION") is False),
+                             zam=not_eligible_z01(ctx, report) if dmp is DmpState.NOT_ELIGIBLE else None)
         unmapped = len(artifacts.mapped.unmapped_codes)
         if unmapped:
             ctx.observer.unmapped(unmapped)
@@ -139,13 +144,3 @@ def gap_of(exc: UnmappedCode) -> Gap:
 def _always() -> bool:
     return True
 
-
-def dmp_state(report: LabReport) -> DmpState:
-    """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.
-
-    The DMP feed itself (ITI-41) is a separate channel still to come: ``to_send`` reports are
-    recorded with the ids a later replace or delete needs (see ``Store.document_of``).
-    """
-    if report.flags is None or not report.flags.get("DESTDMP"):
-        return DmpState.NOT_ASKED
-    return DmpState.TO_SEND if report.patient.ins_qualified else DmpState.NOT_ELIGIBLE

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from connector.model import RecipientKind
+from connector.model import DocumentIdentity, RecipientKind
 from connector.states import RecipientState, ReportState
 from connector.store.backend import Backend, Tx
 from connector.store.db import utcnow
@@ -19,6 +19,7 @@ __all__ = [
     "RecipientRow",
     "ReportRow",
     "StoreBase",
+    "identity_of",
     "recipient_of",
     "row_of",
 ]
@@ -100,6 +101,20 @@ def row_of(r: Any) -> ReportRow:
         reason=r["reason"], attempts=r["attempts"], next_attempt_at=r["next_attempt_at"],
         message_id=r["message_id"] or "", envid=r["envid"] or "", received_at=r["received_at"],
         updated_at=r["updated_at"], sent_at=r["sent_at"], dsn=bool(r["dsn"]),
+    )
+
+
+def identity_of(r: Any) -> DocumentIdentity:
+    """A report row's minted document ids (``replaces`` is stored as ``root^extension``)."""
+    replaces = tuple(r["replaces"].split("^", 1)) if r["replaces"] else None
+    return DocumentIdentity(
+        document_id_root=r["document_root"],
+        document_id_extension=r["document_ext"],
+        set_id_root=r["set_root"],
+        set_id_extension=r["set_ext"],
+        version=r["version"],
+        replaces=replaces,
+        effective_time=r["effective_time"],
     )
 
 

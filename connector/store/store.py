@@ -8,28 +8,30 @@ duplicate delivery can only ever repeat the same identity.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from connector.model import DocumentIdentity, Recipient, UnresolvedRecipient
 from connector.model.oids import document_extension
 from connector.model.outcomes import BiologistStandIn
-from connector.states import RecipientState, ReportState
+from connector.states import DmpState, RecipientState, ReportState
 from connector.store.acks import AckStore
 from connector.store.backend import Channel, Engine, Tx
 from connector.store.claims import ClaimStore
 from connector.store.db import utcnow
+from connector.store.dmp import DmpStore, Zam
 from connector.store.engines import StoreSettings, default_instance, open_backend
+from connector.store.lookup import LookupStore
 from connector.store.migrations import migrate, require_current
 from connector.store.retention import RetentionStore
-from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, row_of
+from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, identity_of, row_of
 from connector.store.views import OperatorViews
 
 __all__ = ["InputRecord", "NewReport", "ReportRow", "Store"]
 
 
-class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
+class Store(AckStore, ClaimStore, DmpStore, LookupStore, OperatorViews, RetentionStore):
     """The store on either engine: ``Store(path)`` (SQLite), ``Store("postgresql://…")`` or ``Store(settings)``.
 
     SQLite is migrated here (after a backup copy beside the file); a PostgreSQL store must already be at
@@ -114,6 +116,7 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
                 )
                 if cur.rowcount:
                     created.append(rep.report_id)
+                    self.record_keys(c, rep.report_id, rep.keys)
                     self._event(c, rep.report_id, "report.parsed", f"input {input_id}")
             for index, reason in errors:
                 c.execute(
@@ -171,7 +174,8 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         return rows[0]["email"] if rows else None
 
     def document_identity(
-        self, report_id: str, *, oid_root: str, effective_time: str, corrects: bool
+        self, report_id: str, *, oid_root: str, effective_time: str, corrects: bool,
+        root_only: Callable[[str, str], str] | None = None,
     ) -> DocumentIdentity:
         """The report's document ids, minted once and committed.
 
@@ -185,28 +189,25 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         a new set with no relatedDocument (there is no id to replace), and its timeline says so
         (``document.identity`` "a correction with no earlier version here"). Holding it would keep a
         corrected result from the doctor; inventing a replaced id would point at a document nobody has.
+        ``root_only`` (a DMP-bound report: ``connector.dmp.plain_oid``) mints the document id as one
+        root-only OID, the form the DMP takes; the same document goes to the doctors.
         """
         with self.db.transaction() as c:
             # Locked: an id is minted once even when two instances build the same report.
             r = c.execute(f"SELECT * FROM reports WHERE report_id = ?{self.db.for_update}", (report_id,)).fetchone()
             if not r["document_root"]:
-                self._mint(c, r, oid_root=oid_root, effective_time=effective_time, corrects=corrects)
+                self._mint(c, r, oid_root=oid_root, effective_time=effective_time, corrects=corrects,
+                           root_only=root_only)
                 r = c.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
-        replaces = tuple(r["replaces"].split("^", 1)) if r["replaces"] else None
-        return DocumentIdentity(
-            document_id_root=r["document_root"],
-            document_id_extension=r["document_ext"],
-            set_id_root=r["set_root"],
-            set_id_extension=r["set_ext"],
-            version=r["version"],
-            replaces=replaces,
-            effective_time=r["effective_time"],
-        )
+        return identity_of(r)
 
-    def _mint(self, c: Tx, r: Any, *, oid_root: str, effective_time: str, corrects: bool) -> None:
+    def _mint(self, c: Tx, r: Any, *, oid_root: str, effective_time: str, corrects: bool,
+              root_only: Callable[[str, str], str] | None = None) -> None:
         report_id, key = r["report_id"], r["series_key"]
         # ≤ 16 characters: the CDA id is the XDS uniqueId (IHE ITI TF-3 4.2.3.2.26), see connector.model.oids.
         doc_root, doc_ext = f"{oid_root}.1", document_extension(report_id)
+        if root_only is not None:  # from the report id, as before (the DMP's own form, no extension)
+            doc_root, doc_ext = root_only(doc_root, report_id), ""
         if key:  # two corrections of one order minted at once must not both become the same next version
             self.db.lock_key(c, "series", key)
         series = c.execute("SELECT * FROM series WHERE series_key = ?", (key,)).fetchone() if key else None
@@ -234,14 +235,16 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
     def mark_built(
         self, report_id: str, *, email: bytes, message_id: str, envid: str, recipients: Sequence[Recipient],
         ids: DocumentIdentity | None = None, lifecycle: str = "F", dmp_state: str = "", dsn: bool = True,
-        unresolved: Sequence[UnresolvedRecipient] = (), zams: Sequence[tuple[str, str, bytes]] = (),
+        zam: Zam | None = None, unresolved: Sequence[UnresolvedRecipient] = (), zams: Sequence[Zam] = (),
         standin: BiologistStandIn | None = None,
     ) -> None:
         """Commit the built e-mail and its ids; ``ids`` records a document the SIL identified (shape B).
 
+        A report addressed to the DMP gets its feed queued in the same commit; ``zam`` is a ZAM the
+        build owes the SIL (a ZAM^Z01 N when the DMP cannot take the identity).
         ``unresolved``: recipients the message names who get no e-mail, stored as REFUSED with the reason
-        (``connector show``, status); ``zams``: (kind, name, bytes) telling the SIL, in this same commit so a
-        crash cannot lose them. ``connector retry`` forgets refused rows, so they are resolved again.
+        (``connector show``, status); ``zams``: the ZAM^Z02 telling the SIL about them, in this same commit
+        so a crash cannot lose them. ``connector retry`` forgets refused rows, so they are resolved again.
         ``standin``: the configured biologist signed for one the message does not identify (on the timeline).
         """
         now = utcnow()
@@ -274,14 +277,13 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
                     (report_id, missing.address_label, missing.kind.value, missing.idnps,
                      RecipientState.REFUSED.value, missing.problem.value, missing.reason[:200], now),
                 )
-            for kind, name, data in zams:
-                if c.execute("INSERT INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?) "
-                             "ON CONFLICT DO NOTHING", (report_id, kind, name, data, now)).rowcount:
-                    self.db.notify(c, Channel.OUTBOX)
             if standin is not None:
                 self._event(c, report_id, "report.biologist_standin", f"{standin.idnps} signed: {standin.missing}")
             self._event(c, report_id, "report.built", f"{len(recipients)} recipient(s)"
                         + (f", {len(unresolved)} unresolved" if unresolved else ""))
+            self._queue_dmp(c, report_id, DmpState(dmp_state))
+            for owed in (*zams, *((zam,) if zam is not None else ())):
+                self._queue_zam(c, report_id, owed)
 
     def mark_sending(self, report_id: str) -> None:
         with self.db.transaction() as c:

@@ -164,3 +164,19 @@ def test_doctype_is_refused_before_saxon(schematron: SchematronValidator) -> Non
     doc = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
     failures = schematron.failures(doc)
     assert [f.schematron for f in failures] == ["input"]
+
+
+@pytest.mark.parametrize("birth_time", [b'<birthTime nullFlavor="UNK"/>',
+                                        b'<birthTime nullFlavor="UNK" value="1985"/>'],
+                         ids=["volet-null-flavor", "value-beside-null-flavor"])
+def test_no_birth_date_has_no_valid_document(
+    ans_kit: Path, cda_validator: XsdValidator, schematron: SchematronValidator, birth_time: bytes
+) -> None:
+    """Why a report without PID-7 is refused (RefusalReason.BIRTH_DATE_MISSING), on the official artefacts: the
+    volet allows birthTime nullFlavor="UNK", StrucMin (CI-SISRecordTarget) wants @value, and a value beside
+    a nullFlavor breaks dtr1-1-ANY. A valid document with that birthTime would prove the refusal wrong."""
+    doc = build_document(sample_mapped_report(), lab=sample_lab(), ids=sample_ids(), pdf=tiny_pdf())
+    start = doc.index(b"<birthTime")
+    end = doc.index(b"/>", start) + 2
+    assert check(doc, cda_validator, schematron) == []  # the same document with the date passes
+    assert check(doc[:start] + birth_time + doc[end:], cda_validator, schematron) != []

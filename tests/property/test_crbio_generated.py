@@ -30,8 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
-from connector.cda import default_kit_dir
-from connector.cda.xsd import XSD_RELATIVE
+from connector.cda import SchematronValidator, XsdValidator
 from tests.support.crbio_harness import Harness, Outcome
 from tests.support.oru_strategy import GeneratedMessage, messages
 
@@ -45,13 +44,10 @@ H = "{urn:hl7-org:v3}"
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    kit = default_kit_dir()
-    if kit is None:
-        pytest.skip("ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF)")
-    work = Path(os.environ.get("CONNECTOR_SCHEMATRON_CACHE",
-                               tmp_path_factory.getbasetemp().parent / "cda-kit-cache"))
-    h = Harness(kit, kit / XSD_RELATIVE, work, tmp_path_factory.mktemp("crbio"))
+def harness(cda_validator: XsdValidator, schematron: SchematronValidator,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The session's compiled XSD and six schematrons (tests/support/refkit.py: skipped without the kit)."""
+    h = Harness(xsd=cda_validator, schematron=schematron, scratch=tmp_path_factory.mktemp("crbio"))
     yield h
     print(f"\ncrbio generated reports ({EXAMPLES} examples, seed {SEED}):\n{h.summary()}")
     if os.environ.get("CRBIO_STATS"):

@@ -24,13 +24,13 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from lxml import etree
 
-from connector.cda import default_kit_dir
-from connector.cda.xsd import XSD_RELATIVE
+from connector.cda import XsdValidator
 from connector.xmlsafe import parse_xml
 from tests.support.crbio_harness import Harness, generated_lab
 from tests.support.oru_strategy import GeneratedMessage, oru_messages
+from tests.support.paths import ANS_KIT
 
-KIT = default_kit_dir()
+KIT = ANS_KIT  # read in place; the tests that need it take the skipping ``ans_kit`` fixture
 EXAMPLES = int(os.environ.get("CRBIO_VS_EXAMPLES", "150"))
 SVS = "{urn:ihe:iti:svs:2008}"
 NS = {"h": "urn:hl7-org:v3"}
@@ -57,14 +57,12 @@ IHE_ACT_CODES = "1.3.5.1.4.1.19376.1.5.3.2"
 
 @cache
 def concepts(name: str) -> frozenset[tuple[str, str]]:
-    assert KIT is not None
     root = parse_xml((KIT / "jeuxDeValeurs" / name).read_bytes(), source=name)
     return frozenset((c.get("code", ""), c.get("codeSystem", "")) for c in root.iter(f"{SVS}Concept"))
 
 
 @cache
 def by_code_system() -> dict[str, frozenset[str]]:
-    assert KIT is not None
     found: dict[str, set[str]] = {}
     for path in sorted((KIT / "jeuxDeValeurs").glob("*.xml")):
         for code, system in concepts(path.name):
@@ -99,16 +97,12 @@ def off_value_set(root: etree._Element, lab_root: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
-    if KIT is None:
-        pytest.skip("ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF)")
-    yield Harness(KIT, KIT / XSD_RELATIVE, None, tmp_path_factory.mktemp("value-sets"))
+def harness(ans_kit: Path, cda_validator: XsdValidator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    yield Harness(xsd=cda_validator, schematron=None, scratch=tmp_path_factory.mktemp("value-sets"))
 
 
-def test_gender_u_would_be_caught() -> None:
+def test_gender_u_would_be_caught(ans_kit: Path) -> None:
     """The check itself: PID-8 U written as administrativeGenderCode U (the old builder) is reported."""
-    if KIT is None:
-        pytest.skip("ANS kit absent")
     doc = etree.fromstring(
         b'<ClinicalDocument xmlns="urn:hl7-org:v3"><recordTarget><patientRole><patient>'
         b'<administrativeGenderCode code="U" codeSystem="2.16.840.1.113883.5.1"/>'
@@ -133,4 +127,4 @@ def test_every_emitted_code_is_in_its_value_set(harness: Harness, generated: Gen
 def test_kit_value_sets_are_read(harness: Harness) -> None:
     assert ("UN", "2.16.840.1.113883.5.1") in concepts("JDV_J143_AdministrativeGender_CISIS.xml")
     assert len(by_code_system()) > 50
-    assert Path(KIT / "jeuxDeValeurs").is_dir()  # type: ignore[operator]
+    assert (KIT / "jeuxDeValeurs").is_dir()

@@ -94,10 +94,10 @@ def generated_lab(*, standin: bool) -> LabIdentity:
 class Harness:
     """Validators, mappings and directory for a whole session; ``run`` judges one generated message."""
 
-    def __init__(self, kit: Path, xsd_path: Path, work_dir: Path | None, scratch: Path) -> None:
-        """``work_dir`` None: XSD only (no schematron compile), for tests that check other things."""
-        self.xsd = XsdValidator(xsd_path)
-        self.schematron = SchematronValidator(kit, work_dir=work_dir) if work_dir is not None else None
+    def __init__(self, *, xsd: XsdValidator, schematron: SchematronValidator | None, scratch: Path) -> None:
+        """``schematron`` None: XSD only, for tests that check other things (value sets)."""
+        self.xsd = xsd
+        self.schematron = schematron
         self.mappings = Mappings.load(default_mappings_dir())
         extract = scratch / "directory.txt"
         extract.write_text(directory_extract(), encoding="utf-8")

@@ -16,7 +16,8 @@ from connector.model import RecipientKind
 from connector.states import ReportState
 from connector.store import RecipientRow, Store, age_seconds
 
-__all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
+__all__ = ["instances_data", "purge_released", "quarantine_items", "release_item", "retry_reports", "show_data",
+           "status_data"]
 
 
 
@@ -24,7 +25,7 @@ def status_data(config: Config) -> dict[str, Any]:
     store = Store(store_settings(config))
     try:
         oldest = store.oldest_waiting()
-        return {
+        data: dict[str, Any] = {
             "counts": {s.value: store.counts().get(s.value, 0) for s in ReportState
                        if store.counts().get(s.value, 0)},
             "oldest_in_progress": None if oldest is None else {
@@ -34,8 +35,19 @@ def status_data(config: Config) -> dict[str, Any]:
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],
         }
+        if store.db.shared:  # several instances may share it: each one, its heartbeat and its leases
+            data["instances"] = instances_data(store)
+        return data
     finally:
         store.close()
+
+
+def instances_data(store: Store) -> list[dict[str, Any]]:
+    """The group as the store sees it: every instance that said it runs, alive or silent, and its leases."""
+    leases = store.leases()
+    return [{"instance": r.instance_id, "host": r.host, "pid": r.pid, "started_at": r.started_at,
+             "seen_seconds_ago": round(r.seen_seconds_ago, 1), "alive": r.alive,
+             "leases": leases.get(r.instance_id, 0)} for r in store.instances()]
 
 
 def show_data(config: Config, report_id: str) -> dict[str, Any] | None:

@@ -90,8 +90,8 @@ class Pipeline:
     def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
         return self._receiver.receive(data, source=source, dedup_key=dedup_key)
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        self._receiver.remember_ack(input_id, ack)
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        return self._receiver.remember_ack(input_id, ack)
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
         return self._receiver.refuse(data, source=source, error=error)

@@ -78,8 +78,8 @@ class Receiver:
                            "release this item)", source=source, segment="MSH", field="MSH-10", message_index=0)
         return self._record(record.input_id, [], [(0, error)], source=source)
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        self._ctx.store.set_ack(input_id, ack)
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        return self._ctx.store.set_ack(input_id, ack)
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
         """Record an input the intake refuses before parsing (an incomplete file), quarantined with ``error``."""

@@ -265,8 +265,8 @@ class _WakingSink:
         self.loop.call_soon_threadsafe(self.service.wake.set)
         return receipt
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        self.pipeline.remember_ack(input_id, ack)
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        return self.pipeline.remember_ack(input_id, ack)
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
         receipt = self.pipeline.refuse(data, source=source, error=error)

@@ -72,11 +72,15 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
             return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
                                split=bool(row["split"]))
 
-    def set_ack(self, input_id: int, ack: bytes) -> None:
-        """The ACK sent for an input, replayed to its resends; the first one stored stays (two instances
-        that answered the same message at once must not make a later resend's answer change)."""
+    def set_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        """Keep the ACK for an input, replayed to its resends; returns the one stored, to send.
+
+        The first one stored stays: two instances answering the same message at once (a SIL that gave
+        up on a slow one and resent to the other) both send that one, and a later resend gets it too."""
         with self.db.transaction() as c:
             c.execute("UPDATE inputs SET ack = ? WHERE id = ? AND ack IS NULL", (ack, input_id))
+            row = c.execute("SELECT ack FROM inputs WHERE id = ?", (input_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def input_data(self, input_id: int) -> tuple[str, bytes]:
         row = self.db.query("SELECT source, data FROM inputs WHERE id = ?", (input_id,))[0]

@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.intake import MllpServer
+from connector.errors import StoreUnavailable
+from connector.intake import MllpServer, Receipt
 from connector.pipeline import Pipeline
 from connector.pipeline.budget import Ticket
 from connector.pipeline.leases import Leases, LeaseTicket
@@ -248,3 +249,44 @@ def test_an_input_split_meanwhile_by_another_instance_is_no_reuse(pair: tuple[Ru
     assert second.reports == (entry.report_id,)
     assert b.store.input_errors() == []
     assert [r.report_id for r in b.store.all_reports()] == [entry.report_id]
+
+
+class _AckRace:
+    """The pipeline as the MLLP sink, with what another instance or an outage does between the two commits."""
+
+    def __init__(self, pipeline: Pipeline, *, outage: bool = False, other_ack: bytes | None = None) -> None:
+        self.pipeline = pipeline
+        self.outage = outage  # the store fails once, just when the ACK is to be stored
+        self.other_ack = other_ack  # another instance stores its ACK for the same input first
+
+    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
+        return self.pipeline.receive(data, source=source, dedup_key=dedup_key)
+
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        if self.outage:
+            self.outage = False
+            raise StoreUnavailable("store unavailable (OperationalError)")
+        if self.other_ack is not None:
+            self.pipeline.remember_ack(input_id, self.other_ack)
+        return self.pipeline.remember_ack(input_id, ack)
+
+
+async def test_the_ack_sent_is_the_one_stored(pair: tuple[Runtime, Runtime]) -> None:
+    """A committed message whose ACK cannot be stored is answered AE (its resend gets the stored AA);
+    when another instance stored its ACK first, that one is sent: a resend always gets what the SIL got."""
+    a, _ = pair
+    first, second = ledger(uuid.uuid4().hex[:6], 2)
+    other = first.data.split(b"\r", 1)[0].replace(b"ORU^R01", b"ACK").replace(first.control_id.encode(), b"OTHER")
+    for sink, entry in ((_AckRace(a.pipeline, outage=True), first), (_AckRace(a.pipeline, other_ack=other), second)):
+        server = MllpServer(mllp_settings(host="127.0.0.1", port=0), sink, ack_app="CONNECTOR", ack_facility="LABO")
+        await server.start()
+        try:
+            answers = [await asyncio.to_thread(exchange, server.port, entry.data) for _ in range(3)]
+        finally:
+            await server.stop()
+        if entry is first:
+            assert [ack_code(x) for x in answers] == ["AE", "AA", "AA"] and answers[1] == answers[2]
+        else:
+            assert answers == [other] * 3
+        assert a.store.db.query("SELECT count(*) FROM inputs WHERE dedup_key LIKE ?",
+                                (f"%|{entry.control_id}",))[0][0] == 1

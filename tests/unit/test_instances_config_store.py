@@ -48,8 +48,8 @@ def test_the_first_stored_ack_is_the_one_replayed(store_location: Path | str) ->
     store = Store(store_location, instance="a")
     try:
         record = store.record_input(b"MSH|one", source="mllp:x", dedup_key="SIL|LAB|1")
-        store.set_ack(record.input_id, b"ACK from a")
-        store.set_ack(record.input_id, b"ACK from b, answered at the same instant")
+        assert store.set_ack(record.input_id, b"ACK from a") == b"ACK from a"
+        assert store.set_ack(record.input_id, b"ACK from b, answered at the same instant") == b"ACK from a"
         assert store.record_input(b"MSH|one", source="mllp:y", dedup_key="SIL|LAB|1").ack == b"ACK from a"
     finally:
         store.close()

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.maildir import index
-from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
-from tests.ledger.sil import SilSender, ack_code, paced
+from tests.ledger.oru import ledger
+from tests.ledger.sil import Pacing, SilSender, feed
+from tests.ledger.verdict import assert_ledger, read_ledger, wait_drained
 from tests.support.group import PgSite, write_group
 from tests.support.postgres import PgCluster
 from tests.support.service import ServiceProcess
@@ -53,7 +53,6 @@ BURST_PAUSE_SECONDS = 0.01
 FEED_PAUSE_SECONDS = (0.5, 2.5)
 FEED_TIMEOUT_SECONDS = 180.0
 DRAIN_TIMEOUT_SECONDS = 180.0  # after the last kill: leases of the killed (60 s at most), retries, IMAP polls
-DONE = ("delivered", "read")
 STOP_TIMEOUT_SECONDS = 15.0
 
 
@@ -80,7 +79,6 @@ def test_ledger_instances_survive_sigkill_and_a_database_restart(operator_sim, p
     sim = operator_sim
     rng = random.Random(SEED)
     entries = ledger(uuid.uuid4().hex[:8], REPORTS)
-    by_report = {e.report_id: e for e in entries}
     url = pg_cluster.create_store()
     names = ["fixed"] + [""] * (INSTANCES - 1)
     sites = write_group(tmp_path, sim, store_url=url, names=names, metrics=False, retry_first_seconds=1.0,
@@ -89,27 +87,15 @@ def test_ledger_instances_survive_sigkill_and_a_database_restart(operator_sim, p
     ports = [s.mllp_port for s in sites if s.mllp_port is not None]
     sil = FailoverSil("127.0.0.1", ports[0], ports=ports)
     stop = threading.Event()
-    file_rng, mllp_rng = random.Random(SEED + 1), random.Random(SEED + 2)
-
-    def pause(r: random.Random):  # type: ignore[no-untyped-def]
-        return lambda: BURST_PAUSE_SECONDS if r.random() < BURST_SHARE else r.uniform(*FEED_PAUSE_SECONDS)
-
-    def send(entry: object) -> None:
-        assert isinstance(entry, LedgerEntry)
-        ack = sil.send_until_accepted(entry.control_id, entry.data, stop)
-        if int(entry.control_id[-4:]) % REPLAY_EVERY == 1:
-            sil.replay(entry.control_id, entry.data, ack, stop)
 
     services = [ServiceProcess(s) for s in sites]
     pg_restart_at, pg_restarted = KILLS // 2, -1.0
     try:
         for service in services:
             service.start()
-        feeders = [
-            paced([e for e in entries if e.channel == "file"], lambda e: site.drop_file(e.file_name, e.data),  # type: ignore[attr-defined]
-                  pause=pause(file_rng), stop=stop),
-            paced([e for e in entries if e.channel == "mllp"], send, pause=pause(mllp_rng), stop=stop),
-        ]
+        feeders = feed(entries, drop_file=site.drop_file, sil=sil, stop=stop,
+                       pacing=Pacing(seed=SEED, burst_share=BURST_SHARE, burst_pause=BURST_PAUSE_SECONDS,
+                                     pause=FEED_PAUSE_SECONDS, replay_every=REPLAY_EVERY))
         started = time.monotonic()
         for k in range(KILLS):
             if k == pg_restart_at:
@@ -132,12 +118,7 @@ def test_ledger_instances_survive_sigkill_and_a_database_restart(operator_sim, p
             if not _running(service):  # died at a start-up the kills or the restart interrupted
                 service.start()
             service.wait_started()
-        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            states = site.reports()
-            if len(states) >= REPORTS and all(s in DONE for s in states.values()):
-                break
-            time.sleep(1.0)
+        wait_drained(site, REPORTS, DRAIN_TIMEOUT_SECONDS)
         drained = time.monotonic() - started - kill_phase
         zam_deadline = time.monotonic() + 30
         while site.query("SELECT count(*) FROM outbox WHERE sent = 0")[0][0] and time.monotonic() < zam_deadline:
@@ -150,56 +131,26 @@ def test_ledger_instances_survive_sigkill_and_a_database_restart(operator_sim, p
                 service.stop(STOP_TIMEOUT_SECONDS)
             service.__exit__(None, None, None)
 
-    # ---- the ledger, from the recipients' Maildirs and the SIL's side
-    wanted = set(by_report)
-    boxes = {who: index(sim.read_maildir(who), wanted) for who in (PRESCRIBER, COPY_TO)}
-    stored_ids = dict(site.query("SELECT report_id, message_id FROM reports"))
-    states = site.reports()
-    lost = [(rid, who) for rid, e in by_report.items() for who in e.recipients if not boxes[who].get(rid)]
-    unexpected = [(rid, who) for who, box in boxes.items() for rid in box if who not in by_report[rid].recipients]
-    duplicated = sum(len(ids) - 1 for box in boxes.values() for ids in box.values())
-    new_identity = [rid for box in boxes.values() for rid, ids in box.items() if set(ids) != {stored_ids.get(rid)}]
-    stuck = {rid: states.get(rid, "missing") for rid in by_report if states.get(rid) not in DONE}
-    inputs = site.query("SELECT count(*) FROM inputs")[0][0]
-    input_errors = site.query("SELECT input_id, message_index, reason FROM input_errors")
-    not_delivered = site.query("SELECT report_id, address, state FROM recipients WHERE state != 'delivered'"
-                               " AND state NOT IN ('displayed', 'processed')")
+    # ---- the ledger, from the recipients' Maildirs and the SIL's side (tests/ledger/verdict.py), and the ZAMs
+    ledger_seen = read_ledger(sim, entries, site, sil)
     zams = site.query("SELECT name, sent, attempts FROM outbox")
     zams_twice = [z for z in zams if z[1] != 1 or z[2] != 1]
     zam_files = {p.name for p in site.zam.iterdir() if p.suffix == ".hl7"}
     recipients = site.query("SELECT count(*) FROM recipients")[0][0]
     delivered_zams = [z for z in zams if z[0].endswith("-delivered")]
 
-    mllp = [e for e in entries if e.channel == "mllp"]
-    accepting = {e.control_id: [a for a in sil.acks.get(e.control_id, []) if ack_code(a) in ("AA", "CA")]
-                 for e in mllp}
-    bad_acks = {cid: len(a) for cid, a in accepting.items() if len(a) != 1}
-    wrong_msa2 = [cid for cid, a in accepting.items() if a and f"|{cid}".encode() not in a[0]]
-    replay_differs = [cid for cid, (first, again) in sil.replayed.items() if first != again]
-
     kills = sum(s.runs - 1 for s in services)
     phases = sum((Counter(s.kill_phases) for s in services), Counter())
     backlog = sum((Counter(s.kill_backlog) for s in services), Counter())
     print(f"\nledger across {INSTANCES} instances: {REPORTS} reports, {kills} SIGKILLs (seed {SEED}), PostgreSQL "
           f"restarted at {pg_restarted:.0f}s, kill phase {kill_phase:.0f}s, drained in {drained:.0f}s, "
-          f"{sil.attempts} MLLP sends for {len(mllp)} messages, {sil.switches} SIL fail-overs")
+          f"{sil.attempts} MLLP sends for {ledger_seen.mllp_messages} messages, {sil.switches} SIL fail-overs")
     print("killed after event:", dict(sorted(phases.items(), key=lambda kv: -kv[1])))
     print("killed with work in:", dict(sorted(backlog.items(), key=lambda kv: -kv[1])))
-    print(f"lost / duplicated / stuck = {len(lost)} / {duplicated} / {len(stuck)}; ZAMs {len(zams)}")
+    print(f"{ledger_seen.summary()}; ZAMs {len(zams)}")
 
     assert kills >= KILLS
-    assert not lost, f"{len(lost)} (report, recipient) never delivered, e.g. {lost[:5]}"
-    assert not new_identity, f"duplicates with another Message-ID than the stored one: {new_identity[:5]}"
-    assert not unexpected, f"mail to a recipient the report does not name: {unexpected[:5]}"
-    assert not stuck, f"{len(stuck)} reports not delivered, e.g. {dict(list(stuck.items())[:5])}"
-    assert not not_delivered, f"recipients not delivered: {not_delivered[:5]}"
-    assert inputs == REPORTS, f"{inputs} inputs stored for {REPORTS} sent: intake dedup failed"
-    assert not input_errors, f"inputs refused: {input_errors[:3]}"
-    assert not list(site.drop.glob("*.hl7")), "files left in the drop folder"
-    assert not list(site.quarantine.iterdir()), "files quarantined"
-    assert not bad_acks, f"MLLP messages without exactly one accepting ACK: {dict(list(bad_acks.items())[:5])}"
-    assert not wrong_msa2, f"ACKs not answering their message (MSA-2): {wrong_msa2[:5]}"
-    assert sil.replayed and not replay_differs, f"a resend did not get the stored ACK: {replay_differs[:5]}"
+    assert_ledger(ledger_seen)
     assert len(delivered_zams) == recipients, f"{len(delivered_zams)} delivery ZAMs for {recipients} recipients"
     assert not zams_twice, f"ZAMs not handed over exactly once: {zams_twice[:5]}"
     assert zam_files == {f"{z[0]}.hl7" for z in zams}, "every ZAM in the SIL's folder"

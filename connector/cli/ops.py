@@ -70,7 +70,13 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
 @json_option
 @guard
 def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
-    """Send a waiting or quarantined report again (same document, same Message-ID)."""
+    """Build and send a waiting or quarantined report again.
+
+    Its recipients are resolved again from the current directory (import the corrected extract first):
+    a bounced address is replaced by the one the directory now gives; doctors who already received the
+    report do not get it twice. The document keeps its ids and the e-mail its Message-ID. Also the way to
+    send again a report the SIL resent as the very same bytes (`input.duplicate` names the report).
+    """
     from connector.ops.views import retry_reports
 
     if not report_id and not failed:

@@ -205,6 +205,7 @@ def artifacts_from_embedded(
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
     message_id_domain: str,
+    message_id: str = "",
 ) -> Artifacts:
     """The zip and e-mail that forward the SIL's CDA to ``recipients`` (from ``recipients_for``)."""
     doc = check_embedded(report, lab=lab, xsd=xsd)
@@ -218,7 +219,7 @@ def artifacts_from_embedded(
     mapped = MappedReport(report=report, results=())
     xdm = build_xdm(doc.data, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, source_oid=message_settings.source_oid)
-    message_id = _message_id(doc, recipients, state, message_id_domain)
+    message_id = message_id or _message_id(doc, recipients, state, message_id_domain)
     pdf = doc.pdf or b""
     name = pdf_filename(mapped, ids)
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name, recipients=recipients,

@@ -65,7 +65,8 @@ class BuildStep:
             recipients = recipients_for(report, self._directory_or_fail(), settings.routing)
             artifacts = compose_artifacts(
                 report, mappings=self._mappings(), mapping_settings=settings.mapping, lab=settings.lab,
-                ids=ids, recipients=recipients, message_settings=settings.message, xsd=self._xsd)
+                ids=ids, recipients=recipients, message_settings=settings.message, xsd=self._xsd,
+                message_id=row.message_id)
             if self._schematron is not None:
                 failures = self._schematron(artifacts.cda)
                 if failures:

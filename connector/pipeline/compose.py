@@ -43,11 +43,15 @@ def compose_artifacts(
     recipients: Sequence[Recipient],
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
+    message_id: str = "",
 ) -> Artifacts:
+    """``message_id``: the one this report already has (a rebuild after ``connector retry``), so the
+    acknowledgements of the first sends still find it; "" derives it from the document and recipients."""
     check_values(report, source=report.source)  # what one value may cost (also for reports received before)
     if report.documents:  # shape B: forward the SIL's own CDA with its own ids (`ids` is None), no mapping
         return artifacts_from_embedded(report, lab=lab, recipients=recipients, message_settings=message_settings,
-                                       xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid")
+                                       xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid",
+                                       message_id=message_id)
     if ids is None:
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
     mapped = map_report(report, mappings, mapping_settings)
@@ -65,7 +69,7 @@ def compose_artifacts(
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, header=header)
     domain = (lab.mailbox.rpartition("@")[2] or "connector.invalid")
-    message_id = message_id_for(ids, recipients, domain=domain)
+    message_id = message_id or message_id_for(ids, recipients, domain=domain)
     name = pdf_filename(mapped, ids)
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,

@@ -129,6 +129,11 @@ _REASONS = {
 }
 
 
+# A report the operator sent back to be built again (`connector retry`) waits for its build: an ack of an
+# earlier send must not settle it before its recipients are resolved again.
+_REBUILDING = frozenset({ReportState.QUARANTINED, ReportState.RECEIVED, ReportState.PARSED})
+
+
 def derive(current: ReportState, states: set[str], *, sent: bool = False) -> ReportState:
     """Report state from its recipients' states: it moves forward only.
 
@@ -137,7 +142,7 @@ def derive(current: ReportState, states: set[str], *, sent: bool = False) -> Rep
     acknowledgement came (a DSN can overtake a resend after a crash), and the failures stay
     visible on their recipient rows and in the events. A recipient still pending holds it.
     """
-    if current is ReportState.QUARANTINED or not states:
+    if current in _REBUILDING or not states:
         return current
     live = states - _BAD
     if not live:

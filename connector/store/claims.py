@@ -62,7 +62,7 @@ class ClaimStore(StoreBase):
         """:meth:`Store.due`, each report returned leased to this instance (and to no other)."""
         if not self.db.shared:
             return self.due(now, limit=limit)
-        retry = "state = :state AND next_attempt_at <= :now AND message_id IS {} NULL"
+        retry = "state = :state AND next_attempt_at <= :now AND email IS {} NULL"
         with self.db.transaction() as c:
             send: list[ReportRow] = []
             for state, condition, order in ((ReportState.SENDING, "state = :state", "received_at"),

@@ -157,7 +157,7 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         can build one batch while it sends the other. One indexed query per state: a single
         OR-query would sort the whole backlog each time.
         """
-        waiting = ("SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? AND message_id IS {} NULL "
+        waiting = ("SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? AND email IS {} NULL "
                    "ORDER BY next_attempt_at LIMIT ?")
         send = self._oldest((ReportState.SENDING, ReportState.BUILT), limit)
         send += [row_of(r) for r in self.db.query(waiting.format("NOT"),
@@ -238,7 +238,9 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         now = utcnow()
         with self.db.transaction() as c:
             c.execute(
-                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = ?, envid = ?, updated_at = ?, "
+                # Minted once: a rebuild (after `connector retry`) keeps the Message-ID and ENVID acks match on.
+                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = COALESCE(message_id, ?), "
+                "envid = COALESCE(envid, ?), updated_at = ?, "
                 "lifecycle = ?, dmp_state = ?, dsn = ? WHERE report_id = ?",
                 (ReportState.BUILT.value, email, message_id, envid, now, lifecycle, dmp_state, int(dsn), report_id),
             )
@@ -333,21 +335,29 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
             self._event(c, report_id, "report.quarantined", reason)
 
     def retry(self, report_id: str) -> bool:
-        """Operator retry: a waiting or quarantined report goes back to the start of its path."""
+        """Operator retry: a waiting or quarantined report is built again, its recipients resolved again.
+
+        The document keeps its ids (minted once) and the e-mail its Message-ID; recipients already
+        accepted or delivered are not sent to again; refused, bounced or erroring ones are forgotten, so a
+        corrected directory gives the new address (and an unchanged one the same address, tried again).
+        """
         with self.db.transaction() as c:
-            r = c.execute(f"SELECT state, email FROM reports WHERE report_id = ?{self.db.for_update}",
+            r = c.execute(f"SELECT state FROM reports WHERE report_id = ?{self.db.for_update}",
                           (report_id,)).fetchone()
             if r is None or r["state"] not in (ReportState.WAITING.value, ReportState.QUARANTINED.value):
                 return False
-            target = ReportState.BUILT if r["email"] else ReportState.PARSED
-            # The operator asks for another try: refused or failed recipients are tried again too.
+            target = ReportState.PARSED
+            dropped = c.execute(
+                "DELETE FROM recipients WHERE report_id = ? AND state IN (?, ?, ?)",
+                (report_id, RecipientState.REFUSED.value, RecipientState.FAILED.value, RecipientState.ERROR.value),
+            ).rowcount
+            if dropped:
+                self._event(c, report_id, "report.recipients_reset", f"{dropped} recipient(s) to resolve again")
+            # The e-mail is built again (recipients may change); its Message-ID and ENVID stay, so the
+            # acknowledgements of the earlier sends still find the report.
             c.execute(
-                "UPDATE recipients SET state = ?, updated_at = ? WHERE report_id = ? AND state IN (?, ?, ?)",
-                (RecipientState.PENDING.value, utcnow(), report_id, RecipientState.REFUSED.value,
-                 RecipientState.FAILED.value, RecipientState.ERROR.value),
-            )
-            c.execute(
-                "UPDATE reports SET state = ?, reason = '', next_attempt_at = '', updated_at = ? WHERE report_id = ?",
+                "UPDATE reports SET state = ?, reason = '', next_attempt_at = '', email = NULL, updated_at = ? "
+                "WHERE report_id = ?",
                 (target.value, utcnow(), report_id),
             )
             self._event(c, report_id, "report.retry", f"back to {target.value}")

@@ -280,7 +280,8 @@ class StoreMachine(RuleBasedStateMachine):
     def ack(self, data: st.DataObject, state: RecipientState, twice: bool, unknown: bool, upper: bool) -> None:
         report_id = data.draw(st.sampled_from(self._ackable()), label="report")
         known = [r.address for r in self.store.recipients(report_id)]
-        address = UNKNOWN_ADDRESS if unknown else data.draw(st.sampled_from(known), label="address")
+        # none known: a retry forgot the bounced ones and the rebuild has not run yet
+        address = UNKNOWN_ADDRESS if unknown or not known else data.draw(st.sampled_from(known), label="address")
         if upper:  # the relay's spelling of the address: matched without case
             address = address.upper()
         name = zam_name(report_id, address, state)
@@ -303,7 +304,8 @@ class StoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.model.reports)
     @rule(data=st.data())
     def retry(self, data: st.DataObject) -> None:
-        """``connector retry``: only a waiting or quarantined report goes back; any other is left alone."""
+        """``connector retry``: only a waiting or quarantined report goes back (to PARSED, built again); any other is
+        left alone."""
         report_id = data.draw(st.sampled_from(self.model.reports), label="report")
         eligible = self._state(report_id) in RETRY_FROM and report_id not in self.model.in_flight
         if report_id in self.model.in_flight:
@@ -311,7 +313,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert self.store.retry(report_id) is eligible
         if eligible:
             self.model.retried.add(report_id)
-            self.model.expected[report_id] = S.BUILT if self.store.email(report_id) else S.PARSED
+            self.model.expected[report_id] = S.PARSED  # built again: recipients resolved again
 
     @precondition(lambda self: self.steps_since_crash >= 2)  # else crashes crowd out the work to crash in
     @rule()

@@ -24,7 +24,7 @@ MIN_MESSAGE_BYTES = 1024  # an ORU with one result is a few hundred bytes; less 
 _PORTS = ("smtp.port", "imap.port", "intake.mllp.port", "metrics.port")
 _POSITIVE_SECONDS = ("smtp.timeout", "imap.timeout", "imap.poll_seconds", "intake.mllp.idle_timeout",
                      "intake.mllp.read_timeout", "retry.first_seconds", "retry.max_seconds", "retry.give_up_hours",
-                     "build.budget_seconds")
+                     "build.budget_seconds", "dmp.connect_timeout", "dmp.read_timeout")
 _AT_LEAST_ONE = ("intake.mllp.max_connections", "intake.mllp.max_connections_per_peer")
 _OIDS = ("lab.oid_root", "lab.ipp_oid")
 _SECRET_FILES = ("smtp.password_file", "imap.password_file")

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
-from connector.config.settings import pipeline_settings
-from connector.dmp import plain_oid_identity
+from connector.config.settings import dmp_credentials, dmp_settings, pipeline_settings
+from connector.dmp import DmpCredentials, DmpSettings, plain_oid_identity
 from connector.dmp.demo import demo_settings
 from connector.dmp.offline import REQUEST_FILE, dmp_request_for
 from connector.errors import ConnectorError, InputError, RoutingError
@@ -57,10 +57,19 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
     return None
 
 
+def _dmp_signing(config: Config, scratch: Path, notes: list[str]) -> tuple[DmpSettings, DmpCredentials]:
+    """The configured DMP settings and certificates; a demo PKI made for this run when none are configured."""
+    if config.dmp.sign_cert_file:
+        return dmp_settings(config), dmp_credentials(config)
+    notes.append("dmp-request.mime is signed with a demo certificate made for this run (dmp.sign_cert_file is "
+                 "not configured)")
+    return demo_settings(dmp_settings(config), scratch / "dmp-pki")
+
+
 def build_files(inputs: list[Path], out_dir: Path, config: Config,
                 progress: Callable[[int], object] | None = None, *, dmp: bool = False) -> BuildResults:
     """``dmp``: documents get root-only OID ids (the DMP's rule) and each report with a qualified INS also gets
-    ``dmp-request.mime``, the TD2.1 signed with a demo certificate made for this run."""
+    ``dmp-request.mime``, the TD2.1 signed with the configured DMP certificates (else a demo one made for this run)."""
     results = BuildResults()
     settings = pipeline_settings(config)
     lab = settings.lab
@@ -69,7 +78,7 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
     xsd = XsdValidator(xsd_path) if xsd_path else None
     with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
         directory = _directory(config, Path(scratch))
-        dmp_setup = demo_settings(lab, Path(scratch) / "dmp-pki") if dmp else None
+        dmp_setup = _dmp_signing(config, Path(scratch), results.notes) if dmp else None
         for path in inputs:
             if progress is not None:
                 progress(1)

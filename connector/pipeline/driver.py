@@ -18,17 +18,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from connector.cda import XsdValidator
+from connector.dmp import DmpClient
 from connector.errors import InputError
 from connector.intake import Receipt
 from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
 from connector.states import ReportState
 from connector.store import ReportRow, Store, utcnow
+from connector.store.dmp import DmpRow
 
 from .acks import AckStep
 from .budget import BuildBudget
 from .build import BuildStep, SchematronCheck
 from .context import PipelineContext
+from .dmp import DmpStep, DmpStepOutcome
 from .leases import Claim, Leases, LeaseTicket
 from .loader import ReportLoader
 from .observe import NO_OBSERVER, Observer
@@ -61,6 +64,7 @@ class Pipeline:
         schematron: SchematronCheck | None = None,
         observer: Observer = NO_OBSERVER,
         leases: Leases | None = None,
+        dmp: DmpClient | None = None,
     ) -> None:
         self.store = store
         self.leases = leases or Leases(store)  # several instances: what this one claimed, renewed, released
@@ -72,6 +76,7 @@ class Pipeline:
                                 xsd=xsd, schematron=schematron)
         self._send = SendStep(self._ctx, smtp=smtp, context=smtp_context)
         self._budget = BuildBudget()
+        self._dmp = DmpStep(self._ctx, self._loader, dmp) if dmp is not None else None
 
     @property
     def settings(self) -> PipelineSettings:
@@ -124,6 +129,26 @@ class Pipeline:
     async def send(self, row: ReportRow) -> ReportState:
         """BUILT, SENDING or WAITING after a build → SENT, WAITING or QUARANTINED."""
         return await self._send(row)
+
+    # ------------------------------------------------------------------ the DMP feed (its own loop)
+
+    @property
+    def feeds_dmp(self) -> bool:
+        return self._dmp is not None
+
+    def dmp_due(self) -> list[DmpRow]:
+        """The DMP feeds to run now, claimed for this instance."""
+        return self.store.claim_dmp(utcnow())
+
+    def feed_dmp(self, row: DmpRow) -> DmpStepOutcome:
+        """One feed row → its DMP transaction(s) → its committed outcome. Blocking: call from a thread."""
+        if self._dmp is None:
+            raise RuntimeError("the DMP feed is not enabled (dmp.enabled)")
+        return self._dmp(row)
+
+    def close_dmp(self) -> None:
+        if self._dmp is not None:
+            self._dmp.client.close()
 
     # ------------------------------------------------------------------ the loop body
 

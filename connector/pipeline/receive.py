@@ -21,16 +21,17 @@ from connector.embedded import check_embedded
 from connector.errors import InputError, PermanentError, TransientError
 from connector.intake import Receipt
 from connector.logs import event
+from connector.model import LabReport
 from connector.parse import parse_message, split_messages
 from connector.states import ReportState
-from connector.store import NewReport, utcnow
+from connector.store import KeyKind, NewReport, utcnow
 
 from .bounds import check_structure, check_values
 from .compose import series_key
 from .context import PipelineContext
 from .loader import ReportLoader
 
-__all__ = ["Receiver"]
+__all__ = ["Receiver", "lookup_keys"]
 
 _NOT_SENT = (ReportState.RECEIVED, ReportState.PARSED, ReportState.BUILT, ReportState.WAITING)
 
@@ -152,7 +153,7 @@ class Receiver:
             if report.documents:  # shape B: the SIL's own CDA is checked now, so the SIL gets AR
                 check_embedded(report, lab=settings.lab, xsd=self._xsd)
         new = [NewReport(report_id=report.report_id, message_index=index, patient_index=patient_index,
-                         control_id=report.header.control_id, series_key=series_key(report))
+                         control_id=report.header.control_id, series_key=series_key(report), keys=lookup_keys(report))
                for patient_index, report in enumerate(reports)]
         for report in reports:
             self._loader.remember(report)
@@ -220,3 +221,14 @@ class Receiver:
     @property
     def left_unsplit(self) -> bool:
         return bool(self._unsplit_at)
+
+def lookup_keys(report: LabReport) -> tuple[tuple[KeyKind, str], ...]:
+    """What a person at the lab may find the report by (`connector show`): the sender and the order numbers."""
+    keys = [(KeyKind.SENDING_APPLICATION, report.header.sending_application),
+            (KeyKind.SENDING_FACILITY, report.header.sending_facility)]
+    for order in report.orders:
+        for kind, ident in ((KeyKind.PLACER_ORDER, order.placer_number), (KeyKind.FILLER_ORDER, order.filler_number),
+                            (KeyKind.PLACER_GROUP, order.placer_group)):
+            if ident is not None and ident.value:
+                keys.append((kind, ident.value))
+    return tuple(dict.fromkeys(keys))

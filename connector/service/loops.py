@@ -6,6 +6,7 @@ Loops, each small and restartable:
 - work: every due report moves one step (build, send, retry) — woken by intake or a timer;
 - acks: the lab mailbox is read over IMAP; acks are applied, committed, then moved;
 - outbox: ZAMs go to the SIL;
+- dmp: reports addressed to the patient's DMP are fed, one at a time (dmp_loop.py), when dmp.enabled;
 - reload: mapping files and the configuration file are re-read when they change (a broken
   one is refused with its line-numbered message and the last good one stays in use).
 
@@ -29,6 +30,7 @@ from connector.errors import ConfigError, InputError, TransientError
 from connector.intake import DropFolder, MllpServer, Receipt
 from connector.logs import configure, event, where_raised
 
+from .dmp_loop import DmpQueue
 from .group import InstanceGroup, join_group
 from .metrics import Metrics, MetricsServer
 from .readiness import Readiness
@@ -146,6 +148,9 @@ class Service:
             tasks.append(asyncio.create_task(self._acks()))
         if config.sil.zam_folder or config.sil.zam_host:
             tasks.append(asyncio.create_task(self._outbox()))
+        if self.runtime.pipeline.feeds_dmp:
+            dmp = DmpQueue(self.runtime.pipeline, self.metrics, store_lost=lambda: self.runtime.store.db.lost)
+            tasks.append(asyncio.create_task(dmp.run(self.stop)))
         await self.stop.wait()
         event("service.stopping")
         if mllp is not None:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from connector.cda import SchematronValidator, XsdValidator, default_xsd_path
 from connector.config import Config
-from connector.config.settings import instance_name, pipeline_settings, smtp_settings, store_settings
+from connector.config.settings import dmp_settings, instance_name, pipeline_settings, smtp_settings, store_settings
+from connector.dmp import DmpClient, load_credentials
 from connector.errors import MappingFileError
 from connector.logs import event
 from connector.mapping import Mappings
@@ -90,6 +91,7 @@ class Runtime:
     pipeline: Pipeline
 
     def close(self) -> None:
+        self.pipeline.close_dmp()
         self.store.close()
 
 
@@ -104,7 +106,16 @@ def _schematron_check(config: Config) -> SchematronCheck | None:
     return check
 
 
+def _dmp_client(config: Config) -> DmpClient | None:
+    """The DMP client when the feed is enabled (its settings were checked when the file was read)."""
+    if not config.dmp.enabled:
+        return None
+    settings = dmp_settings(config)
+    return DmpClient(settings, load_credentials(settings))
+
+
 def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
+    dmp = _dmp_client(config)  # before the store opens: a refused certificate leaves nothing open
     store = Store(store_settings(config), instance=instance_name(config))
     mappings = MappingsHolder(config.mappings_path, config.loinc_path)
     xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
@@ -118,5 +129,5 @@ def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
         smtp_context = create_ssl_context(smtp.tls, production=config.production)
     pipeline = Pipeline(settings=pipeline_settings(config), store=store, mappings=mappings,
                         directory=DirectoryHolder(config.directory_path), xsd=xsd, smtp=smtp,
-                        smtp_context=smtp_context, schematron=_schematron_check(config))
+                        smtp_context=smtp_context, schematron=_schematron_check(config), dmp=dmp)
     return Runtime(config, store, mappings, pipeline)

@@ -4,8 +4,9 @@ from connector.store.backend import Backend, Channel, Engine, Listener, Singleto
 from connector.store.claims import ALIVE_SECONDS, HEARTBEAT_SECONDS, LEASE_SECONDS, InstanceRow
 from connector.store.db import Database, age_seconds, utcnow
 from connector.store.engines import StoreSettings, default_instance, is_postgres_url, open_backend
+from connector.store.lookup import FoundReport, Gap, GapKind, GapRow
 from connector.store.migrations import SCHEMA_VERSION
-from connector.store.rows import RecipientRow
+from connector.store.rows import KeyKind, RecipientRow
 from connector.store.store import InputRecord, NewReport, ReportRow, Store
 
 __all__ = [
@@ -17,8 +18,13 @@ __all__ = [
     "Channel",
     "Database",
     "Engine",
+    "FoundReport",
+    "Gap",
+    "GapKind",
+    "GapRow",
     "InputRecord",
     "InstanceRow",
+    "KeyKind",
     "Listener",
     "NewReport",
     "RecipientRow",

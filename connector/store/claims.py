@@ -170,7 +170,7 @@ class ClaimStore(StoreBase):
     def deregister_instance(self) -> None:
         """A clean stop: this instance's leases are given back at once and its row goes from the group."""
         with self.db.transaction() as c:
-            for table in ("reports", "outbox"):
+            for table in ("reports", "outbox", "dmp_feed"):  # every table claim_* leases rows of
                 c.execute(f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE owner = ?", (self.instance,))
             c.execute("DELETE FROM instances WHERE instance_id = ?", (self.instance,))
 

@@ -24,7 +24,7 @@ from connector.intake import Receipt
 from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
 from connector.states import ReportState
-from connector.store import ReportRow, Store, utcnow
+from connector.store import LEASE_SECONDS, ReportRow, Store, utcnow
 from connector.store.dmp import DmpRow
 
 from .acks import AckStep
@@ -137,8 +137,18 @@ class Pipeline:
         return self._dmp is not None
 
     def dmp_due(self) -> list[DmpRow]:
-        """The DMP feeds to run now, claimed for this instance."""
-        return self.store.claim_dmp(utcnow())
+        """The DMP feeds to run now, claimed for this instance.
+
+        On a shared store one feed per claim, leased for the longest it may take (a TD3.1b check and
+        the ITI-41 itself, each up to the connect and read timeouts) plus an ordinary lease as margin:
+        nothing renews it meanwhile, and a batch fed one by one would outlive its lease while another
+        instance took the rest. An instance that dies holds its one feed that long, no more.
+        """
+        if not self.store.db.shared or self._dmp is None:
+            return self.store.claim_dmp(utcnow())
+        settings = self._dmp.client.settings
+        lease = 2 * (settings.connect_timeout + settings.read_timeout) + LEASE_SECONDS
+        return self.store.claim_dmp(utcnow(), limit=1, lease_seconds=lease)
 
     def feed_dmp(self, row: DmpRow) -> DmpStepOutcome:
         """One feed row → its DMP transaction(s) → its committed outcome. Blocking: call from a thread."""

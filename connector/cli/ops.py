@@ -19,7 +19,7 @@ _NOT_REACHED = frozenset({"refused", "failed", "error"})
 @json_option
 @guard
 def status(config_path: Path | None, as_json: bool) -> int:
-    """Counts per state, the oldest report still in progress, the last errors."""
+    """Counts per state, the oldest report still in progress, the last errors; on PostgreSQL, the instances."""
     from connector.ops.views import status_data
 
     data = status_data(config_for(config_path, reads_store=True))
@@ -37,6 +37,12 @@ def status(config_path: Path | None, as_json: bool) -> int:
                        + (f" (oldest owed: {oldest_feed:.0f} s)" if oldest_feed is not None else ""))
         for err in data["last_errors"]:
             click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
+        if "instances" in data:  # a shared store (PostgreSQL): the group
+            alive = sum(i["alive"] for i in data["instances"])
+            click.echo(f"instances: {alive} alive of {len(data['instances'])}")
+            for i in data["instances"]:
+                click.echo(f"  {i['instance']}  {'alive' if i['alive'] else 'silent'}  seen "
+                           f"{i['seen_seconds_ago']:.0f} s ago  {i['leases']} lease(s)  {i['host']}:{i['pid']}")
 
     emit(as_json, data, text)
     return EXIT_OK

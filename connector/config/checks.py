@@ -20,7 +20,7 @@ from connector.model.oids import overlapping_arcs
 
 from .schema import Config
 
-__all__ = ["MIN_MESSAGE_BYTES", "check_values"]
+__all__ = ["INSTANCE_NAME", "MIN_MESSAGE_BYTES", "check_values"]
 
 MIN_MESSAGE_BYTES = 1024  # an ORU with one result is a few hundred bytes; less is a typo (a unit forgotten)
 _PORTS = ("smtp.port", "imap.port", "intake.mllp.port", "metrics.port")
@@ -31,6 +31,8 @@ _AT_LEAST_ONE = ("intake.mllp.max_connections", "intake.mllp.max_connections_per
 _OIDS = ("lab.oid_root", "lab.ipp_oid")
 _SECRET_FILES = ("smtp.password_file", "imap.password_file")
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
+# An instance's name is a folder name (its drop-folder claims) and a metrics label: no separator, no space.
+INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 Fail = Callable[[str, str], None]  # (what was expected, dotted key): raises
 
@@ -79,6 +81,9 @@ def check_values(config: Config, fail: Fail) -> None:
     if config.lab.biologist_standin and not config.lab.biologist_rpps:
         fail("expected lab.biologist_rpps (the stand-in's RPPS) when biologist_standin is true",
              "lab.biologist_standin")
+    if config.instance.name and not INSTANCE_NAME.fullmatch(config.instance.name):
+        fail("expected 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or a digit (it names the "
+             "instance's claim folder and its metrics)", "instance.name")
 
 
 def check_secret_files(config: Config, fail: Fail) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "FolderConfig",
     "IdentityConfig",
     "ImapConfig",
+    "InstanceConfig",
     "IntakeConfig",
     "LabConfig",
     "MappingsConfig",
@@ -279,10 +280,20 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class InstanceConfig:
+    """This process among the instances sharing one PostgreSQL store (claims, leases, `connector status`)."""
+
+    # Unique among the running instances; "": <hostname>-<pid> (a restart is then a new instance). A fixed
+    # name lets a restarted instance take back its own drop-folder claims at once.
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     mode: str = "production"  # production | test
     data_dir: str = "var"  # store, directory database, imported LOINC table
     store: StoreConfig = StoreConfig()
+    instance: InstanceConfig = InstanceConfig()
     lab: LabConfig = LabConfig()
     intake: IntakeConfig = IntakeConfig()
     mappings: MappingsConfig = MappingsConfig()

@@ -18,7 +18,7 @@ from connector.package import MessageSettings
 from connector.parse import ParseSettings
 from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
-from connector.store import StoreSettings
+from connector.store import StoreSettings, default_instance
 from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 
 from .schema import Config, TlsFiles
@@ -28,6 +28,7 @@ __all__ = [
     "dmp_settings",
     "folder_settings",
     "imap_settings",
+    "instance_name",
     "lab_identity",
     "mllp_settings",
     "parse_settings",
@@ -126,7 +127,9 @@ def folder_settings(config: Config) -> FolderSettings:
     f = config.intake.folder
     return FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
                           quarantine=config.path(f.quarantine), stable_seconds=f.stable_seconds,
-                          log_names=f.log_names, max_file_bytes=config.intake.max_message_bytes)
+                          log_names=f.log_names, max_file_bytes=config.intake.max_message_bytes,
+                          # a shared store: the folder may be shared by the instances, each claims in its own
+                          instance=instance_name(config) if config.store.url else "")
 
 
 def mllp_settings(config: Config) -> MllpSettings:
@@ -172,6 +175,11 @@ def store_settings(config: Config) -> StoreSettings:
     store = config.store
     password = secret(config, store.password_file, STORE_PASSWORD_ENV) if store.url else ""
     return StoreSettings(path=config.store_path, url=store.url, password=password, pool_size=store.pool_size)
+
+
+def instance_name(config: Config) -> str:
+    """This process's name among the instances of one store: ``instance.name``, else ``<host>-<pid>``."""
+    return config.instance.name or default_instance()
 
 
 def sil_outbox(config: Config) -> SilOutbox:

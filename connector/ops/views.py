@@ -19,6 +19,7 @@ from connector.store import FoundReport, RecipientRow, Store, age_seconds
 
 __all__ = [
     "find_reports",
+    "instances_data",
     "purge_released",
     "quarantine_items",
     "release_item",
@@ -33,7 +34,7 @@ def status_data(config: Config) -> dict[str, Any]:
     store = Store(store_settings(config))
     try:
         oldest = store.oldest_waiting()
-        return {
+        data: dict[str, Any] = {
             "counts": {s.value: store.counts().get(s.value, 0) for s in ReportState
                        if store.counts().get(s.value, 0)},
             "oldest_in_progress": None if oldest is None else {
@@ -44,8 +45,19 @@ def status_data(config: Config) -> dict[str, Any]:
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],
         }
+        if store.db.shared:  # several instances may share it: each one, its heartbeat and its leases
+            data["instances"] = instances_data(store)
+        return data
     finally:
         store.close()
+
+
+def instances_data(store: Store) -> list[dict[str, Any]]:
+    """The group as the store sees it: every instance that said it runs, alive or silent, and its leases."""
+    leases = store.leases()
+    return [{"instance": r.instance_id, "host": r.host, "pid": r.pid, "started_at": r.started_at,
+             "seen_seconds_ago": round(r.seen_seconds_ago, 1), "alive": r.alive,
+             "leases": leases.get(r.instance_id, 0)} for r in store.instances()]
 
 
 def find_reports(config: Config, query: str, *, sending_application: str = "",

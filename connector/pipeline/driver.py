@@ -24,7 +24,7 @@ from connector.intake import Receipt
 from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
 from connector.states import ReportState
-from connector.store import ReportRow, Store, utcnow
+from connector.store import LEASE_SECONDS, ReportRow, Store, utcnow
 from connector.store.dmp import DmpRow
 
 from .acks import AckStep
@@ -32,6 +32,7 @@ from .budget import BuildBudget
 from .build import BuildStep, SchematronCheck
 from .context import PipelineContext
 from .dmp import DmpStep, DmpStepOutcome
+from .leases import Claim, Leases, LeaseTicket
 from .loader import ReportLoader
 from .observe import NO_OBSERVER, Observer
 from .receive import Receiver
@@ -62,9 +63,11 @@ class Pipeline:
         smtp_context: ssl.SSLContext | None = None,
         schematron: SchematronCheck | None = None,
         observer: Observer = NO_OBSERVER,
+        leases: Leases | None = None,
         dmp: DmpClient | None = None,
     ) -> None:
         self.store = store
+        self.leases = leases or Leases(store)  # several instances: what this one claimed, renewed, released
         self._ctx = PipelineContext(store, settings, observer)
         self._loader = ReportLoader(store)
         self._receiver = Receiver(self._ctx, self._loader, xsd=xsd)
@@ -92,8 +95,8 @@ class Pipeline:
     def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
         return self._receiver.receive(data, source=source, dedup_key=dedup_key)
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        self._receiver.remember_ack(input_id, ack)
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        return self._receiver.remember_ack(input_id, ack)
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
         return self._receiver.refuse(data, source=source, error=error)
@@ -101,9 +104,15 @@ class Pipeline:
     def supersede(self, receipt: Receipt, *, reason: str) -> None:
         self._receiver.supersede(receipt, reason=reason)
 
-    def recover(self) -> int:
-        """Inputs committed but never split (a crash between the two commits)."""
-        return self._receiver.recover()
+    def recover(self, *, received_before: str = "") -> int:
+        """Inputs committed but never split (a crash between the two commits); ``received_before``: only
+        those older than that (a periodic pass leaves alone the inputs being split right now)."""
+        return self._receiver.recover(received_before=received_before)
+
+    @property
+    def left_unsplit(self) -> bool:
+        """An input of this process was committed and could not be split since the last recovery."""
+        return self._receiver.left_unsplit
 
     # ------------------------------------------------------------------ acknowledgements
 
@@ -128,8 +137,18 @@ class Pipeline:
         return self._dmp is not None
 
     def dmp_due(self) -> list[DmpRow]:
-        """The DMP feeds to run now, claimed for this instance."""
-        return self.store.claim_dmp(utcnow())
+        """The DMP feeds to run now, claimed for this instance.
+
+        On a shared store one feed per claim, leased for the longest it may take (a TD3.1b check and
+        the ITI-41 itself, each up to the connect and read timeouts) plus an ordinary lease as margin:
+        nothing renews it meanwhile, and a batch fed one by one would outlive its lease while another
+        instance took the rest. An instance that dies holds its one feed that long, no more.
+        """
+        if not self.store.db.shared or self._dmp is None:
+            return self.store.claim_dmp(utcnow())
+        settings = self._dmp.client.settings
+        lease = 2 * (settings.connect_timeout + settings.read_timeout) + LEASE_SECONDS
+        return self.store.claim_dmp(utcnow(), limit=1, lease_seconds=lease)
 
     def feed_dmp(self, row: DmpRow) -> DmpStepOutcome:
         """One feed row → its DMP transaction(s) → its committed outcome. Blocking: call from a thread."""
@@ -150,24 +169,42 @@ class Pipeline:
         event loop, so the two overlap and the loop stays free for MLLP clients; a report built
         now is sent at the next step. Each build has a time budget (``build_budget_seconds``):
         past it the report is quarantined with that reason and the next one is built.
+
+        On a store shared by several instances the reports are claimed (:mod:`.leases`): leased to this
+        instance while the step runs, and left alone once the lease is in doubt.
         """
-        to_build, to_send = self.store.due(utcnow())  # to_send: BUILT, SENDING (resend the stored bytes), WAITING
+        # to_send: BUILT, SENDING (resend the stored bytes), WAITING
+        async with self.leases.claim(utcnow()) as claim:
 
-        async def builds() -> list[StepOutcome]:
-            return [StepOutcome(r.report_id, await self._budgeted_build(r)) for r in to_build]
+            async def builds() -> list[StepOutcome]:
+                return [StepOutcome(r.report_id, await self._budgeted_build(r, claim)) for r in claim.build]
 
-        async def sends() -> list[StepOutcome]:
-            return [StepOutcome(r.report_id, await self.send(r)) for r in to_send]
+            async def sends() -> list[StepOutcome]:
+                return [StepOutcome(r.report_id, await self._leased_send(r, claim)) for r in claim.send]
 
-        built, sent = await asyncio.gather(builds(), sends())
+            built, sent = await asyncio.gather(builds(), sends())
         return built + sent
 
-    async def _budgeted_build(self, row: ReportRow) -> ReportState:
+    async def _leased_send(self, row: ReportRow, claim: Claim) -> ReportState:
+        if not claim.holds(row.report_id):  # another instance has it now: it sends the same stored e-mail
+            return row.state
+        try:
+            return await self.send(row)
+        finally:
+            claim.finish(row.report_id)
+
+    async def _budgeted_build(self, row: ReportRow, claim: Claim) -> ReportState:
         seconds = self._ctx.settings.build_budget_seconds
-        state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
-                                       report_id=row.report_id)
+        try:
+            state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
+                                           report_id=row.report_id,
+                                           ticket=LeaseTicket(lambda: claim.holds(row.report_id)))
+        finally:
+            claim.finish(row.report_id)
         if state is not None:
             return state
+        if not claim.holds(row.report_id):
+            return row.state
         return self._ctx.quarantine(
             row.report_id, f"report {row.report_id}: building it took more than {seconds:g} s (build.budget_seconds); "
             "it is held so that the reports after it go on: report it to the connector's maintainers, then "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from connector.cda import SchematronValidator, XsdValidator, default_xsd_path
 from connector.config import Config
-from connector.config.settings import dmp_settings, pipeline_settings, smtp_settings, store_settings
+from connector.config.settings import dmp_settings, instance_name, pipeline_settings, smtp_settings, store_settings
 from connector.dmp import DmpClient, load_credentials
 from connector.errors import MappingFileError
 from connector.logs import event
@@ -116,7 +116,7 @@ def _dmp_client(config: Config) -> DmpClient | None:
 
 def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
     dmp = _dmp_client(config)  # before the store opens: a refused certificate leaves nothing open
-    store = Store(store_settings(config))
+    store = Store(store_settings(config), instance=instance_name(config))
     mappings = MappingsHolder(config.mappings_path, config.loinc_path)
     xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
     xsd = XsdValidator(xsd_path) if xsd_path is not None else None

@@ -76,16 +76,28 @@ class Store(AckStore, ClaimStore, DmpStore, LookupStore, OperatorViews, Retentio
             return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
                                split=bool(row["split"]))
 
-    def set_ack(self, input_id: int, ack: bytes) -> None:
+    def set_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        """Keep the ACK for an input, replayed to its resends; returns the one stored, to send.
+
+        The first one stored stays: two instances answering the same message at once (a SIL that gave
+        up on a slow one and resent to the other) both send that one, and a later resend gets it too."""
         with self.db.transaction() as c:
-            c.execute("UPDATE inputs SET ack = ? WHERE id = ?", (ack, input_id))
+            c.execute("UPDATE inputs SET ack = ? WHERE id = ? AND ack IS NULL", (ack, input_id))
+            row = c.execute("SELECT ack FROM inputs WHERE id = ?", (input_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def input_data(self, input_id: int) -> tuple[str, bytes]:
         row = self.db.query("SELECT source, data FROM inputs WHERE id = ?", (input_id,))[0]
         return row["source"], row["data"]
 
-    def unsplit_inputs(self) -> list[int]:
-        """Inputs committed but not yet split into reports (a crash in between): redone at start."""
+    def unsplit_inputs(self, *, received_before: str = "") -> list[int]:
+        """Inputs committed but not yet split into reports (a crash in between): redone at start.
+
+        ``received_before`` (UTC ISO 8601): only inputs older than that, so a periodic recovery leaves
+        alone the inputs an intake (of this or another instance) is splitting right now."""
+        if received_before:
+            return [r["id"] for r in self.db.query(
+                "SELECT id FROM inputs WHERE split = 0 AND received_at < ? ORDER BY id", (received_before,))]
         return [r["id"] for r in self.db.query("SELECT id FROM inputs WHERE split = 0 ORDER BY id")]
 
     def known_reports(self, report_ids: Sequence[str]) -> list[tuple[str, int]]:

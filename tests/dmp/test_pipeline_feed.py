@@ -7,13 +7,14 @@ read from the double's entries, what the SIL is told from the store's outbox.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from connector.config import DmpConfig, RetryConfig, SmtpConfig, TlsFiles, demo_config
+from connector.config import DmpConfig, RetryConfig, SmtpConfig, StoreConfig, TlsFiles, demo_config
 from connector.demo.run import drain
 from connector.demo.server import DemoSmtpServer
 from connector.model.oids import document_extension
@@ -31,9 +32,16 @@ EMBEDDED = ROOT / "tests" / "data" / "embedded"
 
 @pytest.fixture
 def runtime(tmp_path: Path, dmp_double: DmpDouble, dmp_pki_files: dict[str, str]) -> Iterator[Runtime]:
+    with _runtime(tmp_path, dmp_double, dmp_pki_files) as rt:
+        yield rt
+
+
+@contextlib.contextmanager
+def _runtime(tmp_path: Path, dmp_double: DmpDouble, dmp_pki_files: dict[str, str], *,
+             store_url: str = "") -> Iterator[Runtime]:
     with DemoSmtpServer() as server:
         config = demo_config(
-            data_dir=str(tmp_path / "var"),
+            data_dir=str(tmp_path / "var"), store=StoreConfig(url=store_url),
             smtp=SmtpConfig(host=server.host, port=server.port, timeout=10,
                             tls=TlsFiles(cafile=str(server.cafile), certfile=str(server.client_pem))),
             retry=RetryConfig(first_seconds=1.0, max_seconds=4.0),
@@ -275,3 +283,18 @@ async def test_a_z01_answers_the_message_that_carried_the_document(runtime: Runt
     original = header_of(split_messages(data)[0])
     assert original is not None and _obx4_and_err5(zam) == (original.control_id, "")
     assert report_id("SZ1") == rid
+
+
+async def test_on_a_shared_store_a_feed_is_claimed_alone_for_as_long_as_it_may_take(
+        tmp_path: Path, dmp_double: DmpDouble, dmp_pki_files: dict[str, str], pg_url: str) -> None:
+    """Fed one at a time without renewal: a batch would outlive its lease while another instance took
+    the rest, and a lease shorter than a slow answer would let it look the same feed up meanwhile."""
+    with _runtime(tmp_path, dmp_double, dmp_pki_files, store_url=pg_url) as rt:
+        await _receive(rt, discrete("LEASE1", patient=1, series=1, version=1),
+                       discrete("LEASE2", patient=2, series=1, version=1))
+        (row,) = rt.pipeline.dmp_due()
+        (lease,) = rt.store.db.query(
+            f"SELECT lease_until - {rt.store.db.epoch_now} AS left FROM dmp_feed WHERE report_id = ?",
+            (row.report_id,))
+        assert 2 * (2.0 + 1.0) + 60 - 5 < lease["left"] <= 2 * (2.0 + 1.0) + 60  # connect 2 s, read 1 s
+        assert rt.pipeline.feed_dmp(row).state is DmpState.SENT

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from connector.config import RetryConfig, SmtpConfig, StoreConfig, TlsFiles, demo_config
+from connector.config import InstanceConfig, RetryConfig, SmtpConfig, StoreConfig, TlsFiles, demo_config
 from connector.send import import_directory
 from connector.service.runtime import Runtime, open_runtime
 from tests.support.paths import DIRECTORY
@@ -16,12 +16,13 @@ from tests.support.smtp import SmtpServer
 
 
 def smtp_runtime(folder: Path, server: SmtpServer, *, timeout: float = 5.0, first_seconds: float = 1.0,
-                 max_seconds: float = 4.0, store_url: str = "") -> Runtime:
+                 max_seconds: float = 4.0, store_url: str = "", instance: str = "") -> Runtime:
     """A demo-configured runtime on ``folder/var`` (or the store at ``store_url``) sending to ``server`` with its
-    client certificate."""
+    client certificate; ``instance``: its name among several on one store (several in one test process)."""
     config = demo_config(
         data_dir=str(folder / "var"),
         store=StoreConfig(url=store_url),
+        instance=InstanceConfig(name=instance),
         smtp=SmtpConfig(host="127.0.0.1", port=server.port, timeout=timeout,
                         tls=TlsFiles(cafile=str(server.pki.ca), certfile=str(server.pki.client))),
         retry=RetryConfig(first_seconds=first_seconds, max_seconds=max_seconds),

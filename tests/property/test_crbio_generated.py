@@ -11,8 +11,9 @@ status, SIL habits…). Each report must end in one of:
 And across all inputs: no recipient the message names vanishes (routed, or unresolved with a
 reason), and no two different inputs share a document id, setId or Message-ID.
 
-CI runs ``CRBIO_EXAMPLES`` examples (default 80, fixed seed: the same messages every run; about
-70–110 s with the schematrons at 0.3–0.5 s a document plus ~15 s to load them). The long run quoted
+CI runs ``CRBIO_EXAMPLES`` examples (default 80, fixed seed: the same messages every run; 44 s on a
+quiet machine, about twice that under load, with the schematrons at 0.3–0.5 s a document, plus ~20 s
+to load them; a few hundred wait for the faster validation gate). The long run quoted
 in the README is ten chunks of ``CRBIO_EXAMPLES=500 CRBIO_SEED=5000…5009 CRBIO_STATS=chunk.json``
 (a chunk's counts survive if a later one is stopped).
 ``CRBIO_SEED`` picks another fixed seed. Documents the *mapping stage* makes invalid (a unit it let

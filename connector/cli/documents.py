@@ -41,9 +41,10 @@ def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_
 @guard
 def validate(files: tuple[Path, ...], ans_kit: Path | None, as_json: bool) -> int:
     """Validate CDA documents: XSD, plus the ANS schematrons with --ans-kit."""
-    from connector.cda import validate_files
+    from connector.cda import default_xsd_path, validate_files
 
-    reports = validate_files(list(files), kit_dir=ans_kit, xsd_only=ans_kit is None)
+    reports = validate_files(list(files), kit_dir=ans_kit, xsd_only=ans_kit is None,
+                             xsd_path=None if ans_kit else default_xsd_path())
     bad = [r for r in reports if not r.ok]
 
     def text() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from connector.cda import SchematronValidator, default_kit_dir
-from connector.cda.schematron import LEVEL1_WAIVER, is_level1
+from connector.validation.schematron import LEVEL1_WAIVER, is_level1
 
 pytestmark = pytest.mark.schematron
 KIT = default_kit_dir()

@@ -19,8 +19,8 @@ from connector.cda import (
     validate_files,
 )
 from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
-from connector.cda.xsd import XSD_RELATIVE
 from connector.errors import CdaBuildError
+from connector.validation.xsd import XSD_RELATIVE
 
 pytestmark = pytest.mark.schematron
 REPO = Path(__file__).resolve().parents[2]

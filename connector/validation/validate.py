@@ -9,7 +9,7 @@ from pathlib import Path
 from connector.errors import CdaBuildError
 
 from .schematron import Failure, SchematronValidator
-from .xsd import XSD_RELATIVE, XsdValidator, default_kit_dir, default_xsd_path
+from .xsd import XSD_RELATIVE, XsdValidator
 
 __all__ = ["FileReport", "validate_files"]
 
@@ -45,11 +45,11 @@ class FileReport:
 
 
 def validate_files(
-    paths: Sequence[Path], *, kit_dir: Path | None, xsd_only: bool = False
+    paths: Sequence[Path], *, kit_dir: Path | None, xsd_only: bool = False, xsd_path: Path | None = None
 ) -> list[FileReport]:
-    """Validate each file; the kit defaults to ``<repo>/../shared/ref/cda/testcontenucda``."""
-    kit = Path(kit_dir) if kit_dir is not None else default_kit_dir()
-    xsd_path = kit / XSD_RELATIVE if kit is not None else default_xsd_path()
+    """Validate each file against the kit at ``kit_dir`` (or, XSD only, the schema at ``xsd_path``)."""
+    kit = Path(kit_dir) if kit_dir is not None else None
+    xsd_path = kit / XSD_RELATIVE if kit is not None else xsd_path
     if xsd_path is None or not xsd_path.is_file():
         raise CdaBuildError(
             "CDA schema not found: pass --ans-kit DIR or set CONNECTOR_CDA_XSD"

@@ -4,17 +4,20 @@
     ├── TransientError            retry later with backoff; the report keeps its state
     │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
     │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
-    │   └── ImapUnavailable       IMAP down or refusing login
+    │   ├── ImapUnavailable       IMAP down or refusing login
+    │   └── ValidationUnavailable the validation gate could not check the document (a worker stopped)
     └── PermanentError            the input or report goes to quarantine with the reason
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
+        │   └── DocumentRejected  it fails the official XSD or an ANS schematron: held, never sent
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
+            └── KitError          the ANS validation kit is absent, incomplete or does not compile
 
 Rules for every class here: ``str(exc)`` never holds patient data (names, birth
 dates, INS/NIR, result values, raw segments). Errors carry *where* (file, segment,
@@ -28,8 +31,10 @@ __all__ = [
     "CdaBuildError",
     "ConfigError",
     "ConnectorError",
+    "DocumentRejected",
     "ImapUnavailable",
     "InputError",
+    "KitError",
     "MalformedHL7",
     "MappingFileError",
     "NoAddressYet",
@@ -40,6 +45,7 @@ __all__ = [
     "StoreUnavailable",
     "TransientError",
     "UnmappedCode",
+    "ValidationUnavailable",
 ]
 
 
@@ -72,6 +78,10 @@ class SmtpTemporaryError(TransientError):
 
 class ImapUnavailable(TransientError):
     """The IMAP server is unreachable or refused the login."""
+
+
+class ValidationUnavailable(TransientError):
+    """The validation gate could not check the document (a worker stopped or timed out): retried later."""
 
 
 class InputError(PermanentError):
@@ -151,6 +161,18 @@ class CdaBuildError(PermanentError):
     """The CDA document could not be built or failed validation."""
 
 
+class DocumentRejected(CdaBuildError):
+    """The CDA document fails the official XSD or an ANS schematron: it is held and never sent.
+
+    ``problems`` are one line each: the schematron (or ``xsd``), the location in the document
+    and the assertion's text with any value from the document replaced by ``…``.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message)
+
+
 class RoutingError(PermanentError):
     """No valid recipient could be determined for the report."""
 
@@ -169,3 +191,7 @@ class SmtpRejected(PermanentError):
 
 class ConfigError(_FileLocated):
     """The configuration is invalid."""
+
+
+class KitError(ConfigError):
+    """The ANS validation kit is absent, incomplete or does not compile."""

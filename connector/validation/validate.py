@@ -8,8 +8,12 @@ from pathlib import Path
 
 from connector.errors import CdaBuildError
 
-from .schematron import Failure, SchematronValidator
-from .xsd import XSD_RELATIVE, XsdValidator
+from .gate import ValidationGate, ValidationMode
+from .kit import AnsKit
+from .pool import default_workers
+from .schematron import SchematronValidator
+from .svrl import Failure
+from .xsd import XsdValidator
 
 __all__ = ["FileReport", "validate_files"]
 
@@ -45,32 +49,43 @@ class FileReport:
 
 
 def validate_files(
-    paths: Sequence[Path], *, kit_dir: Path | None, xsd_only: bool = False, xsd_path: Path | None = None
+    paths: Sequence[Path], *, kit_dir: Path | None, xsd_only: bool = False, xsd_path: Path | None = None,
+    official: bool = False, workers: int | None = None,
 ) -> list[FileReport]:
-    """Validate each file against the kit at ``kit_dir`` (or, XSD only, the schema at ``xsd_path``)."""
-    kit = Path(kit_dir) if kit_dir is not None else None
-    xsd_path = kit / XSD_RELATIVE if kit is not None else xsd_path
+    """Validate each file against the kit at ``kit_dir`` (or, XSD only, the schema at ``xsd_path``).
+
+    The schematrons run on the gate's worker pool (every core), or, with ``official``, as the ANS
+    compiled them, one file after the other (the reference the gate is proven equal to).
+    """
+    kit = AnsKit.at(Path(kit_dir)) if kit_dir is not None else None
+    xsd_path = kit.xsd_path if kit is not None else xsd_path
     if xsd_path is None or not xsd_path.is_file():
-        raise CdaBuildError(
-            "CDA schema not found: pass --ans-kit DIR or set CONNECTOR_CDA_XSD"
-        )
-    xsd = XsdValidator(xsd_path)
-    schematron = None
-    if not xsd_only:
-        if kit is None:
-            raise CdaBuildError(
-                "ANS kit not found: pass --ans-kit DIR (or use --xsd-only)"
-            )
-        schematron = SchematronValidator(kit)
-    reports = []
-    for path in paths:
-        path = Path(path)
+        raise CdaBuildError("CDA schema not found: pass --ans-kit DIR or set CONNECTOR_CDA_XSD")
+    if not xsd_only and kit is None:
+        raise CdaBuildError("ANS kit not found: pass --ans-kit DIR (or use --xsd-only)")
+    documents: dict[Path, bytes] = {}
+    unreadable: dict[Path, FileReport] = {}
+    for path in map(Path, paths):
         try:
-            data = path.read_bytes()
+            documents[path] = path.read_bytes()
         except OSError as exc:
-            reports.append(FileReport(path, (f"cannot read file: {exc.strerror}",)))
-            continue
-        errors = tuple(xsd.errors(data))
-        failures = tuple(schematron.failures(data)) if schematron is not None else ()
-        reports.append(FileReport(path, errors, failures, schematron is not None))
-    return reports
+            unreadable[path] = FileReport(path, (f"cannot read file: {exc.strerror}",))
+    checked = _check(documents, kit, xsd_path, xsd_only=xsd_only, official=official, workers=workers)
+    return [unreadable.get(Path(p)) or checked[Path(p)] for p in paths]
+
+
+def _check(documents: dict[Path, bytes], kit: AnsKit | None, xsd_path: Path, *, xsd_only: bool, official: bool,
+           workers: int | None) -> dict[Path, FileReport]:
+    if xsd_only or not documents:
+        xsd = XsdValidator(xsd_path)
+        return {p: FileReport(p, tuple(xsd.errors(d))) for p, d in documents.items()}
+    assert kit is not None
+    if official:
+        xsd = XsdValidator(xsd_path)
+        schematron = SchematronValidator(kit.root)
+        return {p: FileReport(p, tuple(xsd.errors(d)), tuple(schematron.failures(d)), True)
+                for p, d in documents.items()}
+    size = min(workers or default_workers(), len(documents))
+    with ValidationGate.open(mode=ValidationMode.FULL, kit=kit, workers=size) as gate:
+        verdicts = gate.check_many(documents.values())
+        return {p: FileReport(p, v.xsd_errors, v.failures, True) for p, v in zip(documents, verdicts, strict=True)}

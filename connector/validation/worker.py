@@ -1,0 +1,80 @@
+"""A gate worker process: compiles the engine once, then checks documents sent over its pipe.
+
+Messages (pickled by ``multiprocessing.Connection``), parent → worker: ``bytes`` (a document
+to check) or ``None`` (stop). Worker → parent: a :class:`Ready` or :class:`Broken` once,
+then one :class:`~connector.validation.engine.Check` (or :class:`Failed`) per document. Nothing else crosses the
+pipe; no patient data is ever logged here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from connector.errors import ConnectorError
+
+__all__ = ["Broken", "Failed", "Ready", "rss_mb", "serve"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ready:
+    pid: int
+    compile_seconds: float
+    rss_mb: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Broken:
+    """The engine could not be built (the kit does not compile): the message names the kit file."""
+
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Failed:
+    """The engine raised on this document (a bug, not a verdict): the class name only, then retried."""
+
+    error: str
+
+
+def rss_mb(pid: int | None = None) -> float:
+    """Resident set size of a process (this one by default), in MB; NaN where /proc is absent."""
+    try:
+        with open(f"/proc/{pid or 'self'}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def serve(conn: Connection, prepared_root: str) -> None:
+    """The worker's main loop (the target of the ``spawn``-ed process)."""
+    from connector.validation.engine import GateEngine
+
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops its workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    start = time.perf_counter()
+    try:
+        engine = GateEngine(Path(prepared_root))
+    except ConnectorError as exc:
+        conn.send(Broken(message=str(exc)))
+        return
+    conn.send(Ready(pid=os.getpid(), compile_seconds=time.perf_counter() - start, rss_mb=rss_mb()))
+    while True:
+        try:
+            document = conn.recv()
+        except (EOFError, OSError):  # the parent went away
+            return
+        if document is None:
+            return
+        try:
+            reply: object = engine.check(document)
+        except Exception as exc:  # noqa: BLE001 - the worker stays up; the parent raises a TransientError
+            reply = Failed(error=type(exc).__name__)
+        conn.send(reply)

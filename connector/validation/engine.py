@@ -20,6 +20,7 @@ from typing import Any
 from lxml import etree
 
 from connector.errors import KitError
+from connector.xmlsafe import SAFE_PARSER
 
 from .fastpath import GATE_NS, rewritten_path
 from .kit import SCHEMATRONS, compiled_path, saxon_processor
@@ -29,6 +30,7 @@ from .xsd import XSD_RELATIVE, XsdValidator
 
 __all__ = ["Check", "GateEngine"]
 
+# The kit's stylesheets (ours to read, up to 11 MB); documents go through connector.xmlsafe.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
 
 
@@ -117,26 +119,31 @@ class GateEngine:
         return Check(xsd_errors=xsd_errors, failures=tuple(failures), seconds=time.perf_counter() - start,
                      fallbacks=fallbacks)
 
+    def each_report(self, document: bytes) -> list[tuple[str, str | None]]:
+        """The rewritten stylesheets' SVRL, None where one raised, no fallback: what the differential compares."""
+        return [(name, svrl) for name, svrl, _ in self._reports(document, fallback=False)]
+
     def svrl_entries(self, document: bytes) -> list[SvrlEntry]:
-        """Every assertion and report with its full text: what the differential test compares."""
+        """Every assertion and report with its full text (fallback included)."""
         out: list[SvrlEntry] = []
         for name, svrl, _ in self._reports(document):  # _Unreadable propagates: the caller made the document
             out.extend(svrl_entries(name, svrl or ""))
         return out
 
-    def _reports(self, document: bytes) -> list[tuple[str, str | None, int]]:
+    def _reports(self, document: bytes, *, fallback: bool = True) -> list[tuple[str, str | None, int]]:
         with self._lock:  # one Saxon tree and executables: one document at a time
             try:
                 node = self._proc.parse_xml(xml_text=document.decode("utf-8"))
             except Exception:  # noqa: BLE001 - UnicodeDecodeError or PySaxonApiError (its text quotes the input)
                 raise _Unreadable from None
-            return [self._run(s, node) for s in self._schematrons]
+            return [self._run(s, node, fallback) for s in self._schematrons]
 
-    def _run(self, schematron: _Schematron, node: Any) -> tuple[str, str | None, int]:
+    def _run(self, schematron: _Schematron, node: Any, fallback: bool) -> tuple[str, str | None, int]:
         try:
             return schematron.name, schematron.fast.transform_to_string(xdm_node=node) or "", 0
         except Exception:  # noqa: BLE001 - PySaxonApiError: a dynamic error in the rewritten form
-            pass
+            if not fallback:
+                return schematron.name, None, 0
         if schematron.official is None:
             path = compiled_path(self._root / "schematrons" / schematron.rel)
             schematron.official = self._compile(path, schematron.rel)
@@ -153,7 +160,7 @@ class _Unreadable(Exception):
 def _with_results(document: bytes, failures: list[Failure]) -> list[Failure]:
     """Each failure with the codes of the result it sits in (parsed again only when something failed)."""
     try:
-        root = etree.fromstring(document, _PARSER)
+        root = etree.fromstring(document, SAFE_PARSER)
     except etree.XMLSyntaxError:
         return failures
     return [Failure(f.schematron, f.location, f.text, result_codes(root, f.location)) for f in failures]

@@ -104,9 +104,9 @@ class ValidationGate:
 
     @classmethod
     def open(cls, *, mode: ValidationMode, kit: AnsKit | None = None, workers: int | None = None,
-             work_dir: Path | None = None) -> ValidationGate:
+             work_dir: Path | None = None, check_timeout: float = 120.0) -> ValidationGate:
         """A started gate: the kit checked and, in FULL mode, every worker compiled (≈15–40 s)."""
-        gate = cls(mode=mode, kit=kit, workers=workers, work_dir=work_dir)
+        gate = cls(mode=mode, kit=kit, workers=workers, work_dir=work_dir, check_timeout=check_timeout)
         gate.start()
         return gate
 

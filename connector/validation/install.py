@@ -29,18 +29,11 @@ from lxml import etree
 
 from connector.errors import KitError
 
-from .kit import MANIFEST, SCHEMATRONS, AnsKit, compiled_path, is_generated, prepare_kit
+from .kit import MANIFEST, SCHEMATRONS, AnsKit, compiled_path, is_validation_file, make_private_dirs, prepare_kit
 
 __all__ = ["INSTALL_DIR", "KitReport", "check_kit", "install_kit"]
 
 INSTALL_DIR = "ans-kit"  # under the data directory
-# What validation reads, relative to the kit root; anything else in the kit (examples, display
-# stylesheets, the .jar/.bat of the ANS tooling) stays out.
-WANTED = (
-    ("infrastructure/cda/", (".xsd", ".dtd")),
-    ("jeuxDeValeurs/", (".xml",)),
-    ("schematrons/", (".sch", ".xsl", ".xml", ".rdf", ".txt")),
-)
 MAX_FILES = 20_000
 MAX_BYTES = 4 * 1024**3  # the full upstream kit with its LOINC/SNOMED RDF files is well under this
 _ANCHOR = "schematrons/" + SCHEMATRONS[-1]  # the CR-BIO volet schematron marks the kit's root
@@ -57,12 +50,6 @@ class KitReport:
     files: int
     installed_at: str = ""
     compile_seconds: float = 0.0
-
-
-def _wanted(relative: str) -> bool:
-    if is_generated(Path(relative)):  # installing from an installed kit: its compiled files are rebuilt
-        return False
-    return any(relative.startswith(folder) and relative.endswith(suffixes) for folder, suffixes in WANTED)
 
 
 def _safe_relative(name: str) -> PurePosixPath | None:
@@ -82,7 +69,7 @@ def _from_dir(source: Path) -> Iterator[tuple[str, Path]]:
         relative = path.relative_to(root).as_posix()
         if path.is_symlink():
             raise KitError(f"the kit holds a symbolic link ({relative}); copy the real files", path=str(source))
-        if path.is_file() and _wanted(relative):
+        if path.is_file() and is_validation_file(relative):
             yield relative, path
 
 
@@ -99,7 +86,7 @@ def _zip_members(archive: zipfile.ZipFile, source: Path) -> Iterator[tuple[str, 
         if not info.filename.startswith(prefix) or info.is_dir():
             continue
         relative = info.filename[len(prefix):]
-        if not _wanted(relative):
+        if not is_validation_file(relative):
             continue
         if _safe_relative(relative) is None or (info.external_attr >> 16) & 0o170000 == 0o120000:
             raise KitError(f"unsafe name in the zip ({relative!r}): refused", path=str(source))
@@ -115,7 +102,7 @@ def _copy_into(source: Path, staging: Path) -> int:
         if count > MAX_FILES:
             raise KitError("the kit has more files than an ANS kit has", path=str(source))
         path = staging / relative
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         return path
 
     if source.is_dir():
@@ -151,7 +138,7 @@ def install_kit(source: Path, data_dir: Path, *, work_dir: Path | None = None) -
     source = Path(source)
     if not source.exists():
         raise KitError("the ANS kit to install was not found", path=str(source))
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_dirs(data_dir)
     staging = Path(tempfile.mkdtemp(prefix=".ans-kit-", dir=data_dir))
     try:
         files = _copy_into(source, staging)

@@ -30,6 +30,7 @@ from .xsd import XSD_RELATIVE
 
 __all__ = [
     "COMPILED_SUFFIX",
+    "ENGINE_FILES",
     "ENGINE_STEPS",
     "MANIFEST",
     "SCHEMATRONS",
@@ -37,6 +38,8 @@ __all__ = [
     "compiled_path",
     "default_work_dir",
     "is_generated",
+    "is_validation_file",
+    "make_private_dirs",
     "prepare_kit",
     "saxon_processor",
 ]
@@ -51,6 +54,7 @@ SCHEMATRONS = (
     "CI-SIS_BIO-CR-BIO_2024.01.sch",
 )
 ENGINE_STEPS = ("iso_dsdl_include.xsl", "iso_abstract_expand.xsl", "iso_svrl_for_xslt2.xsl")
+ENGINE_FILES = (*ENGINE_STEPS, "iso_schematron_skeleton_for_saxon.xsl")  # the last step imports the skeleton
 COMPILED_SUFFIX = ".compiled.xsl"
 MANIFEST = "KIT.json"  # written by install_kit: marks a kit we own and may compile in place
 _READY = ".prepared"
@@ -68,6 +72,22 @@ def saxon_processor() -> Any:  # saxonche ships no type hints
 
         _PROCESSOR = PySaxonProcessor(license=False)
     return _PROCESSOR
+
+
+# What validation reads, relative to the kit root; anything else in a kit (examples, display
+# stylesheets, the .jar/.bat of the ANS tooling) is neither installed nor part of the digest.
+VALIDATION_FILES = (
+    ("infrastructure/cda/", (".xsd", ".dtd")),
+    ("jeuxDeValeurs/", (".xml",)),
+    ("schematrons/", (".sch", ".xsl", ".xml", ".rdf", ".txt")),
+)
+
+
+def is_validation_file(relative: str) -> bool:
+    """A kit file validation reads (``relative``: its POSIX path in the kit), not one we generated."""
+    if is_generated(Path(relative)):
+        return False
+    return any(relative.startswith(folder) and relative.endswith(suffixes) for folder, suffixes in VALIDATION_FILES)
 
 
 def compiled_path(sch: Path) -> Path:
@@ -93,7 +113,7 @@ class AnsKit:
             raise KitError("ANS kit not found (expected a folder; install one with `connector kit install`)",
                            path=str(root))
         required = [XSD_RELATIVE] + [Path("schematrons") / rel for rel in SCHEMATRONS]
-        required += [Path("schematrons") / "moteur" / step for step in ENGINE_STEPS]
+        required += [Path("schematrons") / "moteur" / name for name in ENGINE_FILES]
         missing = [str(rel) for rel in required if not (root / rel).is_file()]
         if not (root / "jeuxDeValeurs").is_dir():
             missing.append("jeuxDeValeurs/")
@@ -111,11 +131,12 @@ class AnsKit:
         return (self.root / MANIFEST).is_file()
 
     def files(self) -> list[Path]:
-        """The kit's own files (what validation reads), sorted, generated files left out."""
-        return sorted(p for p in self.root.rglob("*") if p.is_file() and not is_generated(p))
+        """The files validation reads, sorted (examples and generated files left out)."""
+        return sorted(p for p in self.root.rglob("*")
+                      if p.is_file() and is_validation_file(p.relative_to(self.root).as_posix()))
 
     def digest(self) -> str:
-        """SHA-256 over the kit's files, names and contents: what a kit check compares."""
+        """SHA-256 over the files validation reads, names and contents: the same for a kit and its install."""
         h = hashlib.sha256()
         for path in self.files():
             h.update(path.relative_to(self.root).as_posix().encode() + b"\0")
@@ -134,10 +155,13 @@ def prepare_kit(kit: AnsKit, *, work_dir: Path | None = None) -> Path:
     In place for an installed kit; else a private copy in ``work_dir`` (reused when present).
     Compiling takes ≈15 s once; later calls find the files and return at once.
     """
-    root = kit.root if kit.installed else _private_copy(kit, work_dir or default_work_dir())
-    if (root / _READY).is_file() and all(rewritten_path(compiled_path(root / "schematrons" / r)).is_file()
-                                         for r in SCHEMATRONS):
+    digest = kit.digest()
+    cache = work_dir or default_work_dir()
+    root = kit.root if kit.installed else _private_copy(kit, cache, digest)
+    if _is_prepared(root, digest):
         return root
+    if kit.installed and _is_prepared(cache / f"kit-{digest[:16]}", digest):
+        _reuse_compiled(cache / f"kit-{digest[:16]}", root)  # the same kit was compiled before: ≈15 s saved
     compiler = saxon_processor().new_xslt30_processor()
     for rel in SCHEMATRONS:
         compiled = _compile(root, rel, compiler)
@@ -146,35 +170,70 @@ def prepare_kit(kit: AnsKit, *, work_dir: Path | None = None) -> Path:
             tree = etree.parse(str(compiled), _PARSER)
             rewrite_stylesheet(tree)
             _write_atomically(target, etree.tostring(tree, xml_declaration=True, encoding="UTF-8"))
-    _write_atomically(root / _READY, b"ok\n")
+    _write_atomically(root / _READY, digest.encode())
     return root
 
 
-def _private_copy(kit: AnsKit, work_dir: Path) -> Path:
+def _is_prepared(root: Path, digest: str) -> bool:
+    try:
+        ready = (root / _READY).read_text().strip() == digest
+    except OSError:
+        return False
+    return ready and all(rewritten_path(compiled_path(root / "schematrons" / r)).is_file() for r in SCHEMATRONS)
+
+
+def _reuse_compiled(source: Path, target: Path) -> None:
+    for rel in SCHEMATRONS:
+        for path in (compiled_path(Path(rel)), rewritten_path(compiled_path(Path(rel)))):
+            _write_atomically(target / "schematrons" / path, (source / "schematrons" / path).read_bytes())
+
+
+def _private_copy(kit: AnsKit, work_dir: Path, digest: str) -> Path:
     """A writable copy of a (read-only) kit keyed by its digest; reused when present."""
     _private_dir(work_dir)
-    target = work_dir / f"kit-{kit.digest()[:16]}"
+    target = work_dir / f"kit-{digest[:16]}"
     if not (target / "schematrons").is_dir():
         staging = Path(tempfile.mkdtemp(prefix="kit-", dir=work_dir))
-        shutil.copytree(kit.root, staging / "kit", ignore=_ignore_generated)
-        for path in (staging / "kit").rglob("*"):  # the reference kit is read-only
-            path.chmod(0o700 if path.is_dir() else 0o600)
+        _copy_validation_files(kit, staging / "kit")  # writable copies: the reference kit is read-only
         with contextlib.suppress(OSError):  # another process won the race: use its copy
             os.replace(staging / "kit", target)
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _ignore_generated(folder: str, names: list[str]) -> set[str]:
-    return {n for n in names if is_generated(Path(folder) / n)}
+def _copy_validation_files(kit: AnsKit, target: Path) -> None:
+    for path in kit.files():
+        destination = target / path.relative_to(kit.root)
+        make_private_dirs(destination.parent)
+        shutil.copyfile(path, destination)
+        destination.chmod(0o600)
+
+
+def make_private_dirs(path: Path) -> None:
+    """``mkdir -p`` with every created level 0700 (``Path.mkdir(parents=True)`` leaves parents to the umask)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700)
+        folder.chmod(0o700)  # the umask may have narrowed mkdir's mode; never widened it
 
 
 def _private_dir(path: Path) -> None:
-    """Create ``path`` 0700, and refuse one another user could have prepared for us (shared /tmp)."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    st = path.stat()
-    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
-        raise KitError("the schematron cache folder must be private to this user (0700)", path=str(path))
+    """Create ``path`` 0700, and refuse one another user could have prepared for us (shared /tmp).
+
+    Ours but readable by others (an older cache): narrowed to 0700. Writable by others: refused,
+    someone may have planted stylesheets in it.
+    """
+    make_private_dirs(path)
+    st = path.lstat()
+    if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o022 or not path.is_dir()
+                                  or path.is_symlink()):
+        raise KitError("the schematron cache folder must be this user's own, not writable by others",
+                       path=str(path))
+    if st.st_mode & 0o077:
+        path.chmod(0o700)
 
 
 def _compile(root: Path, rel: str, compiler: Any) -> Path:

@@ -44,10 +44,22 @@ class SchematronValidator:
             self._executables.append((Path(rel).name, exe))
 
     def reports(self, document: bytes) -> list[tuple[str, str]]:
-        """(schematron name, SVRL text) for each of the six, in order."""
+        """(schematron name, SVRL text) for each of the six, in order; a Saxon error propagates."""
         with self._lock:  # SaxonC processors are not documented as thread-safe: serialise
             node = self._proc.parse_xml(xml_text=document.decode("utf-8"))
             return [(name, exe.transform_to_string(xdm_node=node) or "") for name, exe in self._executables]
+
+    def each_report(self, document: bytes) -> list[tuple[str, str | None]]:
+        """Like :meth:`reports`, with None for a schematron that raised (the differential test's view)."""
+        with self._lock:
+            node = self._proc.parse_xml(xml_text=document.decode("utf-8"))
+            out: list[tuple[str, str | None]] = []
+            for name, exe in self._executables:
+                try:
+                    out.append((name, exe.transform_to_string(xdm_node=node) or ""))
+                except Exception:  # noqa: BLE001 - PySaxonApiError: recorded as "did not run"
+                    out.append((name, None))
+            return out
 
     def failures(self, document: bytes, *, waive_level1: bool = True) -> list[Failure]:
         """SVRL ``failed-assert`` of the six schematrons (warnings and info ignored).

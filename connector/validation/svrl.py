@@ -43,7 +43,7 @@ LEVEL1_WAIVER = (
 REDACTED = "…"
 _NON_XML_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?nonXMLBody[\s>/]")
 _STRUCTURED_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?structuredBody[\s>/]")
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,9 +32,25 @@ def _skip_literal(text: str, i: int) -> int | None:
     return None
 
 
+def _has_comment(expr: str) -> bool | None:
+    """An XPath comment ``(: … :)`` outside literals (None: a literal is not closed)."""
+    i = 0
+    while i < len(expr):
+        if expr[i] in "'\"":
+            end = _skip_literal(expr, i)
+            if end is None:
+                return None
+            i = end
+            continue
+        if expr.startswith("(:", i):
+            return True
+        i += 1
+    return False
+
+
 def split_top_level(expr: str, separator: str = "|") -> list[str] | None:
     """``expr`` cut at each ``separator`` outside brackets and literals; None if it cannot be lexed."""
-    if "(:" in expr:  # an XPath comment: not worth lexing, keep the expression whole
+    if _has_comment(expr) is not False:  # a comment is not worth lexing: keep the expression whole
         return None
     parts: list[str] = []
     depth, start, i = 0, 0, 0
@@ -119,7 +135,7 @@ def call_spans(expr: str, function: str) -> list[tuple[int, int, str]] | None:
 
     None when the expression cannot be lexed (the caller leaves it alone).
     """
-    if "(:" in expr:
+    if _has_comment(expr) is not False:
         return None
     spans: list[tuple[int, int, str]] = []
     i = 0

@@ -22,13 +22,14 @@ from lxml import etree
 from connector.errors import KitError
 from connector.xmlsafe import SAFE_PARSER
 
-from .fastpath import GATE_NS, rewritten_path
+from .fastpath import rewritten_path
 from .kit import SCHEMATRONS, compiled_path, saxon_processor
 from .locate import result_codes
 from .svrl import Failure, SvrlEntry, failures_of, is_level1, refused_input, svrl_entries
+from .valuesets import AVAILABLE_DIR, AVAILABLE_SUFFIX, HREF, XSL
 from .xsd import XSD_RELATIVE, XsdValidator
 
-__all__ = ["Check", "GateEngine"]
+__all__ = ["Check", "GateEngine", "bind_parameters"]
 
 # The kit's stylesheets (ours to read, up to 11 MB); documents go through connector.xmlsafe.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
@@ -66,18 +67,7 @@ class GateEngine:
     def _load(self, rel: str) -> _Schematron:
         path = rewritten_path(compiled_path(self._root / "schematrons" / rel))
         exe = self._compile(path, rel)
-        for param in etree.parse(str(path), _PARSER).getroot().iterchildren("{http://www.w3.org/1999/XSL/Transform}param"):
-            href = param.get(f"{{{GATE_NS}}}href")
-            if href is None:
-                continue
-            document = (path.parent / href).resolve()
-            try:
-                node = self._proc.parse_xml(xml_file_name=str(document))
-            except Exception:  # noqa: BLE001 - PySaxonApiError: the kit lacks a value set it names
-                node = None
-            if node is None:
-                raise KitError(f"schematron {rel} reads a value set the kit does not have", path=str(document))
-            exe.set_parameter(param.get("name"), node)
+        bind_parameters(exe, path, self._proc)
         return _Schematron(Path(rel).name, rel, exe)
 
     def _compile(self, path: Path, rel: str) -> Any:
@@ -151,6 +141,40 @@ class GateEngine:
             return schematron.name, schematron.official.transform_to_string(xdm_node=node) or "", 1
         except Exception:  # noqa: BLE001 - the official stylesheet cannot run on it either
             return schematron.name, None, 1
+
+
+def bind_parameters(exe: Any, stylesheet: Path, processor: Any) -> None:
+    """Give a rewritten stylesheet its value sets (R6) and the files ``doc-available`` finds (R9)."""
+    for param in etree.parse(str(stylesheet), _PARSER).getroot().iterchildren(f"{{{XSL}}}param"):
+        if param.get(HREF) is not None:
+            exe.set_parameter(param.get("name"), _value_set(processor, stylesheet.parent / param.get(HREF, "")))
+        elif param.get(AVAILABLE_DIR) is not None:
+            names = _available(processor, stylesheet.parent / param.get(AVAILABLE_DIR, ""),
+                               param.get(AVAILABLE_SUFFIX, ""))
+            exe.set_parameter(param.get("name"), processor.make_string_value("|" + "".join(f"{n}|" for n in names)))
+
+
+def _value_set(processor: Any, path: Path) -> Any:
+    try:
+        node = processor.parse_xml(xml_file_name=str(path.resolve()))
+    except Exception:  # noqa: BLE001 - PySaxonApiError: the kit lacks a value set it names
+        node = None
+    if node is None:
+        raise KitError("a schematron reads a value set the kit does not have", path=str(path.resolve()))
+    return node
+
+
+def _available(processor: Any, folder: Path, suffix: str) -> list[str]:
+    """Names ``n`` whose ``folder/n+suffix`` parses: what ``doc-available`` answers true for."""
+    names = []
+    for path in sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []:
+        try:
+            parsed = processor.parse_xml(xml_file_name=str(path)) is not None
+        except Exception:  # noqa: BLE001 - PySaxonApiError: not XML, so doc-available is false
+            parsed = False
+        if parsed and path.is_file():
+            names.append(path.name[: len(path.name) - len(suffix)])
+    return names
 
 
 class _Unreadable(Exception):

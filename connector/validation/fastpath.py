@@ -22,8 +22,8 @@ R4  ``*[cda:templateId/@root = 'X']`` as the first step of such an expression be
     ``key('gate-templateId', 'X')``, a key on ``hl7:templateId/@root`` built once per document.
 R5  ``//hl7:ClinicalDocument[...]/…``, repeated in 766 StrucMin rules, is evaluated once
     into a local variable (``E1/E2`` is ``(E1)/E2``).
-R6  ``doc('constant')`` (and ``doc(concat($constant, 'constant'))``) becomes a global
-    parameter bound once per worker process to the same file, parsed by the same Saxon.
+R6, R8, R9  Value sets: parsed once per worker process instead of once per document, looked
+    up by key, their availability listed once (:mod:`connector.validation.valuesets`).
 R7  Not for speed: every ``xsl:value-of`` in an assertion's text is wrapped in a
     ``<gate:value>`` element, so the gate can print ``…`` where the ANS text quotes the
     document (INS, birth date, result values). The text with values is unchanged.
@@ -42,15 +42,15 @@ from pathlib import Path
 
 from lxml import etree
 
-from .xpath_text import call_spans, leading_step, split_top_level
+from .valuesets import GATE_NS, documents_as_parameters
+from .xpath_text import leading_step, split_top_level
 
 __all__ = ["GATE_NS", "REWRITE_VERSION", "Rewrite", "rewrite_stylesheet", "rewritten_path"]
 
-REWRITE_VERSION = 1  # part of the rewritten file's name: a new rewrite never reuses an old file
+REWRITE_VERSION = 2  # part of the rewritten file's name: a new rewrite never reuses an old file
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 HL7 = "urn:hl7-org:v3"
-GATE_NS = "urn:connector:validation:gate"
 TEMPLATE_ID_KEY = "gate-templateId"
 # The skeleton's two traversals: elements only, or elements, comments and processing instructions.
 WALKS = frozenset({"*", "*|comment()|processing-instruction()"})
@@ -68,7 +68,9 @@ class Rewrite:
 
     patterns_selected: int  # R3: patterns reached by selecting their nodes
     patterns_walked: int  # patterns left with the official walk
-    documents: tuple[tuple[str, str], ...]  # R6: (parameter name, URI relative to the stylesheet)
+    documents: tuple[tuple[str, str], ...] = ()  # R6: (parameter name, URI relative to the stylesheet)
+    keyed_lookups: int = 0  # R8
+    availability_checks: int = 0  # R9
 
 
 def _q(tag: str) -> str:
@@ -87,9 +89,10 @@ def rewrite_stylesheet(tree: etree._ElementTree) -> Rewrite:
     _drop_default_walks(main[0])  # R1
     _drop_fired_rules(root)  # R2
     selected, walked = _select_pattern_nodes(root, main[0])  # R3, R4, R5
-    documents = _documents_as_parameters(root)  # R6
+    value_sets = documents_as_parameters(root)  # R6, R8, R9
     _mark_values(root)  # R7
-    return Rewrite(patterns_selected=selected, patterns_walked=walked, documents=documents)
+    return Rewrite(patterns_selected=selected, patterns_walked=walked, documents=value_sets.documents,
+                   keyed_lookups=value_sets.keyed_lookups, availability_checks=value_sets.availability_checks)
 
 
 def _declares_defaults(root: etree._Element) -> bool:
@@ -276,61 +279,6 @@ def _keyed(step: tuple[str, str, str], nsmap: dict[str | None, str]) -> str | No
         return None
     head = f"key('{TEMPLATE_ID_KEY}', {match.group(2)})"
     return head + ("" if name == "*" else f"[self::{name}]") + rest
-
-
-# ---------------------------------------------------------------------------------- R6
-
-
-def _documents_as_parameters(root: etree._Element) -> tuple[tuple[str, str], ...]:
-    constants = _constant_variables(root)
-    documents: dict[str, str] = {}  # URI → parameter name
-    for element in root.iter(etree.Element):
-        for attribute in ("select", "test", "match"):
-            text = element.get(attribute)
-            if not text or "doc" not in text:
-                continue
-            spans = call_spans(text, "doc")
-            if not spans:
-                continue
-            out, last = [], 0
-            for start, end, argument in spans:
-                uri = _constant_uri(argument, constants)
-                if uri is None:
-                    continue
-                name = documents.setdefault(uri, f"gate-doc-{len(documents)}")
-                out.append(text[last:start] + "$" + name)
-                last = end
-            if out:
-                element.set(attribute, "".join(out) + text[last:])
-    for index, (uri, name) in enumerate(documents.items()):
-        param = etree.Element(_q("param"), {"name": name, "required": "yes", "as": "document-node()",
-                                            f"{{{GATE_NS}}}href": uri}, nsmap={"gate": GATE_NS})
-        root.insert(index, param)
-    return tuple((name, uri) for uri, name in documents.items())
-
-
-def _constant_variables(root: etree._Element) -> dict[str, str]:
-    """Global variables bound to a string literal and never shadowed by a local one."""
-    declared: dict[str, int] = {}
-    for element in root.iter(_q("variable"), _q("param")):
-        name = element.get("name") or ""
-        declared[name] = declared.get(name, 0) + 1
-    out = {}
-    for variable in root.findall(_q("variable")):
-        name, select = variable.get("name") or "", variable.get("select") or ""
-        if declared.get(name) == 1 and re.fullmatch(r"'[^']*'", select):
-            out[name] = select[1:-1]
-    return out
-
-
-def _constant_uri(argument: str, constants: dict[str, str]) -> str | None:
-    argument = argument.strip()
-    if re.fullmatch(r"'[^']*'|\"[^\"]*\"", argument):
-        return argument[1:-1]
-    match = re.fullmatch(r"concat\(\s*\$([\w.-]+)\s*,\s*('[^']*'|\"[^\"]*\")\s*\)", argument)
-    if match and match.group(1) in constants:
-        return constants[match.group(1)] + match.group(2)[1:-1]
-    return None
 
 
 # ---------------------------------------------------------------------------------- R7

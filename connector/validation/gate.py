@@ -126,10 +126,15 @@ class ValidationGate:
               workers=self._pool.size if self._pool else 0)
 
     def close(self) -> None:
-        if self._threads is not None:
-            self._threads.shutdown(wait=True, cancel_futures=True)
+        """Stop the workers (a document being checked is finished first), then the gate threads.
+
+        The pool closes first: a thread still waiting for a free worker then fails at once
+        (ValidationUnavailable) instead of keeping the shutdown waiting.
+        """
         if self._pool is not None:
             self._pool.close()
+        if self._threads is not None:
+            self._threads.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> ValidationGate:
         return self

@@ -68,6 +68,13 @@ def rate(check: Callable[[list[bytes]], None], docs: list[bytes], seconds: float
     return done / elapsed
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:"))
@@ -131,8 +138,20 @@ def main() -> int:
             assert all(not xsd.errors(d) and not official.failures(d) for d in chunk)
 
         rates: dict[str, list[float]] = {"on": [], "one": [], "off": [], "serial": []}
+        pids = [w.pid for w in gate.status().workers]
+        cpu_ms: list[float] = []  # CPU of the workers and of this process per document, gate on
+        loads: list[float] = []
         for r in range(args.rounds):
-            rates["on"].append(rate(gate_on, docs, args.seconds, 8 * args.workers))
+            loads.append(os.getloadavg()[0])
+            before = sum(cpu_seconds(pid) for pid in pids) + time.process_time()
+            counted = [0]
+
+            def gate_on_counted(chunk: list[bytes], counted: list[int] = counted) -> None:
+                gate_on(chunk)
+                counted[0] += len(chunk)
+
+            rates["on"].append(rate(gate_on_counted, docs, args.seconds, 8 * args.workers))
+            cpu_ms.append(1000 * (sum(cpu_seconds(pid) for pid in pids) + time.process_time() - before) / counted[0])
             rates["off"].append(rate(gate_off, docs, args.seconds / 3, 50))
             rates["one"].append(rate(gate_one_caller, docs, args.seconds / 3, 4))
             rates["serial"].append(rate(serial, docs, 0.0, args.serial_docs))
@@ -148,7 +167,7 @@ def main() -> int:
         from tests.validation.support import cache_dir
 
         summary = run(args.differential, seed=20261203, kit_root=kit.root, cache=cache_dir(), workers=args.workers)
-    text = report(header, docs, rates, memory, gate_load, serial_load, args, summary)
+    text = report(header, docs, rates, memory, gate_load, serial_load, args, summary, cpu_ms, loads)
     print(text)
     if not args.no_write:
         RESULTS.write_text(text)
@@ -156,8 +175,11 @@ def main() -> int:
 
 
 def report(header: str, docs: list[bytes], rates: dict[str, list[float]], memory: list[tuple[int, float, float]],
-           gate_load: float, serial_load: float, args: argparse.Namespace, summary: object) -> str:
+           gate_load: float, serial_load: float, args: argparse.Namespace, summary: object, cpu_ms: list[float],
+           loads: list[float]) -> str:
     med = {k: statistics.median(v) for k, v in rates.items()}
+    cpu = statistics.median(cpu_ms)
+    cores = len(os.sched_getaffinity(0))
     runs = {k: ", ".join(f"{x:.1f}" for x in v) for k, v in rates.items()}
     rows = [
         ("measure", "value", "note"),
@@ -169,6 +191,9 @@ def report(header: str, docs: list[bytes], rates: dict[str, list[float]], memory
         ("gate off: XSD only, in process (baseline)", f"{med['off']:.0f} reports/s", f"rounds {runs['off']}"),
         ("old serial path: XSD + official schematrons, one process (baseline)", f"{med['serial']:.2f} reports/s",
          f"{1000 / med['serial']:.0f} ms per document; rounds {runs['serial']}"),
+        ("  CPU per document, gate on (workers + this process)", f"{cpu:.0f} ms",
+         f"so {cores} free cores check {cores * 1000 / cpu:.0f} reports/s; load average before each round: "
+         + ", ".join(f"{x:.1f}" for x in loads)),
         ("gate on / old serial path", f"{med['on'] / med['serial']:.0f}×", ""),
         ("start-up (excluded above)", f"gate {gate_load:.0f} s, serial {serial_load:.0f} s",
          "workers compile in parallel; stylesheets cached on disk after the first run"),

@@ -2,7 +2,7 @@
 
 The document is parsed once by Saxon and that one tree goes to the six executables; the
 value sets the rewrite turned into parameters are parsed once per process. A gate worker
-process holds one :class:`GateEngine` for its whole life (compiling takes ≈10 s).
+process holds one :class:`GateEngine` for its whole life (compiling takes 15–40 s).
 
 Should a rewritten stylesheet raise on some document, the engine runs the official
 stylesheet of that schematron instead (compiled on first need), so the gate is never less
@@ -167,7 +167,9 @@ def _value_set(processor: Any, path: Path) -> Any:
 def _available(processor: Any, folder: Path, suffix: str) -> list[str]:
     """Names ``n`` whose ``folder/n+suffix`` parses: what ``doc-available`` answers true for."""
     names = []
-    for path in sorted(folder.glob(f"*{suffix}")) if folder.is_dir() else []:
+    for path in sorted(folder.iterdir()) if folder.is_dir() else []:  # iterdir: dot-files too, as doc-available
+        if not path.name.endswith(suffix):
+            continue
         try:
             parsed = processor.parse_xml(xml_file_name=str(path)) is not None
         except Exception:  # noqa: BLE001 - PySaxonApiError: not XML, so doc-available is false

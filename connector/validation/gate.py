@@ -34,6 +34,7 @@ from lxml import etree
 from connector.errors import DocumentRejected, KitError
 from connector.logs import event
 
+from .install import check_kit
 from .kit import AnsKit, prepare_kit
 from .pool import WorkerInfo, WorkerPool
 from .svrl import Failure
@@ -115,7 +116,7 @@ class ValidationGate:
             event("validation.off", level=logging.WARNING)
             return
         assert self.kit is not None
-        self._digest = self.kit.digest()
+        self._digest = check_kit(self.kit.root, compile=False).digest  # complete; unchanged since installed
         self._xsd = XsdValidator(self.kit.xsd_path)
         if self.mode is ValidationMode.FULL:
             prepared = prepare_kit(self.kit, work_dir=self._work_dir)

@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from connector.cda.samples import TEST_INS, sample_ids, sample_lab, sample_mappe
 from connector.errors import DocumentRejected, KitError, PermanentError, TransientError, ValidationUnavailable
 from connector.validation import AnsKit, ValidationGate, ValidationMode
 from tests.validation.documents import VALID, built_documents
+from tests.validation.support import ROOT
 
 TSH = "BIO-CR-BIO_2024.01_TSH_1.xml"
 
@@ -156,3 +160,20 @@ def test_full_or_xsd_without_a_kit_is_a_configuration_error() -> None:
     for mode in (ValidationMode.FULL, ValidationMode.XSD):
         with pytest.raises(KitError, match="needs the ANS kit"):
             ValidationGate(mode=mode)
+
+
+def test_connector_validate_runs_the_gate_from_the_command_line(ans_kit: AnsKit, tmp_path: Path) -> None:
+    """``python -m connector`` spawns the workers: they must not run the command again (no main guard)."""
+    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    good.write_bytes(_tsh(ans_kit))
+    bad.write_bytes(_tsh(ans_kit).replace(b'<realmCode code="FR"/>', b"", 1))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("CONNECTOR_CONFIG", None)
+    result = subprocess.run([sys.executable, "-m", "connector", "validate", str(good), str(bad), "--ans-kit",
+                             str(ans_kit.root), "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
+                            timeout=1800)
+    assert result.returncode == 1, result.stderr
+    answer = json.loads(result.stdout)
+    assert [(Path(r["path"]).name, r["ok"]) for r in answer] == [("good.xml", True), ("bad.xml", False)]
+    assert any("ASIP-STRUCT-MIN-StrucMin.sch" in p for p in answer[1]["problems"])
+    assert "Traceback" not in result.stderr

@@ -22,6 +22,7 @@ from connector.validation import AnsKit, ValidationGate, ValidationMode
 from tests.validation.documents import VALID, built_documents
 from tests.validation.support import ROOT
 
+pytestmark = pytest.mark.schematron
 TSH = "BIO-CR-BIO_2024.01_TSH_1.xml"
 
 

@@ -90,7 +90,7 @@ class ValidationGate:
     """XSD + schematrons on a worker pool (FULL), the XSD in this process (XSD), or nothing (OFF)."""
 
     def __init__(self, *, mode: ValidationMode, kit: AnsKit | None = None, workers: int | None = None,
-                 work_dir: Path | None = None, check_timeout: float = 120.0) -> None:
+                 work_dir: Path | None = None, check_timeout: float = 300.0) -> None:
         if mode is not ValidationMode.OFF and kit is None:
             raise KitError(f"validation mode {mode.value} needs the ANS kit (install it with `connector kit install`)")
         self.mode = mode
@@ -105,7 +105,7 @@ class ValidationGate:
 
     @classmethod
     def open(cls, *, mode: ValidationMode, kit: AnsKit | None = None, workers: int | None = None,
-             work_dir: Path | None = None, check_timeout: float = 120.0) -> ValidationGate:
+             work_dir: Path | None = None, check_timeout: float = 300.0) -> ValidationGate:
         """A started gate: the kit checked and, in FULL mode, every worker compiled (≈15–40 s)."""
         gate = cls(mode=mode, kit=kit, workers=workers, work_dir=work_dir, check_timeout=check_timeout)
         gate.start()

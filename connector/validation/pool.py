@@ -67,10 +67,12 @@ class WorkerPool:
     """``size`` worker processes on a prepared kit; :meth:`check` may be called from many threads."""
 
     def __init__(self, prepared_root: Path, *, size: int | None = None, start_timeout: float = 900.0,
-                 check_timeout: float = 120.0) -> None:
+                 check_timeout: float = 300.0) -> None:
         self._root = prepared_root
         self.size = size or default_workers()
         self._start_timeout = start_timeout
+        # A check takes well under a second; the margin covers compiling an official stylesheet
+        # on the fly (the engine's fallback, tens of seconds on a busy machine).
         self._check_timeout = check_timeout
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()

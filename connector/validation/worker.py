@@ -53,12 +53,22 @@ def rss_mb(pid: int | None = None) -> float:
     return float("nan")
 
 
+def _silence_standard_streams() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+
+
 def serve(conn: Connection, prepared_root: str) -> None:
     """The worker's main loop (the target of the ``spawn``-ed process)."""
     from connector.validation.engine import GateEngine
 
     # Ctrl-C in a terminal reaches the whole process group: the parent stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Saxon prints dynamic errors on stderr, quoting the document ("("19790328", "19790328") is not
+    # allowed…"); the service's stderr is its log. A worker reports through its pipe only.
+    _silence_standard_streams()
     start = time.perf_counter()
     try:
         engine = GateEngine(Path(prepared_root))

@@ -164,17 +164,27 @@ def test_full_or_xsd_without_a_kit_is_a_configuration_error() -> None:
 
 
 def test_connector_validate_runs_the_gate_from_the_command_line(ans_kit: AnsKit, tmp_path: Path) -> None:
-    """``python -m connector`` spawns the workers: they must not run the command again (no main guard)."""
-    good, bad = tmp_path / "good.xml", tmp_path / "bad.xml"
+    """``python -m connector`` spawns the workers: they must not run the command again (no main guard).
+
+    The third document makes StrucMin raise a type error whose Saxon message quotes the date
+    twice: a worker's stderr is the service's log, so nothing of it may get there.
+    """
+    good, bad, raising = tmp_path / "good.xml", tmp_path / "bad.xml", tmp_path / "raising.xml"
     good.write_bytes(_tsh(ans_kit))
     bad.write_bytes(_tsh(ans_kit).replace(b'<realmCode code="FR"/>', b"", 1))
+    high = b'<high value="20210104152530+0100"/>'
+    assert _tsh(ans_kit).count(high) >= 1
+    raising.write_bytes(_tsh(ans_kit).replace(high, high + high, 1))
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("CONNECTOR_CONFIG", None)
-    result = subprocess.run([sys.executable, "-m", "connector", "validate", str(good), str(bad), "--ans-kit",
-                             str(ans_kit.root), "--json"], capture_output=True, text=True, cwd=ROOT, env=env,
-                            timeout=1800)
+    result = subprocess.run([sys.executable, "-m", "connector", "validate", str(good), str(bad), str(raising),
+                             "--ans-kit", str(ans_kit.root), "--json"], capture_output=True, text=True, cwd=ROOT,
+                            env=env, timeout=1800)
     assert result.returncode == 1, result.stderr
     answer = json.loads(result.stdout)
-    assert [(Path(r["path"]).name, r["ok"]) for r in answer] == [("good.xml", True), ("bad.xml", False)]
+    assert [(Path(r["path"]).name, r["ok"]) for r in answer] == [
+        ("good.xml", True), ("bad.xml", False), ("raising.xml", False)]
     assert any("ASIP-STRUCT-MIN-StrucMin.sch" in p for p in answer[1]["problems"])
+    assert any("could not run" in p for p in answer[2]["problems"])
     assert "Traceback" not in result.stderr
+    assert "20210104152530" not in result.stderr + result.stdout

@@ -163,8 +163,8 @@ def bench_config(data_dir: Path, server: ServerInfo | None, *, schematron: bool 
         SmtpConfig,
         TlsFiles,
         ValidationConfig,
+        demo_config,
     )
-    from connector.runtime import demo_config
 
     overrides: dict[str, object] = {
         "data_dir": str(data_dir),
@@ -181,8 +181,8 @@ def bench_config(data_dir: Path, server: ServerInfo | None, *, schematron: bool 
 
 def open_bench_runtime(config):  # type: ignore[no-untyped-def]
     """open_runtime after importing the demo MSSanté directory, as the demo and the tests do."""
-    from connector.runtime import open_runtime
     from connector.send import import_directory
+    from connector.service.runtime import open_runtime
 
     config.directory_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not config.directory_path.exists():

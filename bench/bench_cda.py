@@ -26,7 +26,7 @@ from connector.cda import (
     default_xsd_path,
     serialize,
 )
-from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
+from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
 SAMPLE_RESULTS = 13  # results in sample_mapped_report() before extra_numeric
 
@@ -61,7 +61,7 @@ def main() -> None:
         return build_document(mapped, lab=lab, ids=ids, pdf=pdf)
 
     def build_and_validate() -> None:
-        # As connector/build.py does: validate the built tree, then serialise the bytes sent.
+        # As connector/pipeline/compose.py does: validate the built tree, then serialise the bytes sent.
         root = build_tree(mapped, lab=lab, ids=ids, pdf=pdf)
         errors = xsd.errors_tree(root)
         assert not errors

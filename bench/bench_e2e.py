@@ -119,8 +119,9 @@ def commit_ms(directory: Path, count: int = 200) -> float:
 
 def end_to_end(server, n: int, profile: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """N distinct reports received then stepped to SENT; parse-only and transport-only on the same data."""
+    from connector.config.settings import smtp_settings
     from connector.parse import parse_message, split_messages
-    from connector.send import SmtpClient
+    from connector.send import SmtpClient, create_ssl_context
 
     messages = [oru(i) for i in range(n)]
     out: dict[str, object] = {"message_kb": len(messages[0]) / 1024}
@@ -163,19 +164,20 @@ def end_to_end(server, n: int, profile: bool = False) -> dict[str, object]:  # t
 
             rows = [rt.store.report(rid) for rid in sent]
             mails = [(rt.store.email(r.report_id) or b"", r.envid,
-                      [x["address"] for x in rt.store.recipients(r.report_id)]) for r in rows if r]
+                      [x.address for x in rt.store.recipients(r.report_id)]) for r in rows if r]
             out["email_kb"] = sum(len(m) for m, _, _ in mails) / max(1, len(mails)) / 1024
             out["cdas"] = [_cda_of(m) for m, _, _ in mails[:SCHEMATRON_DOCS]]
 
             start = time.perf_counter()
             for data in messages:
                 for index, message in enumerate(split_messages(data)):
-                    parse_message(message, index=index, settings=pipeline.parse_settings)
+                    parse_message(message, index=index, settings=pipeline.settings.parse)
             out["parse_rate"] = n / (time.perf_counter() - start)
 
             async def transport() -> float:
-                async with SmtpClient(pipeline.smtp, pipeline.smtp_context) as client:
-                    sender = pipeline.lab.mailbox
+                smtp = smtp_settings(rt.config)
+                async with SmtpClient(smtp, create_ssl_context(smtp.tls, production=False)) as client:
+                    sender = pipeline.settings.lab.mailbox
                     m, envid, rcpt = mails[0]
                     await client.submit(m, sender=sender, recipients=rcpt, envid=envid)  # session up before the clock
                     t, cpu = time.perf_counter(), time.process_time()
@@ -268,16 +270,17 @@ def backlog_child(mode: str, directory: str, n: int, seconds: float) -> dict[str
     data_dir = Path(directory)
     config = bench_config(data_dir, None)
     if mode == "gen":
-        from connector.build import series_key
+        from connector.config.settings import parse_settings
         from connector.parse import (
             header_of,
             parse_message,
             report_id_for,
             split_messages,
         )
+        from connector.pipeline import series_key
         from connector.store import NewReport, Store
 
-        check = parse_message(split_messages(oru(0))[0])[0]
+        check = parse_message(split_messages(oru(0))[0], settings=parse_settings(config))[0]
         assert _series(0) == series_key(check), "the bench's series key must be the pipeline's"
         store = Store(config.store_path)
         start = time.perf_counter()
@@ -285,8 +288,19 @@ def backlog_child(mode: str, directory: str, n: int, seconds: float) -> dict[str
             data = oru(i)
             header = header_of(data)
             record = store.record_input(data, source=f"backlog{i}.hl7")
-            store.record_split(record.input_id, [NewReport(report_id_for(header, 0), 0, 0, header.control_id,
-                                                           _series(i))], [])
+            store.record_split(
+                record.input_id,
+                [
+                    NewReport(
+                        report_id=report_id_for(header, 0),
+                        message_index=0,
+                        patient_index=0,
+                        control_id=header.control_id,
+                        series_key=_series(i),
+                    )
+                ],
+                [],
+            )
         store.close()
         return {"gen_s": time.perf_counter() - start}
     quiet_logs()

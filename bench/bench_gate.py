@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import ROOT, oru
 
 from connector.cda import default_kit_dir
-from connector.offline import build_files
-from connector.runtime import demo_config
+from connector.config.defaults import demo_config
+from connector.ops.offline import build_files
 from connector.validation import AnsKit, SchematronValidator, ValidationGate, ValidationMode, XsdValidator
 
 BAR = 20.0  # reports/s with the gate on

@@ -21,12 +21,11 @@ from pathlib import Path
 
 from connector.intake import (
     DropFolder,
-    FolderSettings,
     MllpServer,
-    MllpSettings,
     Receipt,
 )
 from connector.intake.framing import frame
+from tests.support.settings import folder_settings, mllp_settings
 
 MESSAGE = b"MSH|^~\\&|SIL|LAB|PFI|ORG|20260101||ORU^R01^ORU_R01|%d|P|2.5\rPID|||1^^^X^PI||SYNTH^ONE\rOBR|1\r"
 
@@ -63,7 +62,7 @@ def bench_folder(root: Path, n: int) -> None:
             os.rename(entry.path, base_archive / entry.name)
     baseline = time.perf_counter() - t0
 
-    settings = FolderSettings(drop=root / "drop", archive=root / "archive", quarantine=root / "q")
+    settings = folder_settings(drop=root / "drop", archive=root / "archive", quarantine=root / "q")
     _fill(settings.drop, n)
     sink = NullSink()
     folder = DropFolder(settings, sink)
@@ -103,7 +102,7 @@ async def bench_mllp(m: int) -> None:
     srv = await asyncio.start_server(bare, "127.0.0.1", 0)
     baseline = await round_trips(srv.sockets[0].getsockname()[1])
     srv.close()
-    server = MllpServer(MllpSettings(port=0), NullSink(), ack_app="PFI", ack_facility="ORG")
+    server = MllpServer(mllp_settings(port=0), NullSink(), ack_app="PFI", ack_facility="ORG")
     await server.start()
     ours = await round_trips(server.port)
     await server.stop()

@@ -20,6 +20,7 @@ sys.path.insert(0, str(REPO))
 from connector.mapping import Mappings, default_mappings_dir, map_report
 from connector.mapping.files import mapping_files
 from connector.parse import parse_message, split_messages
+from tests.support.settings import MAPPING, PARSE
 
 
 def timed(fn, rounds: int) -> float:
@@ -39,11 +40,11 @@ def main() -> None:
           f"| baseline yaml.safe_load: {baseline_load * 1000:.2f} ms")
 
     messages = [m for p in sorted((REPO / "tests/data/oru").glob("*.hl7")) for m in split_messages(p.read_bytes())]
-    reports = [r for m in messages for r in parse_message(m)]
+    reports = [r for m in messages for r in parse_message(m, settings=PARSE)]
     mappings = Mappings.load(directory)
     results = sum(len(r.results) for r in reports)
-    per_pass = timed(lambda: [map_report(r, mappings) for r in reports], rounds)
-    parse_pass = timed(lambda: [parse_message(m) for m in messages], max(rounds // 4, 1))
+    per_pass = timed(lambda: [map_report(r, mappings, MAPPING) for r in reports], rounds)
+    parse_pass = timed(lambda: [parse_message(m, settings=PARSE) for m in messages], max(rounds // 4, 1))
     print(f"map_report: {len(reports) / per_pass:,.0f} reports/s, {per_pass / len(reports) * 1000:.3f} ms/report "
           f"({results} results in {len(reports)} reports)  | baseline parse_message: "
           f"{parse_pass / len(reports) * 1000:.3f} ms/report")

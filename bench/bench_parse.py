@@ -18,6 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import hl7
 
 from connector.parse import parse_message, split_messages
+from tests.support.settings import PARSE
 
 BAR_REPORTS_PER_S = 300
 
@@ -76,7 +77,7 @@ def main() -> int:
     for name, data in cases.items():
         (msg,) = split_messages(data)
         text = msg.decode("utf-8")
-        ours = rate(lambda m=msg: parse_message(m), args.seconds)  # type: ignore[misc]
+        ours = rate(lambda m=msg: parse_message(m, settings=PARSE), args.seconds)  # type: ignore[misc]
         base = rate(lambda t=text: hl7.parse(t), args.seconds)  # type: ignore[misc]
         segs = text.count("\r")
         print(f"| {name} | {segs} | {len(data) / 1024:.1f} | {ours:,.0f} | {1000 / ours:.2f} | {base:,.0f} |")

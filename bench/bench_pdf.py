@@ -27,10 +27,10 @@ from fpdf import FPDF
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector.cda.pdf import DEFAULT_FONT_DIR, ReportRenderer
-from connector.cda.pdf_format import format_previous, format_range, format_unit, format_value
-from connector.cda.samples import sample_ids, sample_lab, sample_numeric_report
 from connector.model import Comment, MappedReport
+from connector.pdf import DEFAULT_FONT_DIR, ReportRenderer
+from connector.pdf.format import format_previous, format_range, format_unit, format_value
+from tests.support.samples import sample_ids, sample_lab, sample_numeric_report
 
 
 def commented(mapped: MappedReport) -> MappedReport:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import ssl
 import sys
 import tempfile
 import time
@@ -19,17 +17,15 @@ import warnings
 from pathlib import Path
 
 import aiosmtplib
-import trustme
-from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from connector.send import (
     SmtpClient,
-    SmtpSettings,
-    TlsSettings,
     create_ssl_context,
     submit,
 )
+from tests.support.settings import smtp_settings, tls_settings
+from tests.support.smtp import SmtpServer
 
 SENDER = "labo@labo.test"
 RCPT = ["dr.x@hopital.test"]
@@ -39,43 +35,23 @@ warnings.filterwarnings("ignore", message="tls_context.verify_mode")
 logging.getLogger("mail.log").setLevel(logging.ERROR)
 
 
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        return "250 2.0.0 Ok: queued"
-
-
 def build_messages(n: int, size_kb: int) -> list[bytes]:
     body = ("QUJD" * 19 + "\r\n") * (size_kb * 1024 // 78)  # base64-like lines, as an XDM zip attachment is
     return [f"From: {SENDER}\r\nTo: {RCPT[0]}\r\nMessage-ID: <{i}@labo.test>\r\n\r\n{body}".encode() for i in range(n)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def run(n: int, size_kb: int) -> None:
-    ca = trustme.CA()
     tmp = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
-    ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
-    ca.issue_cert("labo@labo.test").private_key_and_cert_chain_pem.write_to_path(str(tmp / "client.pem"))
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
-    ca.configure_trust(server_ctx)
-    server_ctx.verify_mode = ssl.CERT_REQUIRED
-    controller = Controller(Sink(), hostname="127.0.0.1", port=free_port(), tls_context=server_ctx,
-                            require_starttls=True, data_size_limit=64 * 1024 * 1024)
-    controller.start()
-    try:
-        settings = SmtpSettings(host="127.0.0.1", port=controller.port, dsn=False,  # aiosmtpd has no DSN
-                                tls=TlsSettings(cafile=tmp / "ca.pem", certfile=tmp / "client.pem"))
+    # The tests' SMTP server (tests/support/smtp.py): every reply 250, client certificate required.
+    with SmtpServer(tmp, data_size_limit=64 * 1024 * 1024) as server:
+        settings = smtp_settings(host="127.0.0.1", port=server.port, dsn=False,  # aiosmtpd has no DSN
+                                tls=tls_settings(cafile=server.pki.ca, certfile=server.pki.client))
         ctx = create_ssl_context(settings.tls, production=False)
         messages = build_messages(n, size_kb)
 
         async def baseline() -> None:
             for m in messages:
-                await aiosmtplib.send(m, sender=SENDER, recipients=RCPT, hostname="127.0.0.1", port=controller.port,
+                await aiosmtplib.send(m, sender=SENDER, recipients=RCPT, hostname="127.0.0.1", port=server.port,
                                       start_tls=True, tls_context=ctx)
 
         async def one_shot() -> None:
@@ -103,9 +79,9 @@ async def run(n: int, size_kb: int) -> None:
             start = time.perf_counter()
             await fn()
             elapsed = time.perf_counter() - start
+            assert len(server.handler.received) == n, f"{name}: {len(server.handler.received)} of {n} received"
+            server.handler.received.clear()
             print(f"{name:42} {n / elapsed:8.1f} {1000 * elapsed / n:8.2f}")
-    finally:
-        controller.stop()
 
 
 if __name__ == "__main__":

@@ -5,17 +5,21 @@
     │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
     │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
     │   ├── ImapUnavailable       IMAP down or refusing login
+    │   ├── DmpUnavailable        the DMP could not be reached or was busy (the request did not land)
     │   └── ValidationUnavailable the validation gate could not check the document (a worker stopped)
     └── PermanentError            the input or report goes to quarantine with the reason
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
         ├── UnmappedCode          a local code with no mapping, when the config holds such reports
+        │   ├── UnitNotUcum       a unit with no UCUM form: the report WAITS for a mapping
+        │   └── LoincUnitConflict a LOINC code whose property contradicts the unit: the report WAITS
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
         │   └── DocumentRejected  it fails the official XSD or an ANS schematron: held, never sent
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
+        ├── DmpRefused            the DMP (or our own DMP rules) refused the document: Z01 N with the code
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
             └── KitError          the ANS validation kit is absent, incomplete or does not compile
 
@@ -31,10 +35,13 @@ __all__ = [
     "CdaBuildError",
     "ConfigError",
     "ConnectorError",
+    "DmpRefused",
+    "DmpUnavailable",
     "DocumentRejected",
     "ImapUnavailable",
     "InputError",
     "KitError",
+    "LoincUnitConflict",
     "MalformedHL7",
     "MappingFileError",
     "NoAddressYet",
@@ -44,6 +51,7 @@ __all__ = [
     "SmtpTemporaryError",
     "StoreUnavailable",
     "TransientError",
+    "UnitNotUcum",
     "UnmappedCode",
     "ValidationUnavailable",
 ]
@@ -82,6 +90,29 @@ class ImapUnavailable(TransientError):
 
 class ValidationUnavailable(TransientError):
     """The validation gate could not check the document (a worker stopped or timed out): retried later."""
+
+
+class DmpUnavailable(TransientError):
+    """The DMP could not be reached or did not answer: the request is sent again later.
+
+    ``sent`` is True when the whole request had been written before the failure (a read timeout, a
+    connection reset while waiting): the DMP may have acted on it, so the caller checks before resending.
+    """
+
+    def __init__(self, message: str | None = None, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
+class DmpRefused(PermanentError):
+    """The DMP document cannot be sent as it is.
+
+    ``code`` is the DMP or XDS error code (or a connector-local code), the ZAM^Z01 ERR-5 code.
+    """
+
+    def __init__(self, message: str | None = None, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class InputError(PermanentError):
@@ -138,6 +169,42 @@ class UnmappedCode(PermanentError):
         self.report_id = report_id
         super().__init__(
             f"report {report_id or '?'}: local code {local_code!r} has no entry in mappings/"
+        )
+
+
+class UnitNotUcum(UnmappedCode):
+    """A result's unit has no UCUM form; the report waits until a mapping says which unit it is.
+
+    The unit as sent is named (a unit is not patient data), never the value.
+    """
+
+    def __init__(self, local_code: str, *, unit: str, edit: str, report_id: str = "", why: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.unit = unit
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: unit {unit!r} has no UCUM form"
+            + (f" ({why})" if why else "") + f"; {edit}",
+        )
+
+
+class LoincUnitConflict(UnmappedCode):
+    """A LOINC code whose property contradicts the result's unit; the report waits for a mapping."""
+
+    def __init__(self, local_code: str, *, loinc: str, unit: str, expected: str, edit: str,
+                 report_id: str = "") -> None:
+        self.local_code = local_code
+        self.report_id = report_id
+        self.loinc = loinc
+        self.unit = unit
+        self.expected = expected
+        self.edit = edit
+        PermanentError.__init__(
+            self,
+            f"report {report_id or '?'}: local code {local_code!r}: LOINC {loinc} measures {expected}, "
+            f"not a quantity in {unit!r}; {edit}",
         )
 
 

@@ -14,7 +14,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["JsonFormatter", "configure", "event", "logger"]
+__all__ = ["JsonFormatter", "configure", "event", "logger", "where_raised"]
 
 logger = logging.getLogger("connector")
 
@@ -54,3 +54,22 @@ def configure(level: str = "info", stream: Any = None) -> None:
 def event(name: str, *, level: int = logging.INFO, **fields: Any) -> None:
     """Log one catalogued event with its fields (ids, states, codes; never patient data)."""
     logger.log(level, name, extra={"event": name, **fields})
+
+
+def where_raised(exc: BaseException) -> str:
+    """``connector/x/y.py:123 (function)``: the innermost frame of the connector's own code in ``exc``'s
+    traceback (else the innermost frame at all). Names where a failure came from without its message,
+    which may quote input: for ``service.crashed`` and the CLI's last-resort error line."""
+    import traceback
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if Path(f.filename).resolve().is_relative_to(package)]
+    candidates = ours or list(frames)
+    if not candidates:
+        return "unknown place"
+    frame = candidates[-1]
+    path = Path(frame.filename).resolve()
+    shown = path.relative_to(package.parent) if path.is_relative_to(package.parent) else Path(path.name)
+    return f"{shown}:{frame.lineno} ({frame.name})"

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["TERMINAL_STATES", "RecipientState", "ReportState"]
+__all__ = ["TERMINAL_STATES", "DmpState", "RecipientState", "ReportState"]
 
 
 class ReportState(StrEnum):
@@ -60,3 +60,11 @@ class RecipientState(StrEnum):
     DISPLAYED = "displayed"  # MDN displayed
     PROCESSED = "processed"  # MDN processed (integrated)
     ERROR = "error"  # MDN processed/error with a 900–906 code, or a "KO Intégration" mail
+
+
+class DmpState(StrEnum):
+    """A report's link to the patient's DMP (its own channel beside MSSanté)."""
+
+    NOT_ASKED = ""  # the SIL did not ask (no DESTDMP=Y)
+    TO_SEND = "to_send"  # asked, and the INS is qualified: the ids a later replace or delete needs are kept
+    NOT_ELIGIBLE = "not_eligible"  # asked, but the identity is not qualified: the DMP cannot take it

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.cda.samples import ACCENTED_NAME, TEST_INS
 from connector.logs import JsonFormatter
+from tests.support.samples import ACCENTED_NAME, TEST_INS
 
 DATA = Path(__file__).resolve().parent / "data"
 MIN_NAME = 4  # shorter name parts (LUC, ZOÉ) would match ordinary words and ids

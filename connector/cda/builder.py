@@ -7,6 +7,7 @@ import base64
 from lxml import etree
 
 from connector.errors import CdaBuildError
+from connector.limits import MAX_PDF_BYTES
 from connector.model import DocumentIdentity, LabIdentity, MappedReport
 
 from .attachments import comment_section, pdf_section
@@ -19,8 +20,6 @@ from .narrative import IdSource
 __all__ = ["build_document"]
 
 PDF_MAGIC = b"%PDF-"
-# A CR-BIO PDF copy is a few hundred kB; far beyond this is a SIL or renderer fault, not a report.
-MAX_PDF_BYTES = 20 * 1024 * 1024
 
 
 def build_document(

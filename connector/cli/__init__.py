@@ -16,7 +16,8 @@ from connector.cli.documents import build, preview, validate
 from connector.cli.kit import kit
 from connector.cli.ops import prune, quarantine, retry, show, status
 from connector.cli.reference import directory, loinc, mappings
-from connector.cli.service import demo, run
+from connector.cli.service import demo, init, run
+from connector.cli.store import store
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_SERVICE", "EXIT_USAGE", "main"]
 
@@ -28,10 +29,11 @@ def main() -> None:
 
 
 # The commands live in modules grouped by what the user does; `connector --help` lists them sorted by name.
-for _command in (demo, run,                                # service.py
+for _command in (demo, init, run,                                # service.py
                  status, show, retry, prune, quarantine,   # ops.py
                  mappings, loinc, directory,               # reference.py
                  build, validate, preview,                 # documents.py
+                 store,                                    # store.py
                  kit):                                     # kit.py
     main.add_command(_command)
 del _command

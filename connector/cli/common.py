@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from connector.errors import ConnectorError
+
+if TYPE_CHECKING:  # imported where used: `connector --help` stays fast
+    from connector.config import Config
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_SERVICE = 0, 1, 2, 3
 
@@ -25,6 +29,11 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
 
         try:
             code = fn(*args, **kwargs)
+        except BrokenPipeError:
+            # `connector status | head`: the reader has what it wanted. Python would report the
+            # pipe again when it flushes stdout at exit, so stdout now goes nowhere.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_OK)
         except (ConfigError, MappingFileError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
@@ -38,17 +47,25 @@ def guard(fn: Callable[..., int | None]) -> Callable[..., None]:
         except (OSError, ValueError) as exc:  # files, permissions, bad arguments: say which, no traceback
             click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_FAILED)
-        except Exception as exc:  # noqa: BLE001 - a bug: the class name only (its text may quote input), and exit 3
-            click.echo(f"error: internal {type(exc).__name__}; see the log", err=True)
+        except Exception as exc:  # noqa: BLE001 - a bug: the class and where it was raised (its text may quote input)
+            click.echo(f"error: internal {type(exc).__name__} at {where_raised(exc)}", err=True)
             sys.exit(EXIT_SERVICE)
         sys.exit(code or EXIT_OK)
 
     return wrapper
 
 
-def config_for(path: Path | None, *, reads_store: bool = False) -> Any:
-    from connector.config import load_config
-    from connector.runtime import demo_config
+def where_raised(exc: BaseException) -> str:
+    """``connector/x/y.py:123 (function)`` of the innermost connector frame that raised ``exc``: names
+    the cause of a failure without its message (which may quote input)."""
+    from connector.logs import where_raised as where
+
+    return where(exc)
+
+
+def config_for(path: Path | None, *, reads_store: bool = False) -> Config:
+    """The configuration named by ``--config`` (or ``$CONNECTOR_CONFIG``), else the embedded demo defaults."""
+    from connector.config import demo_config, load_config
 
     if path is not None:
         return load_config(path)

@@ -12,24 +12,27 @@ from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--dmp", is_flag=True, help="Also write dmp-request.mime (the DMP TD2.1) for each qualified INS.")
 @config_option
 @json_option
 @guard
-def build(inputs: tuple[Path, ...], out_dir: Path, config_path: Path | None, as_json: bool) -> int:
+def build(inputs: tuple[Path, ...], out_dir: Path, dmp: bool, config_path: Path | None, as_json: bool) -> int:
     """Build CDA, PDF, XDM zip and e-mail for every report in INPUTS, offline (sends nothing)."""
-    from connector.offline import build_files
+    from connector.ops.offline import build_files
 
     with progress(len(inputs), "building") as bar:
-        results = build_files(list(inputs), out_dir, config_for(config_path), progress=bar.update)
+        results = build_files(list(inputs), out_dir, config_for(config_path), progress=bar.update, dmp=dmp)
     for failure in results.failures:
         click.echo(failure, err=True)
+    for note in results.notes:
+        click.echo(f"note: {note}", err=True)
 
     def text() -> None:
         for report_id, folder in results.built:
             click.echo(f"{report_id}  {folder}")
 
     emit(as_json, {"built": [{"report_id": r, "folder": str(f)} for r, f in results.built],
-                    "failures": results.failures}, text)
+                    "failures": results.failures, "notes": results.notes}, text)
     return EXIT_FAILED if results.failures else EXIT_OK
 
 
@@ -61,15 +64,19 @@ def validate(files: tuple[Path, ...], ans_kit: Path | None, official: bool, as_j
 
 @click.command()
 @click.argument("input_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("preview"),
-              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the preview (default: a new private folder under the system's temp dir).")
 @config_option
 @guard
-def preview(input_file: Path, out_dir: Path, config_path: Path | None) -> int:
+def preview(input_file: Path, out_dir: Path | None, config_path: Path | None) -> int:
     """Render the PDF the prescriber will receive, before anything is sent."""
-    from connector.offline import build_files
+    import tempfile
 
-    results = build_files([input_file], out_dir, config_for(config_path))
+    from connector.ops.offline import build_files
+
+    # Never a folder in the working directory: a preview holds patient data and would end up in a checkout.
+    out = out_dir or Path(tempfile.mkdtemp(prefix="connector-preview-"))
+    results = build_files([input_file], out, config_for(config_path))
     for failure in results.failures:
         click.echo(failure, err=True)
     for _, folder in results.built:

@@ -15,7 +15,7 @@ from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option
 @guard
 def status(config_path: Path | None, as_json: bool) -> int:
     """Counts per state, the oldest report still in progress, the last errors."""
-    from connector.ops import status_data
+    from connector.ops.views import status_data
 
     data = status_data(config_for(config_path, reads_store=True))
 
@@ -39,7 +39,7 @@ def status(config_path: Path | None, as_json: bool) -> int:
 @guard
 def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
     """Timeline of one report (no patient data)."""
-    from connector.ops import show_data
+    from connector.ops.views import show_data
 
     data = show_data(config_for(config_path, reads_store=True), report_id)
     if data is None:
@@ -64,14 +64,21 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
 @json_option
 @guard
 def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
-    """Send a waiting or quarantined report again (same document, same Message-ID)."""
-    from connector.ops import retry_reports
+    """Build and send a waiting or quarantined report again.
+
+    Its recipients are resolved again from the current directory (import the corrected extract first):
+    a bounced address is replaced by the one the directory now gives; doctors who already received the
+    report do not get it twice. The document keeps its ids and the e-mail its Message-ID. Also the way to
+    send again a report the SIL resent as the very same bytes (`input.duplicate` names the report).
+    """
+    from connector.ops.views import retry_reports
 
     if not report_id and not failed:
         raise click.UsageError("give a REPORT id or --failed")
     done = retry_reports(config_for(config_path, reads_store=True), report_id=report_id, failed=failed)
     emit(as_json, {"retried": done}, lambda: click.echo(f"retried: {', '.join(done) or 'none'}"))
-    return EXIT_OK if done else EXIT_FAILED
+    # --failed with nothing waiting is a success (nothing to do); a named report that cannot be retried is not.
+    return EXIT_OK if done or failed else EXIT_FAILED
 
 
 @click.command()
@@ -81,7 +88,7 @@ def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json
 @guard
 def prune(dry_run: bool, config_path: Path | None, as_json: bool) -> int:
     """Remove data past its retention period (archive 90 d, quarantine 365 d, store 400 d by default)."""
-    from connector.retention import prune as run_prune
+    from connector.ops.retention import prune as run_prune
 
     report = run_prune(config_for(config_path, reads_store=True), dry_run=dry_run)
     data = report.as_dict()
@@ -99,7 +106,7 @@ def quarantine() -> None:
 @json_option
 @guard
 def quarantine_list(config_path: Path | None, as_json: bool) -> int:
-    from connector.ops import quarantine_items
+    from connector.ops.views import quarantine_items
 
     items = quarantine_items(config_for(config_path, reads_store=True))
 
@@ -119,7 +126,7 @@ def quarantine_list(config_path: Path | None, as_json: bool) -> int:
 @guard
 def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> int:
     """Mark INPUT:MESSAGE handled (after the SIL resent a fixed message)."""
-    from connector.ops import release_item
+    from connector.ops.views import release_item
 
     release_item(config_for(config_path, reads_store=True), item)
     emit(as_json, {"released": item}, lambda: click.echo(f"released {item}"))
@@ -132,7 +139,7 @@ def quarantine_release(item: str, config_path: Path | None, as_json: bool) -> in
 @guard
 def quarantine_purge(config_path: Path | None, as_json: bool) -> int:
     """Forget released items: their stored bytes and their files in the quarantine folder."""
-    from connector.ops import purge_released
+    from connector.ops.views import purge_released
 
     sources = purge_released(config_for(config_path, reads_store=True))
     emit(as_json, {"purged": sources}, lambda: click.echo(f"{len(sources)} item(s) purged"))

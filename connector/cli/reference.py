@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import click
@@ -25,8 +26,8 @@ def mappings_check(directory: Path | None, config_path: Path | None, as_json: bo
     from connector.mapping import check_mappings
 
     config = config_for(config_path)
-    findings = check_mappings(directory or config.path(config.mappings.dir),
-                              loinc_dir=config.path(config.mappings.loinc_dir))
+    findings = check_mappings(directory or config.mappings_path,
+                              loinc_dir=config.loinc_path)
     errors = [f for f in findings if f.severity == "error"]
 
     def text() -> None:
@@ -40,23 +41,57 @@ def mappings_check(directory: Path | None, config_path: Path | None, as_json: bo
 
 @mappings.command("suggest")
 @click.argument("query")
-@click.option("--limit", default=10, show_default=True)
+@click.option("--unit", default="", help="The unit the SIL sends (mmol/L, G/L, UI/L…): ranks codes of that kind first.")
+@click.option("--specimen", default="", help="Where it is measured: sang, sérum, plasma, urine, LCR or an HL7 code.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(min=1))
 @config_option
 @json_option
 @guard
-def mappings_suggest(query: str, limit: int, config_path: Path | None, as_json: bool) -> int:
-    """Ranked LOINC candidates for a local code or label."""
+def mappings_suggest(query: str, unit: str, specimen: str, limit: int, config_path: Path | None,
+                     as_json: bool) -> int:
+    """Ranked LOINC candidates for a local code or a French label."""
     from connector.mapping import suggest
 
     config = config_for(config_path)
-    found = suggest(query, loinc_dir=config.path(config.mappings.loinc_dir), limit=limit)
+    found = suggest(query, loinc_dir=config.loinc_path, limit=limit, unit=unit,
+                    specimen=specimen)
 
     def text() -> None:
         for c in found:
             click.echo(f"{c.code:<10} {c.score:6.2f}  {c.display}")
 
-    emit(as_json, [dataclasses.asdict(c) for c in found], text)
+    emit(as_json, [c.as_json() for c in found], text)
     return EXIT_OK if found else EXIT_FAILED
+
+
+@mappings.command("draft")
+@click.argument("catalogue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The draft mapping file to write (YAML); an existing file is not overwritten.")
+@config_option
+@json_option
+@guard
+def mappings_draft(catalogue: Path, out: Path, config_path: Path | None, as_json: bool) -> int:
+    """Draft a mapping file from the SIL's test catalogue (CSV: code, label, unit[, specimen])."""
+    from connector.mapping import draft_mapping, render_yaml
+
+    if out.exists():
+        raise click.UsageError(f"{out} exists: choose another --out (a draft never replaces a file)")
+    config = config_for(config_path)
+    lines = draft_mapping(catalogue, loinc_dir=config.loinc_path)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never replaces a file; 0600 like our outputs
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(render_yaml(lines, source=catalogue.name))
+    review = sum(line.needs_review for line in lines)
+
+    def text() -> None:
+        for line in lines:
+            mark = "REVIEW" if line.needs_review else "ok"
+            click.echo(f"{line.code:<12} {line.loinc or '-':<10} {line.score:5.2f}  {mark:<6} {line.display}")
+        click.echo(f"{len(lines)} tests written to {out}, {review} to review; then: connector mappings check")
+
+    emit(as_json, [line.as_json() for line in lines], text)
+    return EXIT_OK if lines else EXIT_FAILED
 
 
 @click.group()
@@ -74,7 +109,7 @@ def loinc_import(csv_path: Path, config_path: Path | None, as_json: bool) -> int
     from connector.mapping import import_loinc
 
     config = config_for(config_path)
-    count = import_loinc(csv_path, loinc_dir=config.path(config.mappings.loinc_dir))
+    count = import_loinc(csv_path, loinc_dir=config.loinc_path)
     emit(as_json, {"imported": count}, lambda: click.echo(f"{count} LOINC rows imported"))
     return EXIT_OK
 

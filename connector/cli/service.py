@@ -41,3 +41,23 @@ def run(config_path: Path | None) -> int:
     if config_path is None:
         raise click.UsageError("--config FILE (or $CONNECTOR_CONFIG) is required for `run`")
     return serve(config_for(config_path), config_path=config_path)
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@json_option
+@guard
+def init(folder: Path, as_json: bool) -> int:
+    """Create a new lab's FOLDER: a commented configuration (test mode), the default mappings, its folders."""
+    from connector.ops.init import init_site
+
+    result = init_site(folder)
+
+    def text() -> None:
+        click.echo(f"configuration: {result.config}")
+        click.echo(f"mappings:      {result.mappings}  (adapt them to the SIL's test codes)")
+        click.echo(f"next: connector mappings check --config {result.config}")
+
+    emit(as_json, {"config": str(result.config), "mappings": str(result.mappings),
+                   "folders": [str(f) for f in result.folders]}, text)
+    return EXIT_OK

@@ -14,12 +14,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles
+from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles, demo_config
+from connector.config.settings import folder_settings
 from connector.demo.server import DemoSmtpServer
-from connector.intake import DropFolder, FolderSettings
+from connector.intake import DropFolder
 from connector.pipeline import Pipeline
-from connector.runtime import demo_config, open_runtime
 from connector.send import import_directory
+from connector.service.runtime import open_runtime
 
 __all__ = ["drain", "run_demo"]
 
@@ -60,16 +61,13 @@ def run_demo() -> list[dict[str, Any]]:
                 if sample.name.endswith(".hl7"):
                     with resources.as_file(sample) as src:
                         shutil.copyfile(src, drop / sample.name)
-            folder = config.intake.folder
-            DropFolder(FolderSettings(drop=drop, archive=config.path(folder.archive),
-                                      quarantine=config.path(folder.quarantine), stable_seconds=0),
-                       runtime.pipeline).scan_once()
+            DropFolder(folder_settings(config), runtime.pipeline).scan_once()
             asyncio.run(drain(runtime.pipeline))
             for dsn in server.dsns:  # what the operator returned, as the IMAP reader would hand it over
                 runtime.pipeline.handle_ack_mail(dsn)
             return [
                 {"report_id": row.report_id, "state": row.state.value, "reason": row.reason,
-                 "recipients": [r["address"] for r in runtime.store.recipients(row.report_id)]}
+                 "recipients": [r.address for r in runtime.store.recipients(row.report_id)]}
                 for row in runtime.store.all_reports()
             ]
         finally:

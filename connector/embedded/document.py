@@ -17,19 +17,17 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from connector.errors import InputError
+from connector.limits import MAX_CDA_BYTES, MAX_PDF_BYTES
 from connector.model import DocumentIdentity, EmbeddedDocument
 from connector.xmlsafe import parse_xml
 
-__all__ = ["MAX_CDA_BYTES", "MAX_PDF_BYTES", "SilDocument", "read_document"]
+__all__ = ["SilDocument", "read_document"]
 
 NS = {"h": "urn:hl7-org:v3"}
 HL7_V3 = NS["h"]
 DOCUMENT_CODE = "11502-2"  # LOINC "CR d'examens biologiques"
 PDF_COPY_SECTION = "55108-5"  # CI-SIS "Copie du document" section of a CR-BIO N3
 PDF_MAGIC = b"%PDF-"
-# A CR-BIO with its PDF copy is a few hundred kB; the e-mail limit (25 MB) bounds both anyway.
-MAX_CDA_BYTES = 20 * 1024 * 1024
-MAX_PDF_BYTES = 20 * 1024 * 1024
 # effectiveTime must name an instant (at least minutes): it becomes the XDS submission and e-mail times.
 _INSTANT = re.compile(r"^\d{12}(\d{2})?(\.\d+)?([+-]\d{4})?$")
 

@@ -13,12 +13,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from connector.cda import XsdValidator
-from connector.cda.pdf import pdf_filename
 from connector.errors import CdaBuildError, InputError, RoutingError
-from connector.model import INS_OIDS, LabIdentity, LabReport, MappedReport, Recipient
+from connector.model import (
+    INS_OIDS,
+    Artifacts,
+    LabIdentity,
+    LabReport,
+    Lifecycle,
+    MappedReport,
+    Recipient,
+    RecipientKind,
+)
 from connector.package import (
     MessageSettings,
     build_email_bytes,
@@ -28,13 +35,10 @@ from connector.package import (
 )
 from connector.package._times import parse_instant
 from connector.package.message import DEFAULT_BODY
-from connector.send.routing import RoutingSettings
-from connector.send.routing import matrix_decision as _matrix_decision  # the one copy of the matrix
+from connector.pdf import pdf_filename
+from connector.send.routing import flag_decision  # the one copy of the matrix
 
 from .document import SilDocument, read_document
-
-if TYPE_CHECKING:  # build.py imports this module: Artifacts is imported where it is used
-    from connector.build import Artifacts
 
 __all__ = ["LIFECYCLES", "MAX_DOCUMENTS", "artifacts_from_embedded", "check_embedded", "lifecycle"]
 
@@ -105,7 +109,7 @@ def check_embedded(report: LabReport, *, lab: LabIdentity, xsd: XsdValidator | N
     _check_patient(report, chosen, lab, where)
     if report.flags is not None:
         try:
-            _matrix_decision(report, RoutingSettings())
+            flag_decision(report)
         except RoutingError as exc:
             raise RoutingError(f"{exc}; the SIL must send one of: {ALLOWED_COMBINATIONS}") from None
     return dataclasses.replace(chosen, pdf=pdf)
@@ -158,11 +162,11 @@ def _check_recipients(report: LabReport, recipients: Sequence[Recipient]) -> Non
     flags = report.flags
     if flags is None:
         return
-    if any(r.kind != "patient" for r in recipients) and (
+    if any(r.kind != RecipientKind.PATIENT for r in recipients) and (
         flags.get("MASQUE_PS") or flags.get("DESTMSSANTEPS") is not True
     ):
         raise RoutingError(f"report {rid}: MASQUE_PS=Y or DESTMSSANTEPS not Y, yet a professional is a recipient")
-    if any(r.kind == "patient" for r in recipients) and (
+    if any(r.kind == RecipientKind.PATIENT for r in recipients) and (
         flags.get("INVISIBLE_PATIENT") or flags.get("DESTMSSANTEPAT") is not True
     ):
         raise RoutingError(f"report {rid}: INVISIBLE_PATIENT=Y or DESTMSSANTEPAT not Y, yet the patient is a recipient")
@@ -172,7 +176,7 @@ def _body(report: LabReport, recipients: Sequence[Recipient], state: str, doc: S
     flags = report.flags
     text = ""
     if flags is not None:
-        patient_only = all(r.kind == "patient" for r in recipients)
+        patient_only = all(r.kind == RecipientKind.PATIENT for r in recipients)
         text = flags.mail_body_patient if patient_only and flags.mail_body_patient.strip() else flags.mail_body_ps
     text = text if text.strip() else DEFAULT_BODY
     ids = doc.identity
@@ -201,11 +205,9 @@ def artifacts_from_embedded(
     message_settings: MessageSettings,
     xsd: XsdValidator | None,
     message_id_domain: str,
+    message_id: str = "",
 ) -> Artifacts:
     """The zip and e-mail that forward the SIL's CDA to ``recipients`` (from ``recipients_for``)."""
-    # Imported here, not at the top: build.py imports this module.
-    from connector.build import Artifacts
-
     doc = check_embedded(report, lab=lab, xsd=xsd)
     if report.flags is not None and report.flags.get("ACK_LECTURE_MSS") is False:
         # The SIL asked for no read acknowledgement for this document: no Disposition-Notification-To.
@@ -217,11 +219,12 @@ def artifacts_from_embedded(
     mapped = MappedReport(report=report, results=())
     xdm = build_xdm(doc.data, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, source_oid=message_settings.source_oid)
-    message_id = _message_id(doc, recipients, state, message_id_domain)
+    message_id = message_id or _message_id(doc, recipients, state, message_id_domain)
     pdf = doc.pdf or b""
     name = pdf_filename(mapped, ids)
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name, recipients=recipients,
                         message_id=message_id, settings=message_settings,
                         date=parse_instant(ids.effective_time, default_zone=lab.timezone),
                         body=_body(report, recipients, state, doc))
-    return Artifacts(mapped, doc.data, pdf, name, xdm, email, message_id, envid_for(message_id), ids, state)
+    return Artifacts(mapped=mapped, cda=doc.data, pdf=pdf, pdf_name=name, xdm=xdm, email=email, message_id=message_id,
+                     envid=envid_for(message_id), ids=ids, lifecycle=Lifecycle(state))

@@ -9,6 +9,7 @@ from connector.intake.ack import build_ack
 from connector.intake.folder import DropFolder, FolderSettings
 from connector.intake.framing import send_mllp
 from connector.intake.mllp import MllpServer, MllpSettings
+from connector.intake.peers import PeerPolicy, server_tls_context
 from connector.intake.sink import Receipt, Sink
 
 __all__ = [
@@ -16,8 +17,10 @@ __all__ = [
     "FolderSettings",
     "MllpServer",
     "MllpSettings",
+    "PeerPolicy",
     "Receipt",
     "Sink",
     "build_ack",
     "send_mllp",
+    "server_tls_context",
 ]

@@ -16,19 +16,17 @@ inside an HD component of a broken header) is sent escaped as text instead.
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Callable
 
 from hl7apy.consts import VALIDATION_LEVEL
 from hl7apy.core import Message
 from hl7apy.exceptions import HL7apyException
 
 from connector.errors import InputError
-from connector.logs import event
 from connector.model import MessageHeader
+from connector.parse import header_of
 
-__all__ = ["build_ack", "read_header"]
+__all__ = ["ack_code", "build_ack"]
 
 ACK_CODES = ("AA", "AE", "AR")
 # HL7 table 0357 (message error condition codes) used in ERR-3.
@@ -41,25 +39,12 @@ _FIELD_RE = re.compile(r"^([A-Z][A-Z0-9]{2})-(\d+)(?:\.(\d+))?")
 _TOKEN_RE = re.compile(r"^[A-Z0-9]{3}$")
 _ER7_ESCAPES = str.maketrans({"\\": "\\E\\", "|": "\\F\\", "^": "\\S\\", "&": "\\T\\", "~": "\\R\\"})
 
-_header_reader: Callable[[bytes], MessageHeader | None] | None = None
-
-
-def read_header(message: bytes) -> MessageHeader | None:
-    """The MSH of a block, or None when it has no readable MSH (never raises)."""
-    global _header_reader
-    if _header_reader is None:
-        try:  # the parse stage's reader: dedup keys must match the ones the sink computes
-            from connector.parse import header_of
-
-            _header_reader = header_of
-        except Exception as exc:  # noqa: BLE001 - parse stage missing or broken: read MSH ourselves
-            event("mllp.header_reader_fallback", level=logging.WARNING, error=type(exc).__name__)
-            _header_reader = _read_msh
-    try:
-        return _header_reader(message)
-    except Exception as exc:  # noqa: BLE001 - an unreadable header only means "no MSA-2"
-        event("mllp.header_unreadable", level=logging.INFO, error=type(exc).__name__)
-        return None
+def ack_code(ack: bytes) -> str:
+    """MSA-1 of an ACK we built (AA/AE/AR, or CA/CE/CR in enhanced mode): what the logs say was sent."""
+    for segment in ack.split(b"\r"):
+        if segment.startswith(b"MSA|"):
+            return segment.split(b"|")[1].decode("ascii", "replace")
+    return ""
 
 
 def build_ack(
@@ -80,7 +65,7 @@ def build_ack(
     """
     if code not in ACK_CODES:
         raise ValueError(f"ACK code must be one of {ACK_CODES}")
-    header = read_header(message) if message else None
+    header = header_of(message) if message else None
     ack = Message("ACK", version="2.5", validation_level=VALIDATION_LEVEL.STRICT)
     msh = ack.msh
     _put(msh, "msh_3", sending_app)
@@ -151,43 +136,3 @@ def _trigger_of(header: MessageHeader | None) -> str:
 def _processing_id_of(header: MessageHeader | None) -> str:
     pid = header.processing_id.split("^")[0] if header is not None else ""
     return pid if pid in ("P", "T", "D") else "P"
-
-
-# ---------------------------------------------------------------- private MSH reader
-# Stand-in for connector.parse.header_of while it is being written; delete it then.
-
-
-def _read_msh(message: bytes) -> MessageHeader:
-    data = message.lstrip(b"\xef\xbb\xbf \t\r\n")
-    if not data.startswith(b"MSH") or len(data) < 8:
-        raise InputError("a message starting with MSH", segment="MSH")
-    raw = re.split(rb"[\r\n]", data, maxsplit=1)[0]
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        line = raw.decode("latin-1")
-    sep = line[3]
-    fields = line.split(sep)
-    enc = fields[1] if len(fields) > 1 else ""
-    if len(enc) < 4 or sep in enc:
-        raise InputError("four encoding characters", segment="MSH", field="MSH-2")
-    to_standard = str.maketrans({enc[0]: "^", enc[1]: "~", enc[2]: "\\", enc[3]: "&"})
-
-    def msh(n: int) -> str:  # MSH-1 is the separator itself, so MSH-n is fields[n - 1]
-        return fields[n - 1].translate(to_standard) if len(fields) >= n else ""
-
-    return MessageHeader(
-        sending_application=msh(3),
-        sending_facility=msh(4),
-        receiving_application=msh(5),
-        receiving_facility=msh(6),
-        message_datetime=msh(7),
-        message_type=msh(9),
-        control_id=msh(10),
-        processing_id=msh(11),
-        version=msh(12),
-        accept_ack_type=msh(15),
-        application_ack_type=msh(16),
-        charset=msh(18),
-        profile=msh(21),
-    )

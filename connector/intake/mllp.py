@@ -13,9 +13,13 @@ ACK codes (original mode; CA/CE/CR when the message sets MSH-15):
       ``max_message_bytes`` (then the connection is closed: the rest of the stream
       cannot be trusted). AR, not AE, because resending the same bytes cannot help.
 
-Connections beyond ``max_connections`` are refused: closed at once, before any byte is
-read. The sender sees a clean failure and retries by its own policy; nothing was read,
-so nothing is lost, and no message sits unread while the sender's ACK timer runs.
+Connections beyond ``max_connections``, or beyond ``max_connections_per_peer`` from one
+address, are refused: closed at once, before any byte is read. The per-address limit keeps
+capacity for the others (issue 13: 32 idle connections from one client refused every other
+SIL). A peer outside the allow-lists (:class:`~connector.intake.peers.PeerPolicy`: networks,
+certificate subjects when TLS asks for client certificates) is refused the same way. The
+sender sees a clean failure and retries by its own policy; nothing was read, so nothing is
+lost, and no message sits unread while the sender's ACK timer runs.
 Bytes outside a frame are logged (count only) and dropped; idle clients are closed
 after ``idle_timeout``, a frame not finished within ``read_timeout`` closes the
 connection without an ACK (the sender resends).
@@ -28,29 +32,35 @@ import contextlib
 import logging
 import ssl
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from connector.errors import InputError, TransientError
-from connector.intake.ack import build_ack, read_header
+from connector.intake.ack import ack_code, build_ack
 from connector.intake.framing import FrameReader, FrameTimeout, MessageTooLarge, frame
+from connector.intake.peers import PeerPolicy
 from connector.intake.sink import Sink
 from connector.logs import event
+from connector.parse import header_of
 
 __all__ = ["MllpServer", "MllpSettings"]
 
 CONTROL_ID_CHARS = 20  # MSH-10 is ST(20) in v2.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MllpSettings:
-    host: str = "127.0.0.1"
-    port: int = 2575  # 0 picks a free port (tests); read MllpServer.port
-    max_message_bytes: int = 64 * 1024 * 1024  # ANS CDA-in-ORU with PDF is ~1 MB; bounds memory per client
-    idle_timeout: float = 300  # seconds without a frame before an idle connection is closed
-    read_timeout: float = 60  # seconds to receive one whole frame once it started
-    max_connections: int = 32  # SIL connections are few; bounds threads and memory
+    """From the ``intake.mllp`` section (``connector.config.settings``, where the defaults are)."""
+
+    host: str
+    port: int  # 0 picks a free port (tests); read MllpServer.port
+    max_message_bytes: int  # bounds memory per client
+    idle_timeout: float  # seconds without a frame before an idle connection is closed
+    read_timeout: float  # seconds to receive one whole frame once it started
+    max_connections: int  # bounds threads and memory
+    max_connections_per_peer: int  # from one address: keeps capacity for the other SILs
     tls: ssl.SSLContext | None = None  # server context (client certs are checked if it requires them)
+    peers: PeerPolicy = field(default_factory=PeerPolicy)  # allow-lists: networks, certificate subjects
 
 
 class MllpServer:
@@ -63,6 +73,7 @@ class MllpServer:
         self._ack_facility = ack_facility
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
+        self._per_peer: dict[str, int] = {}  # open connections per address
 
     @property
     def port(self) -> int:
@@ -73,7 +84,9 @@ class MllpServer:
 
     async def start(self) -> None:
         s = self._settings
-        self._server = await asyncio.start_server(self._serve, s.host, s.port, ssl=s.tls)
+        # A TLS handshake is bounded like a frame: a client that never finishes it holds no slot for long.
+        self._server = await asyncio.start_server(self._serve, s.host, s.port, ssl=s.tls,
+                                                  ssl_handshake_timeout=s.read_timeout if s.tls else None)
         event("mllp.started", level=logging.INFO, host=s.host, port=self.port, tls=s.tls is not None)
 
     async def stop(self) -> None:
@@ -93,12 +106,16 @@ class MllpServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = _peer_of(writer)
+        address = peer.rpartition(":")[0] or peer
         task = asyncio.current_task()
-        if len(self._connections) >= self._settings.max_connections or task is None:
-            event("mllp.refused", level=logging.WARNING, peer=peer, connections=len(self._connections))
+        refusal = self._refusal(address, writer)
+        if refusal or task is None:
+            event("mllp.refused", level=logging.WARNING, peer=peer, connections=len(self._connections),
+                  reason=refusal or "no task")
             await _close(writer)
             return
         self._connections.add(task)
+        self._per_peer[address] = self._per_peer.get(address, 0) + 1
         try:
             await self._converse(reader, writer, peer)
         except FrameTimeout as exc:
@@ -109,7 +126,24 @@ class MllpServer:
             event("mllp.closed", level=logging.INFO, peer=peer, reason="server stopping")
         finally:
             self._connections.discard(task)
+            left = self._per_peer.get(address, 1) - 1
+            if left > 0:
+                self._per_peer[address] = left
+            else:
+                self._per_peer.pop(address, None)
             await _close(writer)
+
+    def _refusal(self, address: str, writer: asyncio.StreamWriter) -> str:
+        """Why this connection is closed before a byte is read, or ""."""
+        s = self._settings
+        if len(self._connections) >= s.max_connections:
+            return "intake.mllp.max_connections reached"
+        if self._per_peer.get(address, 0) >= s.max_connections_per_peer:
+            return "intake.mllp.max_connections_per_peer reached for this address"
+        refusal = s.peers.refusal(address, writer.get_extra_info("peercert"))
+        if refusal:
+            event("mllp.peer_refused", level=logging.WARNING, peer=address, reason=refusal)
+        return refusal
 
     async def _converse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str) -> None:
         s = self._settings
@@ -145,17 +179,20 @@ class MllpServer:
             return self._ack(data, "AE", None)
 
     def _commit_then_ack(self, data: bytes, peer: str) -> bytes:
-        header = read_header(data)
+        header = header_of(data)
         # An empty MSH-10 is no identity: keying on it would take new messages for duplicates.
         key = header.dedup_key if header is not None and header.control_id else None
         try:
             receipt = self._sink.receive(data, source=f"mllp:{peer}", dedup_key=key)
         except TransientError as exc:
-            event("mllp.not_committed", level=logging.WARNING, peer=peer, error=type(exc).__name__, code="AE")
-            return self._ack(data, "AE", None)
+            nak = self._ack(data, "AE", None)
+            event("mllp.not_committed", level=logging.WARNING, peer=peer, error=type(exc).__name__,
+                  code=ack_code(nak))
+            return nak
         except Exception as exc:  # noqa: BLE001 - a sink bug must still answer (and never log values)
-            event("mllp.sink_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code="AE")
-            return self._ack(data, "AE", None)
+            nak = self._ack(data, "AE", None)
+            event("mllp.sink_failed", level=logging.ERROR, peer=peer, error=type(exc).__name__, code=ack_code(nak))
+            return nak
         if receipt.duplicate and receipt.stored_ack is not None:
             event("mllp.ack_replayed", level=logging.INFO, peer=peer, input_id=receipt.input_id)
             return receipt.stored_ack
@@ -166,7 +203,8 @@ class MllpServer:
         except Exception as exc:  # noqa: BLE001 - the input is committed: the ACK is still due
             event("mllp.ack_not_stored", level=logging.WARNING, peer=peer, input_id=receipt.input_id,
                   error=type(exc).__name__)
-        event("mllp.acked", level=logging.INFO, peer=peer, input_id=receipt.input_id, code=code)
+        # The code as sent: CA/CR when the SIL asked for enhanced mode (MSH-15), AA/AR otherwise.
+        event("mllp.acked", level=logging.INFO, peer=peer, input_id=receipt.input_id, code=ack_code(ack))
         return ack
 
     def _ack(self, message: bytes | None, code: str, error: InputError | None) -> bytes:

@@ -42,3 +42,13 @@ class Sink(Protocol):
     def remember_ack(self, input_id: int, ack: bytes) -> None:
         """Store the ACK we are about to send, so a resent message gets the same one."""
         ...
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        """Durably record an input the intake itself refuses (an incomplete file), with ``error`` as the
+        reason: it is quarantined like an unreadable message, never parsed or sent."""
+        ...
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        """The input behind ``receipt`` was incomplete (its file grew after it was read and committed):
+        none of its reports may be sent; the complete version comes as a new input."""
+        ...

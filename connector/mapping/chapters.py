@@ -7,6 +7,8 @@ the ANS "Circuit de la biologie" workbook (tab "2.Chapitres LOINC"): re-check be
 
 from __future__ import annotations
 
+import re
+
 from connector.model import Coded
 
 from .loinc import LOINC_OID
@@ -60,3 +62,53 @@ def chapter_coded(code: str, display: str = "") -> Coded:
     """The chapter as a Coded: LOINC OID, or the waiting-code OID for codes without a dash."""
     system = LOINC_OID if "-" in code else WAITING_CODE_OID
     return Coded(code, display or CHAPTER_LABELS.get(code, ""), system)
+
+
+# LOINC CLASS → CR-BIO chapter, for results no mapping file places (issue 12.6). LOINC classes
+# of the Top 2000+ lists and the LOINC Users' Guide; the chapter codes are LOINC's own
+# "… studies (set)" codes of the same domain (18723-7 Hematology studies for HEM/BC, …).
+_CLASS_CHAPTERS: dict[str, str] = {
+    "HEM/BC": "18723-7",
+    "COAG": "18720-3",
+    "MICRO": "18725-2",
+    "PANEL.MICRO": "18725-2",
+    "ABXBACT": "18725-2",  # with the Antibiogramme sub-chapter
+    "SERO": "18727-8",
+    "CHEM": "18719-5",
+    "UA": "18729-4",
+    "DRUG/TOX": "18721-1",
+    "BLDBK": "18717-9",
+    "ALLERGY": "18716-1",
+    "CELLMARK": "18718-7",
+    "HLA": "18724-5",
+    "FERT": "18722-9",
+    "CYTO": "26438-2",
+    "PATH": "27898-6",
+    "CHAL": "26437-4",
+}
+_ANTIBODY_OR_ANTIGEN = re.compile(r"\b(Ab|Ag|IgG|IgM|IgA)\b", re.IGNORECASE)
+_MOLECULAR = "930894"  # code d'attente "Biologie moléculaire"
+_BLOOD_GASES = "18767-4"
+_BLOOD_GAS_NAMES = ("pH of", "Base excess", "Oxygen saturation")
+ANTIBIOGRAM = "18769-0"
+
+
+def chapter_for_loinc(loinc_class: str, *, component: str = "", loinc_property: str = "",
+                      long_name: str = "") -> tuple[Coded, Coded | None] | None:
+    """(chapter, sub-chapter) for a LOINC code by its CLASS, or None when the class says nothing.
+
+    Infectious serologies are class MICRO in LOINC but a Sérologie chapter in CR-BIO
+    reports; blood gases are class CHEM but have their own chapter.
+    """
+    key = loinc_class.strip().upper()
+    if key.startswith("MOLPATH"):
+        return chapter_coded(_MOLECULAR), None
+    code = _CLASS_CHAPTERS.get(key)
+    if code is None:
+        return None
+    if key == "MICRO" and _ANTIBODY_OR_ANTIGEN.search(component):
+        code = "18727-8"
+    if key == "CHEM" and (loinc_property == "PPres" or long_name.startswith(_BLOOD_GAS_NAMES)):
+        code = _BLOOD_GASES
+    sub = chapter_coded(ANTIBIOGRAM) if key == "ABXBACT" else None
+    return chapter_coded(code), sub

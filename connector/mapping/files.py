@@ -128,7 +128,8 @@ def _line(node: yaml.Node) -> int:
 
 
 def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and (node.tag == _NULL_TAG or node.value.strip() in ("", "~", "null"))
+    """YAML's own null (``null``, ``~``, nothing) or an empty text; a quoted ``'null'`` is the word null."""
+    return isinstance(node, yaml.ScalarNode) and (node.tag == _NULL_TAG or not node.value.strip())
 
 
 class _FileReader:

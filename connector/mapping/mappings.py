@@ -6,7 +6,6 @@ the previous instance when the new load raises :class:`MappingFileError`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -15,23 +14,21 @@ from connector.errors import MappingFileError
 from connector.model import Coded
 
 from .files import BatteryMapping, TestMapping, read_directory
-from .loinc import LoincTable, default_loinc_dir, is_loinc_system
+from .loinc import LoincConcept, LoincTable, bundled, default_loinc_dir, is_loinc_system
 
 __all__ = ["Mappings", "default_mappings_dir"]
 
 
 def default_mappings_dir() -> Path:
-    """``<repo>/mappings`` in a checkout; ``CONNECTOR_MAPPINGS_DIR`` overrides it."""
-    override = os.environ.get("CONNECTOR_MAPPINGS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[2] / "mappings"
+    """The default mapping files (``mappings/`` at the top of the project), as the package carries them."""
+    return bundled("mappings")
 
 
 class Mappings:
     """Local test codes → LOINC/UCUM/chapter, battery codes, local unit spellings."""
 
-    __slots__ = ("_batteries", "_by_loinc", "_directory", "_displays", "_loinc", "_tests", "_units", "_version")
+    __slots__ = ("_batteries", "_by_loinc", "_concepts", "_directory", "_displays", "_loinc", "_tests", "_units",
+                 "_version")
 
     def __init__(
         self,
@@ -55,6 +52,7 @@ class Mappings:
         self._version = version
         self._directory = directory
         self._displays: dict[str, str | None] = {}  # LOINC display look-ups (the imported table is on disk)
+        self._concepts: dict[str, LoincConcept | None] = {}
 
     @classmethod
     def load(cls, directory: Path, *, loinc_dir: Path | None = None) -> Mappings:
@@ -114,3 +112,17 @@ class Mappings:
             concept = self._loinc.get(code)
             self._displays[code] = concept.display if concept else None
         return self._displays[code]
+
+    def concept(self, code: str) -> LoincConcept | None:
+        """The LOINC row for a code (subset, or imported table), cached: the mapper asks per result."""
+        if code not in self._concepts:
+            self._concepts[code] = self._loinc.get(code)
+        return self._concepts[code]
+
+    def french_display(self, code: str) -> str:
+        """The mapping's display for a LOINC code, else the French display ANS or LOINC FR gives; never English."""
+        entry = self._by_loinc.get(code)
+        if entry is not None and entry.loinc is not None:
+            return entry.loinc.display
+        concept = self.concept(code)
+        return concept.display_fr if concept is not None else ""

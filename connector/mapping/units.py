@@ -1,4 +1,5 @@
-"""UCUM checks: the trap deny-list (cheap, used at load) and the grammar (ucumvert, used by the lint).
+"""UCUM checks: the trap deny-list (cheap, used at load) and the grammar (ucumvert: the lint, and the
+mapping stage for units outside ``data/units.csv``).
 
 Some French spellings are *valid* UCUM with another meaning (``G/L`` = gauss per litre,
 ``mg/24.h`` = mg·h/24): a grammar check alone lets them through, hence the deny-list
@@ -11,7 +12,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["PROPERTY_DIMENSIONS", "ucum_error", "ucum_trap", "unit_dimension"]
+__all__ = ["ucum_error", "ucum_trap", "unit_dimension"]
 
 # Spelling (exact) → why it is refused and what to write instead.
 _TRAPS: dict[str, str] = {
@@ -43,7 +44,7 @@ def ucum_trap(unit: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def _parser() -> Any:
-    from ucumvert import get_ucum_parser  # ~60 ms: built once, only when the lint needs it
+    from ucumvert import get_ucum_parser  # ~60 ms: built once, when a unit outside the lab table is read
 
     return get_ucum_parser()
 
@@ -60,22 +61,9 @@ def ucum_error(unit: str) -> str | None:
     return None
 
 
-# LOINC PROPERTY → a unit of the right dimension (lint only); ACnc, RelTime… are not checked.
-PROPERTY_DIMENSIONS: dict[str, str] = {
-    "MCnc": "g/L",
-    "SCnc": "mol/L",
-    "NCnc": "/L",
-    "CCnc": "U/L",
-    "MFr": "%",
-    "NFr": "%",
-    "VFr": "%",
-    "EntVol": "fL",
-}
-
-
 @lru_cache(maxsize=1)
 def _registry() -> Any:
-    from ucumvert import PintUcumRegistry  # ~0.4 s: lint only
+    from ucumvert import PintUcumRegistry  # ~0.4 s: only for units outside data/units.csv
 
     return PintUcumRegistry()
 

@@ -147,10 +147,10 @@ def read_header(cda: bytes, *, report_id: str = "") -> CdaHeader:
         doc = parse_xml(cda, source=f"{where} (DOC0001.XML)")
     except InputError as exc:
         raise CdaBuildError(str(exc)) from None
-    return header_of(doc, report_id=report_id)
+    return header_from_tree(doc, report_id=report_id)
 
 
-def header_of(doc: etree._Element, *, report_id: str = "") -> CdaHeader:
+def header_from_tree(doc: etree._Element, *, report_id: str = "") -> CdaHeader:
     """The header values of an already parsed CDA (the build parses it once for the XSD check)."""
     where = f"report {report_id or '?'} CDA"
     if etree.QName(doc).localname != "ClinicalDocument" or etree.QName(doc).namespace != NS["h"]:

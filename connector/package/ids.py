@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Sequence
 
-from connector.model import DocumentIdentity, Recipient
+from connector.model import DocumentIdentity, Recipient, RecipientKind
 
 __all__ = ["derived_uuid", "entry_uuid", "envid_for", "message_id_for", "submission_set_oid"]
 
@@ -28,7 +28,7 @@ ENVID_LENGTH = 64
 
 
 def _recipient_key(recipients: Sequence[Recipient]) -> str:
-    parts = sorted({"patient" if r.kind == "patient" else r.address.strip().lower() for r in recipients})
+    parts = sorted({"patient" if r.kind == RecipientKind.PATIENT else r.address.strip().lower() for r in recipients})
     return ",".join(parts)
 
 

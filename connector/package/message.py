@@ -30,20 +30,17 @@ from email.policy import SMTP, default
 from email.utils import format_datetime
 
 from connector.errors import CdaBuildError, PermanentError
-from connector.model import DocumentIdentity, LabIdentity, MappedReport, Recipient
+from connector.limits import MAX_CDA_BYTES, MAX_EMAIL_BYTES
+from connector.model import DocumentIdentity, LabIdentity, MappedReport, Recipient, RecipientKind
 
 from .cda_header import CdaHeader, read_header
 from .xdm import DOCUMENT_PATH
 
-__all__ = ["MAX_EMAIL_BYTES", "MessageSettings", "build_email", "build_email_bytes", "subject_for"]
+__all__ = ["MessageSettings", "build_email", "build_email_bytes", "subject_for"]
 
 CRLF = b"\r\n"
 BASE64_LINE = 76  # RFC 2045: encoded lines of at most 76 characters
 
-# Mon espace santé rejects messages over 25 Mo; operators' limits are not lower (spec §1).
-MAX_EMAIL_BYTES = 25 * 1024 * 1024
-# The zip is ours, but bound what we read back from it (a CR-BIO is far smaller).
-MAX_CDA_BYTES = 20 * 1024 * 1024
 SUBJECT_PREFIX = "XDM/1.0/DDM+"
 DEFAULT_LABEL = "CR d'examens biologiques"
 XDM_FILENAME = "IHE_XDM.ZIP"
@@ -57,13 +54,15 @@ _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\]")
 _PLAIN_VALUE = re.compile(r"[\x21-\x7e][\x20-\x7e]{0,900}")  # one line of printable ASCII
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MessageSettings:
+    """From the ``message:`` and ``lab:`` sections (``connector.config.settings``)."""
+
     sender: str  # the lab's applicative mailbox (From)
-    nil: str = ""  # X-MSS-NIL: ANS product-declaration reference, on every e-mail when set
-    request_mdn: bool = True  # Disposition-Notification-To: sender
-    reply_to: str = ""
-    source_oid: str = ""  # XDS sourceId (the lab's OID)
+    nil: str  # X-MSS-NIL: ANS product-declaration reference, on every e-mail when set
+    request_mdn: bool  # Disposition-Notification-To: sender
+    source_oid: str  # XDS sourceId (the lab's OID)
+    reply_to: str = ""  # no configuration key: replies go to the sender
 
 
 def _birth_date(ts: str) -> str:
@@ -94,7 +93,7 @@ def _cda_from_xdm(xdm: bytes, report_id: str) -> bytes:
 def _body(mapped: MappedReport, recipients: Sequence[Recipient]) -> str:
     flags = mapped.report.flags
     if flags is not None:
-        to_patient_only = bool(recipients) and all(r.kind == "patient" for r in recipients)
+        to_patient_only = bool(recipients) and all(r.kind == RecipientKind.PATIENT for r in recipients)
         if to_patient_only and flags.mail_body_patient.strip():
             return flags.mail_body_patient
         if flags.mail_body_ps.strip():
@@ -176,10 +175,10 @@ def build_email_bytes(
     if (header.id_root, header.id_extension) != (ids.document_id_root, ids.document_id_extension):
         raise CdaBuildError(f"report {rid}: the CDA in the zip is not the document version being sent")
     ins_sent = header.ins is not None and mapped.report.patient.ins_qualified
-    to_patient = any(r.kind == "patient" for r in recipients)
+    to_patient = any(r.kind == RecipientKind.PATIENT for r in recipients)
 
     # A professional's display name helps the reader; a patient's would only repeat patient data.
-    to = tuple(("" if r.kind == "patient" else r.display_name, r.address) for r in recipients)
+    to = tuple(("" if r.kind == RecipientKind.PATIENT else r.display_name, r.address) for r in recipients)
     try:
         addresses = _address_lines(settings.sender, to, settings.reply_to)
     except _NotAnAddress as exc:

@@ -21,6 +21,7 @@ from connector.model import (
     LabIdentity,
     MappedReport,
     Recipient,
+    RecipientKind,
 )
 
 from ._times import parse_instant, to_xds_dtm
@@ -176,7 +177,9 @@ class _Writer:
 def _intended_recipient(recipient: Recipient) -> str:
     """XON|XCN|XTN (ITI TF-3 4.2.3.3.9): the professional's IDNPS when known, always the mailbox."""
     xcn = (
-        f"{recipient.idnps}^^^^^^^^&{RPPS_OID}&ISO^D^^^IDNPS" if recipient.idnps and recipient.kind != "patient" else ""
+        f"{recipient.idnps}^^^^^^^^&{RPPS_OID}&ISO^D^^^IDNPS"
+        if recipient.idnps and recipient.kind != RecipientKind.PATIENT
+        else ""
     )
     return f"|{xcn}|^^Internet^{recipient.address}"
 

@@ -11,13 +11,12 @@ Nothing is dropped: each segment is mapped (its text in a ``raw`` field) or kept
 from .header import header_of, report_id_for
 from .identity import nir_key_ok
 from .message import MAX_SEGMENTS_PER_MESSAGE, parse_message
-from .settings import DEFAULT_IDENTITY_STATUS_MAP, ParseSettings
+from .settings import ParseSettings
 from .split import MAX_MESSAGE_BYTES, split_messages
 from .timestamps import is_valid_dtm
 from .values import MAX_ENCAPSULATED_CHARS
 
 __all__ = [
-    "DEFAULT_IDENTITY_STATUS_MAP",
     "MAX_ENCAPSULATED_CHARS",
     "MAX_MESSAGE_BYTES",
     "MAX_SEGMENTS_PER_MESSAGE",

@@ -88,7 +88,7 @@ def _practitioner(parts: list[str], authority: tuple[str, str], type_code: str, 
     identifier = Identifier(ident, ns, oid, type_code) if ident else None
     givens = tuple(g for g in (given, *middle.split()) if g)
     name = PersonName(family=family, given=givens, prefix=prefix, suffix=suffix, degree=degree)
-    return Practitioner(identifier, name, raw=raw)
+    return Practitioner(identifier=identifier, name=name, raw=raw)
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -131,4 +131,6 @@ def xad(value: str, enc: Encoding) -> Address | None:
     if not any(c):
         return None
     street = unescape(raw[0].split(enc.subcomponent, 1)[0], enc)
-    return Address(street, c[1], c[2], c[3], c[4], c[5], c[6], c[8])
+    return Address(
+        street=street, other=c[1], city=c[2], state=c[3], postal_code=c[4], country=c[5], address_type=c[6], county=c[8]
+    )

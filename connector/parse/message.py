@@ -7,11 +7,13 @@ Every segment ends up in a mapped value's ``raw`` or in ``LabReport.other_segmen
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass, field
 
 from connector.errors import InputError, MalformedHL7
+from connector.limits import MAX_MESSAGE_BYTES
 from connector.logs import event
 from connector.model import (
     Comment,
@@ -33,7 +35,6 @@ from .header import header_from_msh, msh_segment, report_id_for
 from .identity import IdentityProblem, patient_from_pid
 from .orders import OrderDraft, ResultDraft, order_draft, result_of
 from .settings import ParseSettings
-from .split import MAX_MESSAGE_BYTES
 from .timestamps import is_valid_dtm
 from .values import BadValue, encapsulated, is_encapsulated, text_value
 
@@ -42,7 +43,6 @@ __all__ = ["MAX_SEGMENTS_PER_MESSAGE", "parse_message"]
 # 50 MB of ordinary segments is ~200 000 segments; a lab report has a few hundred at most.
 MAX_SEGMENTS_PER_MESSAGE = 100_000
 
-DEFAULT_SETTINGS = ParseSettings()
 _CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1a]")
 _SEGMENT_NAME = re.compile(r"[A-Z][A-Z0-9]{2}")
 _ANTERIORITY = re.compile(r"ANT\d*", re.IGNORECASE)
@@ -74,7 +74,7 @@ class _PatientDraft:
 
 
 def parse_message(
-    data: bytes, *, source: str = "", index: int = 0, settings: ParseSettings = DEFAULT_SETTINGS
+    data: bytes, *, settings: ParseSettings, source: str = "", index: int = 0
 ) -> tuple[LabReport, ...]:
     """One message (from :func:`split_messages`) → one LabReport per patient.
 
@@ -112,7 +112,7 @@ class _MessageParser:
 
     def run(self) -> tuple[LabReport, ...]:
         segments = self._segments()
-        header = header_from_msh(segments[0])
+        header = dataclasses.replace(header_from_msh(segments[0]), decoded_as=self.charset)
         self._check_header(segments[0])
         return self._group(header, segments)
 
@@ -130,7 +130,7 @@ class _MessageParser:
             if not first_line.startswith(b"MSH"):
                 raise _Fail("MSH", "", "a message starting with an MSH segment")
             raise _Fail("MSH", "MSH-2", "a field separator and 4 or 5 distinct encoding characters (^~\\&)")
-        decoded = decode_message(data, declared_charset(first_line), self.settings.fallback_charset)
+        decoded = decode_message(data, declared_charset(first_line), self._fallback(first_line))
         if decoded is None:
             raise _Fail("MSH", "MSH-18", "text in the declared charset, in UTF-8 or in the fallback charset")
         text, self.charset = decoded
@@ -156,6 +156,16 @@ class _MessageParser:
                 raise _Fail(label, "", "one message per parse (files with several MSH go through split_messages)")
             segments.append(Segment(name, line.split(sep), line, position, label))
         return segments
+
+    def _fallback(self, msh_line: bytes) -> str:
+        """The configured fallback codec for the SIL this MSH names (MSH-3, MSH-4 first components)."""
+        fields = msh_line.split(msh_line[3:4])
+
+        def first_component(n: int) -> str:
+            value = fields[n] if len(fields) > n else b""
+            return value.split(msh_line[4:5])[0].decode("ascii", "replace")
+
+        return self.settings.fallback_for(first_component(2), first_component(3))
 
     def _check_header(self, msh: Segment) -> None:
         kind = msh.get(9).split(self.enc.component)
@@ -253,7 +263,7 @@ class _MessageParser:
         if code.code == _DOCUMENT_CODE and is_encapsulated(value, enc):
             doc = self._encapsulated(seg, value)
             status = unescape(seg.get(11), enc).strip() or "F"
-            patient.documents.append(EmbeddedDocument(code, doc.data, doc.mime_type, status))
+            patient.documents.append(EmbeddedDocument(code=code, data=doc.data, mime_type=doc.mime_type, status=status))
             patient.other.append(other)
             return None, "", None
         sub_id = unescape(seg.get(4), enc).strip()
@@ -311,14 +321,14 @@ class _MessageParser:
             if len(parts) > 3 and parts[3]:
                 address = unescape(parts[3], enc)
                 break
-        return Participant(role, person, seg.get(8), address, raw=seg.raw)
+        return Participant(role=role, person=person, organization=seg.get(8), address=address, raw=seg.raw)
 
     def _report(self, header: MessageHeader, i: int, p: _PatientDraft, shared: list[RawSegment]) -> LabReport:
         if not p.orders:
             raise _Fail("OBR", "", f"an OBR segment (order) for {p.pid.label}")
         flags = None
         if p.flags or p.mail_bodies or p.end_of_thread:
-            flags = DocumentFlags(tuple(p.flags), end_of_thread=p.end_of_thread, **p.mail_bodies)
+            flags = DocumentFlags(values=tuple(p.flags), end_of_thread=p.end_of_thread, **p.mail_bodies)
         return LabReport(
             report_id=report_id_for(header, i),
             header=header,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -49,11 +50,8 @@ class ResultDraft:
         if not self.comments and not self.previous:
             return self.result
         r = self.result
-        return Result(
-            r.set_id, r.value_type, r.code, r.sub_id, r.values, r.units, r.reference_range, r.abnormal_flags,
-            r.status, r.observed_at, r.performing_org, r.responsible_observer, r.method, r.analysed_at,
-            tuple(self.comments), tuple(self.previous), r.raw,
-        )
+        # Every field as parsed; only what followed the OBX (NTEs, earlier values) is added.
+        return dataclasses.replace(r, comments=tuple(self.comments), previous=tuple(self.previous))
 
 
 @dataclass
@@ -91,10 +89,7 @@ class OrderDraft:
 
     def freeze(self) -> Order:
         specimens = tuple(
-            Specimen(
-                s.specimen.identifier, s.specimen.type, s.specimen.collected_at, s.specimen.received_at,
-                s.specimen.source_site, tuple(r.freeze() for r in s.results), s.specimen.raw,
-            )
+            dataclasses.replace(s.specimen, results=tuple(r.freeze() for r in s.results))
             for s in self.specimens
         )
         if not specimens and self.fields.get("_obr15") is not None:

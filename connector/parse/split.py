@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from connector.limits import MAX_MESSAGE_BYTES
+
 __all__ = ["MAX_MESSAGE_BYTES", "split_messages"]
 
-# A lab report with a few PDF/CDA payloads is well under 5 MB; 50 MB bounds memory per message.
-MAX_MESSAGE_BYTES = 50 * 1024 * 1024
 
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 _BATCH_SEGMENTS = (b"FHS", b"BHS", b"BTS", b"FTS")

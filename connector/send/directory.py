@@ -22,13 +22,16 @@ from pathlib import Path
 from typing import IO
 
 from connector.errors import ConfigError
+from connector.files import install_file
 
-__all__ = ["Directory", "DirectoryEntry", "import_directory"]
+__all__ = ["Directory", "DirectoryEntry", "import_directory", "national_id"]
 
 EXTRACT_COLUMNS = 31  # the published layout; other counts mean a changed format or a broken line
 PROGRESS_EVERY = 50_000  # lines between progress callbacks: ~10 calls for a full extract
 BATCH_ROWS = 10_000  # executemany batch: bounded memory, few Python↔SQLite round trips
 HEADER_FIRST_COLUMN = "Type de BAL"
+RPPS_DIGITS = 11  # a bare RPPS number; its IDNPS is 8 + RPPS
+ADELI_DIGITS = 9  # a bare ADELI number; its IDNPS is 0 + ADELI
 
 # Positions in the extract (0-based) of the columns we keep.
 COL_BAL_TYPE, COL_ADDRESS, COL_IDNPS, COL_STRUCTURE_ID, COL_SERVICE = 0, 1, 4, 6, 7
@@ -79,7 +82,12 @@ class Directory:
         self._reopen_if_changed()
 
     def lookup(self, idnps: str) -> tuple[DirectoryEntry, ...]:
-        """PER mailboxes of this professional, in file order, duplicates removed; () when unknown."""
+        """PER mailboxes of this professional, in file order, duplicates removed; () when unknown.
+
+        ``idnps`` is the national id as the extract writes it (8 + RPPS, 0 + ADELI); a bare RPPS
+        (11 digits) or ADELI (9 digits), as people type them, is completed.
+        """
+        idnps = national_id(idnps)
         with self._lock:
             conn = self._reopen_if_changed()
             rows = conn.execute(
@@ -121,6 +129,16 @@ class Directory:
         return self._conn
 
 
+def national_id(text: str) -> str:
+    """The IDNPS for a typed professional id: ``8`` + an 11-digit RPPS, ``0`` + a 9-digit ADELI, else as given."""
+    text = text.strip()
+    if text.isdigit() and len(text) == RPPS_DIGITS:
+        return "8" + text
+    if text.isdigit() and len(text) == ADELI_DIGITS:
+        return "0" + text
+    return text
+
+
 def import_directory(extract: Path, *, db_path: Path, progress: Callable[[int], None] | None = None) -> int:
     """Load an extract (``.txt``, or the ``.zip`` as downloaded) into ``db_path``; return the rows loaded.
 
@@ -159,11 +177,7 @@ def import_directory(extract: Path, *, db_path: Path, progress: Callable[[int], 
             conn.commit()
         finally:
             conn.close()
-        with open(tmp, "rb+") as f:  # journal off: make the file durable before it becomes the live one
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, db_path)
-        _fsync_dir(db_path.parent)
+        install_file(tmp, db_path)  # journal off: the file is made durable before it becomes the live one
     finally:
         tmp.unlink(missing_ok=True)
     return loaded
@@ -198,11 +212,3 @@ def _open_extract(path: Path) -> Iterator[Iterator[str]]:
             yield iter(text)
         except UnicodeDecodeError as exc:
             raise ConfigError(f"not UTF-8 (byte offset {exc.start} of a line)", path=str(path)) from None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector.errors import ConfigError, NoAddressYet, RoutingError
-from connector.model import LabReport, Participant, Practitioner, Recipient
+from connector.model import DocumentFlags, LabReport, Participant, Practitioner, Recipient, RecipientKind
 from connector.send.directory import Directory
 
 __all__ = ["PATIENT_DOMAIN", "RoutingSettings", "recipients_for"]
@@ -41,14 +41,14 @@ _MATRIX: tuple[tuple[tuple[bool | None, ...], bool, bool], ...] = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RoutingSettings:
-    """Site choices. ``mailbox_choice``: a professional with several personal mailboxes gets them "all"
-    (default: nobody misses a result) or only the "first" listed in the directory extract."""
+    """Site choices (the ``routing:`` section). ``mailbox_choice``: a professional with several personal
+    mailboxes gets them "all" (nobody misses a result) or only the "first" listed in the directory extract."""
 
-    mailbox_choice: str = "all"
-    patient_mailbox: bool = False  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
-    copy_to: bool = True  # shape A: send to OBR-28 copy-to doctors
+    mailbox_choice: str
+    patient_mailbox: bool  # shape A: also send to the patient's MSSanté mailbox (qualified INS only)
+    copy_to: bool  # shape A: send to OBR-28 copy-to doctors
 
     def __post_init__(self) -> None:
         if self.mailbox_choice not in MAILBOX_CHOICES:
@@ -61,11 +61,11 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
     found: list[Recipient] = []
     if to_pros:
         if report.flags is None:
-            found += _from_directory(report.prescriber, "prescriber", directory, settings)
+            found += _from_directory(report.prescriber, RecipientKind.PRESCRIBER, directory, settings)
             if settings.copy_to:
                 for order in report.orders:
                     for doctor in order.copy_to:
-                        found += _from_directory(doctor, "copy", directory, settings)
+                        found += _from_directory(doctor, RecipientKind.COPY, directory, settings)
         found += _from_participants(report.participants, directory, settings)
     if to_patient:
         patient = _patient_recipient(report)
@@ -83,9 +83,14 @@ def recipients_for(report: LabReport, directory: Directory, settings: RoutingSet
 
 def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool, bool]:
     """(to professionals, to patient) from the MetaDMPMSS matrix, or from the settings for shape A."""
-    flags = report.flags
-    if flags is None:
+    if report.flags is None:
         return True, settings.patient_mailbox
+    return flag_decision(report)
+
+
+def flag_decision(report: LabReport) -> tuple[bool, bool]:
+    """(to professionals, to patient) from the report's MetaDMPMSS flags, or RoutingError outside the matrix."""
+    flags = report.flags or DocumentFlags()
     values = tuple(bool(flags.get(code)) for code in _FLAGS)
     for pattern, to_pros, to_patient in _MATRIX:
         if all(want is None or want == got for want, got in zip(pattern, values, strict=True)):
@@ -95,7 +100,7 @@ def matrix_decision(report: LabReport, settings: RoutingSettings) -> tuple[bool,
 
 
 def _from_directory(
-    person: Practitioner | None, kind: str, directory: Directory, settings: RoutingSettings
+    person: Practitioner | None, kind: RecipientKind, directory: Directory, settings: RoutingSettings
 ) -> list[Recipient]:
     if person is None or not person.idnps:
         return []
@@ -117,9 +122,9 @@ def _from_participants(
             continue  # the patient is decided by the matrix and the INS, not by a PRT address
         idnps = prt.person.idnps if prt.person is not None else ""
         if address:
-            out.append(Recipient(address=address, kind="prt", idnps=idnps))
+            out.append(Recipient(address=address, kind=RecipientKind.PRT, idnps=idnps))
         else:
-            out += _from_directory(prt.person, "prt", directory, settings)
+            out += _from_directory(prt.person, RecipientKind.PRT, directory, settings)
     return out
 
 
@@ -127,7 +132,7 @@ def _patient_recipient(report: LabReport) -> Recipient | None:
     ins = report.patient.ins
     if not report.patient.ins_qualified or ins is None or len(ins.value) != INS_LENGTH or not ins.value.isalnum():
         return None
-    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind="patient")
+    return Recipient(address=f"{ins.value}@{PATIENT_DOMAIN}", kind=RecipientKind.PATIENT)
 
 
 def _dedupe(found: list[Recipient]) -> tuple[Recipient, ...]:

@@ -46,16 +46,19 @@ _UNSAFE = re.compile(r"[\r\n\x00]")
 
 @dataclass(frozen=True, kw_only=True)
 class SmtpSettings:
-    """The operator's submission endpoint. ``starttls=False`` means implicit TLS (port 465), never plain text."""
+    """The operator's submission endpoint. ``starttls=False`` means implicit TLS (port 465), never plain text.
+
+    Built from the ``smtp:`` section by ``connector.config.settings`` (the defaults live there).
+    """
 
     host: str
-    port: int = 587
+    port: int
     tls: TlsSettings
-    timeout: float = 30.0  # per command; a stuck operator must not hold a worker forever
-    starttls: bool = True
-    dsn: bool = True  # request DSNs (the track stage needs them) when the server offers the extension
-    username: str | None = None  # SASL only when the operator needs it after mTLS
-    password: str | None = field(default=None, repr=False)
+    timeout: float  # per command; a stuck operator must not hold a worker forever
+    starttls: bool
+    dsn: bool  # request DSNs (the track stage needs them) when the server offers the extension
+    username: str | None  # SASL only when the operator needs it after mTLS
+    password: str | None = field(repr=False)
     server_hostname: str | None = None  # name checked against the server cert when ``host`` is an IP address
 
 

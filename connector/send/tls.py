@@ -23,7 +23,7 @@ TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20"
 KEY_FORBIDDEN_MODE = stat.S_IRWXG | stat.S_IRWXO  # a private key readable by group/other is a leak
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TlsSettings:
     """Where the trust anchor and the client identity live.
 
@@ -32,9 +32,9 @@ class TlsSettings:
     """
 
     cafile: Path
-    certfile: Path | None = None
-    keyfile: Path | None = None
-    verify: bool = True  # refused when production: there is no path to an unverified server in production
+    certfile: Path | None  # None: no client certificate (refused by MSSanté operators, fine for some tests)
+    keyfile: Path | None  # None: the key is inside ``certfile``
+    verify: bool  # False is refused when production: there is no path to an unverified server in production
 
 
 def create_ssl_context(tls: TlsSettings, *, production: bool) -> ssl.SSLContext:

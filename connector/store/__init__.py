@@ -1,6 +1,32 @@
-"""store: the connector's only durable state (embedded SQLite, WAL, synchronous=FULL)."""
+"""store: the connector's only durable state: embedded SQLite (WAL, synchronous=FULL) or a shared PostgreSQL."""
 
+from connector.store.backend import Backend, Channel, Engine, Listener, Singleton
+from connector.store.claims import LEASE_SECONDS, InstanceRow
 from connector.store.db import Database, age_seconds, utcnow
+from connector.store.engines import StoreSettings, default_instance, is_postgres_url, open_backend
+from connector.store.migrations import SCHEMA_VERSION
+from connector.store.rows import RecipientRow
 from connector.store.store import InputRecord, NewReport, ReportRow, Store
 
-__all__ = ["Database", "InputRecord", "NewReport", "ReportRow", "Store", "age_seconds", "utcnow"]
+__all__ = [
+    "LEASE_SECONDS",
+    "SCHEMA_VERSION",
+    "Backend",
+    "Channel",
+    "Database",
+    "Engine",
+    "InputRecord",
+    "InstanceRow",
+    "Listener",
+    "NewReport",
+    "RecipientRow",
+    "ReportRow",
+    "Singleton",
+    "Store",
+    "StoreSettings",
+    "age_seconds",
+    "default_instance",
+    "is_postgres_url",
+    "open_backend",
+    "utcnow",
+]

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from connector.states import RecipientState, ReportState
+from connector.store.backend import Channel, Tx
 from connector.store.db import utcnow
-from connector.store.rows import CLAIM_BATCH, StoreBase
+from connector.store.rows import CLAIM_BATCH, RecipientRow, StoreBase, recipient_of
 
 __all__ = ["AckStore", "derive"]
 
@@ -14,8 +13,8 @@ __all__ = ["AckStore", "derive"]
 class AckStore(StoreBase):
     """Per-recipient delivery state, derived report state, and what is owed to the SIL."""
 
-    def recipients(self, report_id: str) -> list[dict[str, str]]:
-        return [dict(r) for r in self.db.query(
+    def recipients(self, report_id: str) -> list[RecipientRow]:
+        return [recipient_of(r) for r in self.db.query(
             "SELECT address, kind, idnps, state, code, detail, updated_at FROM recipients WHERE report_id = ? "
             "ORDER BY address", (report_id,))]
 
@@ -35,6 +34,7 @@ class AckStore(StoreBase):
         """Record one recipient's ack (and the ZAM it gives the SIL) in one transaction; derive the report state."""
         now = utcnow()
         with self.db.transaction() as c:
+            self._lock_report(c, report_id)  # a send's outcome committed meanwhile by another instance waits
             row = c.execute("SELECT state FROM recipients WHERE report_id = ? AND lower(address) = lower(?)",
                             (report_id, address)).fetchone()
             # Acks arrive in any order (a relay's late DSN after the MDN): a recipient only moves forward.
@@ -50,18 +50,20 @@ class AckStore(StoreBase):
             self._event(c, report_id, f"recipient.{state.value}", f"{kind[0] if kind else '?'} {code}".strip())
             if zam is not None:
                 kind, name, data = zam
-                c.execute(
-                    "INSERT OR IGNORE INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (report_id, kind, name, data, now),
-                )
+                if c.execute(
+                    "INSERT INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING", (report_id, kind, name, data, now),
+                ).rowcount:
+                    self.db.notify(c, Channel.OUTBOX)
             return self._settle(c, report_id)
 
     def settle(self, report_id: str) -> ReportState:
         """Re-derive a report's state from its recipients (nothing left to send: delivered, or not)."""
         with self.db.transaction() as c:
+            self._lock_report(c, report_id)
             return self._settle(c, report_id, sent=True)
 
-    def _settle(self, c: sqlite3.Connection, report_id: str, *, sent: bool = False) -> ReportState:
+    def _settle(self, c: Tx, report_id: str, *, sent: bool = False) -> ReportState:
         """The report state its recipients give, committed with the caller's transaction.
 
         ``sent``: the operator has accepted every recipient it will (SMTP is over for this report).
@@ -85,13 +87,16 @@ class AckStore(StoreBase):
 
     def set_imap_cursor(self, mailbox: str, cursor: tuple[int, int]) -> None:
         with self.db.transaction() as c:
-            c.execute("INSERT OR REPLACE INTO imap_cursor VALUES (?, ?, ?)", (mailbox, *cursor))
+            c.execute("INSERT INTO imap_cursor (mailbox, uidvalidity, last_uid) VALUES (?, ?, ?) ON CONFLICT (mailbox)"
+                      " DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid",
+                      (mailbox, *cursor))
 
     def add_outbox(self, report_id: str, *, kind: str, name: str, data: bytes) -> None:
         """Queue a ZAM for the SIL; ``name`` is its idempotence key (a second add is ignored)."""
         with self.db.transaction() as c:
-            c.execute("INSERT OR IGNORE INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?)",
-                      (report_id, kind, name, data, utcnow()))
+            if c.execute("INSERT INTO outbox (report_id, kind, name, data, created_at) VALUES (?, ?, ?, ?, ?) "
+                         "ON CONFLICT DO NOTHING", (report_id, kind, name, data, utcnow())).rowcount:
+                self.db.notify(c, Channel.OUTBOX)
 
     def pending_outbox(self, limit: int = CLAIM_BATCH) -> list[tuple[int, str, bytes]]:
         return [(r["id"], r["name"], r["data"]) for r in self.db.query(
@@ -124,6 +129,11 @@ _REASONS = {
 }
 
 
+# A report the operator sent back to be built again (`connector retry`) waits for its build: an ack of an
+# earlier send must not settle it before its recipients are resolved again.
+_REBUILDING = frozenset({ReportState.QUARANTINED, ReportState.RECEIVED, ReportState.PARSED})
+
+
 def derive(current: ReportState, states: set[str], *, sent: bool = False) -> ReportState:
     """Report state from its recipients' states: it moves forward only.
 
@@ -132,7 +142,7 @@ def derive(current: ReportState, states: set[str], *, sent: bool = False) -> Rep
     acknowledgement came (a DSN can overtake a resend after a crash), and the failures stay
     visible on their recipient rows and in the events. A recipient still pending holds it.
     """
-    if current is ReportState.QUARANTINED or not states:
+    if current in _REBUILDING or not states:
         return current
     live = states - _BAD
     if not live:

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
-from connector.states import ReportState
-from connector.store.db import Database, utcnow
+from connector.model import RecipientKind
+from connector.states import RecipientState, ReportState
+from connector.store.backend import Backend, Tx
+from connector.store.db import utcnow
 
-__all__ = ["CLAIM_BATCH", "InputRecord", "NewReport", "ReportRow", "StoreBase"]
+__all__ = [
+    "CLAIM_BATCH",
+    "InputRecord",
+    "NewReport",
+    "RecipientRow",
+    "ReportRow",
+    "StoreBase",
+    "recipient_of",
+    "row_of",
+]
 
 # Rows read back per claim: a small batch keeps memory flat whatever the backlog.
 CLAIM_BATCH = 64
@@ -19,9 +30,10 @@ class InputRecord:
     duplicate: bool
     ack: bytes | None = None
     same_bytes: bool = True  # False: an MLLP resend under the same MSH key with other content
+    split: bool = False  # a duplicate's input was split already (False: a failure came between the two commits)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewReport:
     report_id: str
     message_index: int
@@ -30,7 +42,7 @@ class NewReport:
     series_key: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ReportRow:
     report_id: str
     input_id: int
@@ -49,33 +61,53 @@ class ReportRow:
     dsn: bool = True  # ask the operator for a delivery report
 
 
-def row_of(r: object) -> ReportRow:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecipientRow:
+    """One recipient of a report and where its delivery stands (no patient data but a patient's mailbox)."""
+
+    address: str
+    kind: RecipientKind
+    idnps: str
+    state: RecipientState
+    code: str  # SMTP code, DSN status or MDN error code
+    detail: str
+    updated_at: str
+
+
+def recipient_of(r: Any) -> RecipientRow:
+    return RecipientRow(address=r["address"], kind=RecipientKind(r["kind"]), idnps=r["idnps"],
+                        state=RecipientState(r["state"]), code=r["code"], detail=r["detail"],
+                        updated_at=r["updated_at"])
+
+
+def row_of(r: Any) -> ReportRow:
     return ReportRow(
-        report_id=r["report_id"],  # type: ignore[index]
-        input_id=r["input_id"],  # type: ignore[index]
-        message_index=r["message_index"],  # type: ignore[index]
-        patient_index=r["patient_index"],  # type: ignore[index]
-        control_id=r["control_id"],  # type: ignore[index]
-        state=ReportState(r["state"]),  # type: ignore[index]
-        reason=r["reason"],  # type: ignore[index]
-        attempts=r["attempts"],  # type: ignore[index]
-        next_attempt_at=r["next_attempt_at"],  # type: ignore[index]
-        message_id=r["message_id"] or "",  # type: ignore[index]
-        envid=r["envid"] or "",  # type: ignore[index]
-        received_at=r["received_at"],  # type: ignore[index]
-        updated_at=r["updated_at"],  # type: ignore[index]
-        sent_at=r["sent_at"],  # type: ignore[index]
-        dsn=bool(r["dsn"]),  # type: ignore[index]
+        report_id=r["report_id"], input_id=r["input_id"], message_index=r["message_index"],
+        patient_index=r["patient_index"], control_id=r["control_id"], state=ReportState(r["state"]),
+        reason=r["reason"], attempts=r["attempts"], next_attempt_at=r["next_attempt_at"],
+        message_id=r["message_id"] or "", envid=r["envid"] or "", received_at=r["received_at"],
+        updated_at=r["updated_at"], sent_at=r["sent_at"], dsn=bool(r["dsn"]),
     )
 
 
 class StoreBase:
     """What the store's parts share: the database, and the report timeline they append to."""
 
-    db: Database
+    db: Backend
+    instance: str  # this process's id in claims and leases (connector.store.engines.default_instance)
+
+    def _lock_report(self, c: Tx, report_id: str) -> None:
+        """Hold the report's row until commit, so another instance's transaction on it waits for ours.
+
+        Lock order, for every transaction on a report: its ``reports`` row first (this, or an UPDATE of
+        it as the first statement), then its recipients and outbox rows: two instances never deadlock.
+        SQLite's ``BEGIN IMMEDIATE`` already made this transaction the only writer: nothing to do there.
+        """
+        if self.db.for_update:
+            c.execute(f"SELECT 1 FROM reports WHERE report_id = ?{self.db.for_update}", (report_id,))
 
     @staticmethod
-    def _event(c: sqlite3.Connection, report_id: str, event: str, detail: str = "") -> None:
+    def _event(c: Tx, report_id: str, event: str, detail: str = "") -> None:
         c.execute(
             "INSERT INTO events (report_id, at, event, detail) VALUES (?, ?, ?, ?)",
             (report_id, utcnow(), event, detail),

@@ -8,23 +8,43 @@ duplicate delivery can only ever repeat the same identity.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from connector.model import DocumentIdentity, Recipient
 from connector.states import RecipientState, ReportState
 from connector.store.acks import AckStore
-from connector.store.db import Database, utcnow
+from connector.store.backend import Channel, Engine, Tx
+from connector.store.claims import ClaimStore
+from connector.store.db import utcnow
+from connector.store.engines import StoreSettings, default_instance, open_backend
+from connector.store.migrations import migrate, require_current
+from connector.store.retention import RetentionStore
 from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, row_of
 from connector.store.views import OperatorViews
 
 __all__ = ["InputRecord", "NewReport", "ReportRow", "Store"]
 
 
-class Store(AckStore, OperatorViews):
-    def __init__(self, path: Path) -> None:
-        self.db = Database(path)
+class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
+    """The store on either engine: ``Store(path)`` (SQLite), ``Store("postgresql://…")`` or ``Store(settings)``.
+
+    SQLite is migrated here (after a backup copy beside the file); a PostgreSQL store must already be at
+    this code's schema (``connector store migrate``). ``instance`` names this process in claims.
+    """
+
+    def __init__(self, location: Path | str | StoreSettings, *, instance: str = "") -> None:
+        self.db = open_backend(location)
+        self.instance = instance or default_instance()
+        try:
+            if self.db.engine is Engine.SQLITE:
+                migrate(self.db, backup_dir=Path(self.db.where).parent)
+            else:
+                require_current(self.db)
+        except BaseException:
+            self.db.close()
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -34,18 +54,23 @@ class Store(AckStore, OperatorViews):
     def record_input(self, data: bytes, *, source: str, dedup_key: str | None = None) -> InputRecord:
         """Commit the raw input; the same bytes or the same MLLP key again is a duplicate."""
         digest = hashlib.sha256(data).hexdigest()
+        # ``dedup_key = NULL`` matches nothing: a file is recognised by its bytes only.
+        known = "SELECT id, ack, sha256, split FROM inputs WHERE sha256 = ? OR dedup_key = ?"
         with self.db.transaction() as c:
-            row = c.execute(
-                "SELECT id, ack, sha256 FROM inputs WHERE sha256 = ? OR (? IS NOT NULL AND dedup_key = ?)",
-                (digest, dedup_key, dedup_key),
-            ).fetchone()
-            if row is not None:
-                return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest)
-            cur = c.execute(
-                "INSERT INTO inputs (source, received_at, sha256, data, dedup_key) VALUES (?, ?, ?, ?, ?)",
-                (source, utcnow(), digest, data, dedup_key),
-            )
-            return InputRecord(int(cur.lastrowid or 0), False, None)
+            row = c.execute(known, (digest, dedup_key)).fetchone()
+            if row is None:
+                inserted = c.execute(
+                    "INSERT INTO inputs (source, received_at, sha256, data, dedup_key) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT DO NOTHING RETURNING id",
+                    (source, utcnow(), digest, data, dedup_key),
+                ).fetchall()
+                if inserted:
+                    return InputRecord(int(inserted[0][0]), False, None)
+                # Another instance committed the same bytes or MLLP key after our read (the unique
+                # constraints made us wait for it): the input is theirs, this one is the duplicate.
+                row = c.execute(known, (digest, dedup_key)).fetchone()
+            return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
+                               split=bool(row["split"]))
 
     def set_ack(self, input_id: int, ack: bytes) -> None:
         with self.db.transaction() as c:
@@ -74,11 +99,14 @@ class Store(AckStore, OperatorViews):
         now = utcnow()
         created: list[str] = []
         with self.db.transaction() as c:
-            received_at = c.execute("SELECT received_at FROM inputs WHERE id = ?", (input_id,)).fetchone()[0]
+            # Locked: two instances recovering the same unsplit input split it one after the other.
+            received_at = c.execute(f"SELECT received_at FROM inputs WHERE id = ?{self.db.for_update}",
+                                    (input_id,)).fetchone()[0]
             for rep in reports:
                 cur = c.execute(
-                    "INSERT OR IGNORE INTO reports (report_id, input_id, message_index, patient_index, control_id,"
-                    " state, series_key, created_at, updated_at, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    "INSERT INTO reports (report_id, input_id, message_index, patient_index, control_id,"
+                    " state, series_key, created_at, updated_at, received_at) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT DO NOTHING",
                     (rep.report_id, input_id, rep.message_index, rep.patient_index, rep.control_id,
                      ReportState.PARSED.value, rep.series_key, now, now, received_at),
                 )
@@ -87,10 +115,13 @@ class Store(AckStore, OperatorViews):
                     self._event(c, rep.report_id, "report.parsed", f"input {input_id}")
             for index, reason in errors:
                 c.execute(
-                    "INSERT OR IGNORE INTO input_errors (input_id, message_index, reason, at) VALUES (?,?,?,?)",
+                    "INSERT INTO input_errors (input_id, message_index, reason, at) VALUES (?,?,?,?) "
+                    "ON CONFLICT DO NOTHING",
                     (input_id, index, reason, now),
                 )
             c.execute("UPDATE inputs SET split = 1 WHERE id = ?", (input_id,))
+            if created:
+                self.db.notify(c, Channel.WORK)
         return created
 
     # ------------------------------------------------------------------ reports
@@ -114,7 +145,7 @@ class Store(AckStore, OperatorViews):
         can build one batch while it sends the other. One indexed query per state: a single
         OR-query would sort the whole backlog each time.
         """
-        waiting = ("SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? AND message_id IS {} NULL "
+        waiting = ("SELECT * FROM reports WHERE state = ? AND next_attempt_at <= ? AND email IS {} NULL "
                    "ORDER BY next_attempt_at LIMIT ?")
         send = self._oldest((ReportState.SENDING, ReportState.BUILT), limit)
         send += [row_of(r) for r in self.db.query(waiting.format("NOT"),
@@ -146,7 +177,8 @@ class Store(AckStore, OperatorViews):
         that series' next version and replaces (RPLC) the last one; otherwise it starts a series.
         """
         with self.db.transaction() as c:
-            r = c.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
+            # Locked: an id is minted once even when two instances build the same report.
+            r = c.execute(f"SELECT * FROM reports WHERE report_id = ?{self.db.for_update}", (report_id,)).fetchone()
             if not r["document_root"]:
                 self._mint(c, r, oid_root=oid_root, effective_time=effective_time, corrects=corrects)
                 r = c.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
@@ -161,10 +193,11 @@ class Store(AckStore, OperatorViews):
             effective_time=r["effective_time"],
         )
 
-    def _mint(self, c: sqlite3.Connection, r: sqlite3.Row, *, oid_root: str, effective_time: str,
-              corrects: bool) -> None:
+    def _mint(self, c: Tx, r: Any, *, oid_root: str, effective_time: str, corrects: bool) -> None:
         report_id, key = r["report_id"], r["series_key"]
         doc_root, doc_ext = f"{oid_root}.1", report_id
+        if key:  # two corrections of one order minted at once must not both become the same next version
+            self.db.lock_key(c, "series", key)
         series = c.execute("SELECT * FROM series WHERE series_key = ?", (key,)).fetchone() if key else None
         if series is not None and corrects:
             version, set_root, set_ext = series["last_version"] + 1, series["set_root"], series["set_ext"]
@@ -172,7 +205,10 @@ class Store(AckStore, OperatorViews):
         else:
             version, set_root, set_ext, replaces = 1, f"{oid_root}.3", report_id, ""
         if key:
-            c.execute("INSERT OR REPLACE INTO series VALUES (?, ?, ?, ?, ?, ?)",
+            c.execute("INSERT INTO series (series_key, set_root, set_ext, last_version, last_root, last_ext) "
+                      "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (series_key) DO UPDATE SET set_root = excluded.set_root,"
+                      " set_ext = excluded.set_ext, last_version = excluded.last_version,"
+                      " last_root = excluded.last_root, last_ext = excluded.last_ext",
                       (key, set_root, set_ext, version, doc_root, doc_ext))
         c.execute(
             "UPDATE reports SET document_root = ?, document_ext = ?, version = ?, set_root = ?, set_ext = ?,"
@@ -190,7 +226,9 @@ class Store(AckStore, OperatorViews):
         now = utcnow()
         with self.db.transaction() as c:
             c.execute(
-                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = ?, envid = ?, updated_at = ?, "
+                # Minted once: a rebuild (after `connector retry`) keeps the Message-ID and ENVID acks match on.
+                "UPDATE reports SET state = ?, reason = '', email = ?, message_id = COALESCE(message_id, ?), "
+                "envid = COALESCE(envid, ?), updated_at = ?, "
                 "lifecycle = ?, dmp_state = ?, dsn = ? WHERE report_id = ?",
                 (ReportState.BUILT.value, email, message_id, envid, now, lifecycle, dmp_state, int(dsn), report_id),
             )
@@ -204,8 +242,8 @@ class Store(AckStore, OperatorViews):
                 )
             for rcpt in recipients:
                 c.execute(
-                    "INSERT OR IGNORE INTO recipients (report_id, address, kind, idnps, state, updated_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO recipients (report_id, address, kind, idnps, state, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (report_id, rcpt.address, rcpt.kind, rcpt.idnps, RecipientState.PENDING.value, now),
                 )
             self._event(c, report_id, "report.built", f"{len(recipients)} recipient(s)")
@@ -234,6 +272,7 @@ class Store(AckStore, OperatorViews):
         accepted = list(accepted)
         temporary = temporary or {}
         with self.db.transaction() as c:
+            self._lock_report(c, report_id)  # an ack applied meanwhile by another instance waits, or is seen
             for address in accepted:
                 c.execute(
                     "UPDATE recipients SET state = ?, code = '250', detail = ?, updated_at = ? "
@@ -284,21 +323,31 @@ class Store(AckStore, OperatorViews):
             self._event(c, report_id, "report.quarantined", reason)
 
     def retry(self, report_id: str) -> bool:
-        """Operator retry: a waiting or quarantined report goes back to the start of its path."""
+        """Operator retry: a waiting or quarantined report is built again, its recipients resolved again.
+
+        The document keeps its ids (minted once) and the e-mail its Message-ID; recipients already
+        accepted or delivered are not sent to again; refused, bounced or erroring ones are forgotten, so a
+        corrected directory gives the new address (and an unchanged one the same address, tried again).
+        """
         with self.db.transaction() as c:
-            r = c.execute("SELECT state, email FROM reports WHERE report_id = ?", (report_id,)).fetchone()
+            r = c.execute(f"SELECT state FROM reports WHERE report_id = ?{self.db.for_update}",
+                          (report_id,)).fetchone()
             if r is None or r["state"] not in (ReportState.WAITING.value, ReportState.QUARANTINED.value):
                 return False
-            target = ReportState.BUILT if r["email"] else ReportState.PARSED
-            # The operator asks for another try: refused or failed recipients are tried again too.
+            target = ReportState.PARSED
+            dropped = c.execute(
+                "DELETE FROM recipients WHERE report_id = ? AND state IN (?, ?, ?)",
+                (report_id, RecipientState.REFUSED.value, RecipientState.FAILED.value, RecipientState.ERROR.value),
+            ).rowcount
+            if dropped:
+                self._event(c, report_id, "report.recipients_reset", f"{dropped} recipient(s) to resolve again")
+            # The e-mail is built again (recipients may change); its Message-ID and ENVID stay, so the
+            # acknowledgements of the earlier sends still find the report.
             c.execute(
-                "UPDATE recipients SET state = ?, updated_at = ? WHERE report_id = ? AND state IN (?, ?, ?)",
-                (RecipientState.PENDING.value, utcnow(), report_id, RecipientState.REFUSED.value,
-                 RecipientState.FAILED.value, RecipientState.ERROR.value),
-            )
-            c.execute(
-                "UPDATE reports SET state = ?, reason = '', next_attempt_at = '', updated_at = ? WHERE report_id = ?",
+                "UPDATE reports SET state = ?, reason = '', next_attempt_at = '', email = NULL, updated_at = ? "
+                "WHERE report_id = ?",
                 (target.value, utcnow(), report_id),
             )
             self._event(c, report_id, "report.retry", f"back to {target.value}")
+            self.db.notify(c, Channel.WORK)
             return True

@@ -58,13 +58,16 @@ class OperatorViews(StoreBase):
             for input_id, _ in rows:
                 c.execute("DELETE FROM input_errors WHERE input_id = ? AND released = 1", (input_id,))
                 # The sha256 stays: the same bytes arriving again are still recognised.
-                c.execute("UPDATE inputs SET data = x'' WHERE id = ? AND NOT EXISTS "
+                c.execute("UPDATE inputs SET data = ? WHERE id = ? AND NOT EXISTS "
                           "(SELECT 1 FROM reports WHERE input_id = ?) AND NOT EXISTS "
-                          "(SELECT 1 FROM input_errors WHERE input_id = ?)", (input_id, input_id, input_id))
+                          "(SELECT 1 FROM input_errors WHERE input_id = ?)", (b"", input_id, input_id, input_id))
         return [source for _, source in rows]
 
     def last_errors(self, limit: int = 10) -> list[tuple[str, str, str, str]]:
+        """The latest problems still standing: a wait or quarantine of a report that has since gone on is
+        history (``connector show`` keeps it), a recipient's failure stays (that doctor still lacks the report)."""
         return [(r["at"], r["report_id"], r["event"], r["detail"]) for r in self.db.query(
-            "SELECT at, report_id, event, detail FROM events WHERE event IN "
-            "('report.quarantined', 'report.waiting', 'recipient.failed', 'recipient.error', 'recipient.refused') "
-            "ORDER BY id DESC LIMIT ?", (limit,))]
+            "SELECT e.at, e.report_id, e.event, e.detail FROM events e JOIN reports r ON r.report_id = e.report_id "
+            "WHERE e.event IN ('recipient.failed', 'recipient.error', 'recipient.refused') "
+            "OR (e.event = 'report.waiting' AND r.state = ?) OR (e.event = 'report.quarantined' AND r.state = ?) "
+            "ORDER BY e.id DESC LIMIT ?", (ReportState.WAITING.value, ReportState.QUARANTINED.value, limit))]

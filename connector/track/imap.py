@@ -44,20 +44,22 @@ _FETCH_UID = re.compile(rb"UID (\d+)")
 _FETCH_SIZE = re.compile(rb"RFC822\.SIZE (\d+)")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImapSettings:
+    """The lab mailbox; built from the ``imap:`` section by ``connector.config.settings`` (defaults live there)."""
+
     host: str
-    port: int = 143
-    tls: TlsSettings | None = field(default=None, kw_only=True)  # the context is built from it by the caller
-    username: str = ""
-    password: str = field(default="", repr=False)
-    sasl_external: bool = False  # AUTHENTICATE EXTERNAL with the client certificate instead of LOGIN
-    mailbox: str = "INBOX"
-    done_folder: str = "Traites"  # ASCII, as in the configuration: no modified UTF-7 name to get wrong
-    unknown_folder: str = "Inconnus"  # mail that is no ack we understand: for a person to read
-    starttls: bool = True  # False: implicit TLS (IMAPS, port 993)
-    timeout: float = 30.0
-    server_hostname: str = ""  # name checked in the server certificate ("" → host)
+    port: int
+    tls: TlsSettings  # the context is built from it by the caller
+    username: str
+    password: str = field(repr=False)
+    sasl_external: bool  # AUTHENTICATE EXTERNAL with the client certificate instead of LOGIN
+    mailbox: str
+    done_folder: str  # ASCII, as in the configuration: no modified UTF-7 name to get wrong
+    unknown_folder: str  # mail that is no ack we understand: for a person to read
+    starttls: bool  # False: implicit TLS (IMAPS, port 993)
+    timeout: float
+    server_hostname: str = ""  # name checked in the server certificate ("" → host); no configuration key
 
 
 class AckMailbox:

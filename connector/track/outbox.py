@@ -6,8 +6,6 @@ it and retries later (at-least-once: the SIL may see a ZAM twice and dedups on M
 
 from __future__ import annotations
 
-import contextlib
-import os
 import socket
 import ssl
 import time
@@ -16,6 +14,7 @@ from pathlib import Path
 from typing import Protocol
 
 from connector.errors import ConfigError, PermanentError, TransientError
+from connector.files import write_private
 
 __all__ = ["MAX_ACK_BYTES", "FolderOutbox", "MllpOutbox", "SilOutbox"]
 
@@ -31,34 +30,25 @@ class SilOutbox(Protocol):
         """Hand one ZAM to the SIL durably; ``name`` is unique per ZAM (e.g. our MSH-10)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FolderOutbox:
-    """Write each ZAM as ``<name>.hl7``: temp file, fsync, rename, fsync the directory; mode 0600."""
+    """Write each ZAM as ``<name>.hl7``: temp file, fsync, rename, fsync the directory.
+
+    The SIL reads the folder under its own account: a ZAM gets ``mode`` (0640 by default, from
+    ``sil.zam_file_mode``) and the folder's group, so the SIL reads it through that group and nobody else can.
+    """
 
     directory: Path
+    mode: int
     suffix: str = ".hl7"
 
     def deliver(self, message: bytes, *, name: str) -> None:
         if not name or "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
             raise ConfigError("ZAM file name: expected a plain name without '/' or a leading dot", key=name)
-        final = self.directory / f"{name}{self.suffix}"
-        tmp = self.directory / f".{name}{self.suffix}.tmp"  # dot name: the SIL skips it until the rename
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-            try:
-                os.write(fd, message)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-            dir_fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            group = self.directory.stat().st_gid
+            write_private(self.directory / f"{name}{self.suffix}", message, mode=self.mode, gid=group)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
             raise TransientError(f"ZAM {name}: writing to {self.directory} failed ({exc.strerror})") from None
 
 

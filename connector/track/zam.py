@@ -14,6 +14,7 @@ used as the reader in a ZAM: the SIL only knows professionals).
 from __future__ import annotations
 
 from hl7apy.core import Segment
+from hl7apy.exceptions import HL7apyException
 
 from connector.model import MessageHeader, Recipient
 from connector.states import RecipientState
@@ -92,8 +93,9 @@ def _msh(kind: str, original: MessageHeader, sender_app: str, sender_facility: s
     msh.msh_2 = _ENCODING
     msh.msh_3 = _esc(sender_app)
     msh.msh_4 = _esc(sender_facility)
-    msh.msh_5 = _esc(original.sending_application)  # the SIL that sent the ORU
-    msh.msh_6 = _esc(original.sending_facility)
+    # The SIL that sent the ORU, echoed as the composites it sent (HD: namespace^OID^ISO), as our ACK does.
+    _put_composite(msh, "msh_5", original.sending_application)
+    _put_composite(msh, "msh_6", original.sending_facility)
     msh.msh_7 = _esc(when)
     msh.msh_9 = f"ZAM^{kind}^ZAM_Z01"
     msh.msh_10 = _esc(control_id)
@@ -115,6 +117,15 @@ def _obx(set_id: int, value_type: str, code: str, sub_id: str, value: str) -> Se
     obx.obx_5 = value
     obx.obx_11 = "F"
     return obx
+
+
+def _put_composite(segment: Segment, name: str, er7: str) -> None:
+    """Set a field to a composite read from the SIL's message; if hl7apy refuses its structure, send it as text."""
+    value = er7.replace("\r", " ").replace("\n", " ")
+    try:
+        setattr(segment, name, value)
+    except HL7apyException:
+        setattr(segment, name, _esc(value))
 
 
 def _esc(text: str) -> str:

@@ -5,24 +5,22 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
-ROOT = Path(__file__).resolve().parents[2]
-CORPUS = ROOT / "tests" / "data" / "oru"
+from tests.support.paths import DATA
+from tests.support.service import cli
+
+CORPUS = DATA / "oru"
+BUILD_TIMEOUT_SECONDS = 300.0  # the demo and the corpus build do all the work a report needs, many times
 
 
-def connector(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop("CONNECTOR_CONFIG", None)
-    return subprocess.run([sys.executable, "-m", "connector", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, env=env, timeout=timeout)
+def connector(*args: str) -> subprocess.CompletedProcess[str]:
+    return cli(*args, timeout=BUILD_TIMEOUT_SECONDS)
 
 
 def test_demo_sends_every_sample_and_prints_no_patient_data() -> None:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.ledger.faults import free_port
 from tests.ledger.maildir import index
 from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
-from tests.ledger.process import KillableService, write_config
-from tests.ledger.sil import SilSender, ack_code, drop_file, paced
+from tests.ledger.sil import SilSender, ack_code, paced
+from tests.support.ports import free_port
+from tests.support.service import ServiceProcess, write_site
 
 pytestmark = pytest.mark.simulator
 
@@ -49,8 +49,7 @@ FEED_PAUSE_SECONDS = (0.5, 3.0)  # between two bursts from one channel: spreads 
 FEED_TIMEOUT_SECONDS = 120.0
 DRAIN_TIMEOUT_SECONDS = 120.0  # after the last kill: retries (first 1 s, max 4 s) + Postfix + IMAP poll
 DONE = ("delivered", "read")
-
-
+STOP_TIMEOUT_SECONDS = 15.0  # SIGTERM at the end, with a backlog of retries and IMAP polls in flight
 
 
 def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +58,8 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
     entries = ledger(uuid.uuid4().hex[:8], REPORTS)
     by_report = {e.report_id: e for e in entries}
     mllp_port = free_port()
-    service = KillableService(tmp_path, write_config(tmp_path, sim, mllp_port=mllp_port))
+    site = write_site(tmp_path, sim, mllp_port=mllp_port, metrics=False, retry_first_seconds=1.0,
+                      retry_max_seconds=4.0)
     sil = SilSender("127.0.0.1", mllp_port)
     stop = threading.Event()
     file_rng, mllp_rng = random.Random(SEED + 1), random.Random(SEED + 2)
@@ -73,58 +73,56 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
         if int(entry.control_id[-4:]) % REPLAY_EVERY == 1:
             sil.replay(entry.control_id, entry.data, ack, stop)
 
-    service.start()
-    service.wait_started()
-    feeders = [
-        paced([e for e in entries if e.channel == "file"], lambda e: drop_file(tmp_path / "drop", e),  # type: ignore[arg-type]
-              pause=pause(file_rng), stop=stop),
-        paced([e for e in entries if e.channel == "mllp"], send,
-              pause=pause(mllp_rng), stop=stop),
-    ]
-    started = time.monotonic()
-    try:
-        for _ in range(KILLS):
-            if rng.random() < TARGETED_SHARE:
-                service.wait_for_work(TARGET_WAIT_SECONDS)
-                time.sleep(rng.uniform(0, 0.3))
-            else:
-                time.sleep(rng.uniform(*UPTIME_SECONDS))
-            service.kill()
-            time.sleep(rng.uniform(*DOWN_SECONDS))  # the SIL meets a closed port meanwhile
-            service.start()
-            if rng.random() >= EARLY_KILL_SHARE:
-                service.wait_started()
-        kill_phase = time.monotonic() - started
-        for feeder in feeders:
-            feeder.join(FEED_TIMEOUT_SECONDS)
-        assert not any(f.is_alive() for f in feeders), "the SIL could not hand over every input"
-        service.wait_started()
-        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            states = dict(service.query("SELECT report_id, state FROM reports"))
-            if len(states) >= REPORTS and all(s in DONE for s in states.values()):
-                break
-            time.sleep(1.0)
-        drained = time.monotonic() - started - kill_phase
-    finally:
-        stop.set()
-        sil.close()
-        if service.proc is not None and service.proc.poll() is None:
-            service.terminate()
+    with ServiceProcess(site) as service:
+        service.start()
+        feeders = [
+            paced([e for e in entries if e.channel == "file"], lambda e: site.drop_file(e.file_name, e.data),  # type: ignore[attr-defined]
+                  pause=pause(file_rng), stop=stop),
+            paced([e for e in entries if e.channel == "mllp"], send,
+                  pause=pause(mllp_rng), stop=stop),
+        ]
+        started = time.monotonic()
+        try:
+            for _ in range(KILLS):
+                if rng.random() < TARGETED_SHARE:
+                    service.wait_for_work(TARGET_WAIT_SECONDS)
+                    time.sleep(rng.uniform(0, 0.3))
+                else:
+                    time.sleep(rng.uniform(*UPTIME_SECONDS))
+                service.kill()
+                time.sleep(rng.uniform(*DOWN_SECONDS))  # the SIL meets a closed port meanwhile
+                service.start(wait=rng.random() >= EARLY_KILL_SHARE)
+            kill_phase = time.monotonic() - started
+            for feeder in feeders:
+                feeder.join(FEED_TIMEOUT_SECONDS)
+            assert not any(f.is_alive() for f in feeders), "the SIL could not hand over every input"
+            service.wait_started()
+            deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+            while time.monotonic() < deadline:
+                states = site.reports()
+                if len(states) >= REPORTS and all(s in DONE for s in states.values()):
+                    break
+                time.sleep(1.0)
+            drained = time.monotonic() - started - kill_phase
+        finally:
+            stop.set()
+            sil.close()
+            if service.proc is not None and service.proc.poll() is None:
+                service.stop(STOP_TIMEOUT_SECONDS)
 
     # ---- the ledger, from the recipients' Maildirs
     wanted = set(by_report)
     boxes = {who: index(sim.read_maildir(who), wanted) for who in (PRESCRIBER, COPY_TO)}
-    stored_ids = dict(service.query("SELECT report_id, message_id FROM reports"))
-    states = dict(service.query("SELECT report_id, state FROM reports"))
+    stored_ids = dict(site.query("SELECT report_id, message_id FROM reports"))
+    states = site.reports()
     lost = [(rid, who) for rid, e in by_report.items() for who in e.recipients if not boxes[who].get(rid)]
     unexpected = [(rid, who) for who, box in boxes.items() for rid in box if who not in by_report[rid].recipients]
     duplicated = sum(len(ids) - 1 for box in boxes.values() for ids in box.values())
     new_identity = [rid for box in boxes.values() for rid, ids in box.items() if set(ids) != {stored_ids.get(rid)}]
     stuck = {rid: states.get(rid, "missing") for rid in by_report if states.get(rid) not in DONE}
-    inputs = service.query("SELECT count(*) FROM inputs")[0][0]
-    input_errors = service.query("SELECT input_id, message_index, reason FROM input_errors")
-    not_delivered = service.query("SELECT report_id, address, state FROM recipients WHERE state != 'delivered'"
+    inputs = site.query("SELECT count(*) FROM inputs")[0][0]
+    input_errors = site.query("SELECT input_id, message_index, reason FROM input_errors")
+    not_delivered = site.query("SELECT report_id, address, state FROM recipients WHERE state != 'delivered'"
                                   " AND state NOT IN ('displayed', 'processed')")
 
     mllp = [e for e in entries if e.channel == "mllp"]
@@ -148,8 +146,8 @@ def test_ledger_survives_sigkill(operator_sim, tmp_path: Path) -> None:  # type:
     assert not not_delivered, f"recipients not delivered: {not_delivered[:5]}"
     assert inputs == REPORTS, f"{inputs} inputs stored for {REPORTS} sent: intake dedup failed"
     assert not input_errors, f"inputs refused: {input_errors[:3]}"
-    assert not list((tmp_path / "drop").glob("*.hl7")), "files left in the drop folder"
-    assert not list((tmp_path / "quarantine").iterdir()), "files quarantined"
+    assert not list(site.drop.glob("*.hl7")), "files left in the drop folder"
+    assert not list(site.quarantine.iterdir()), "files quarantined"
     assert not bad_acks, f"MLLP messages without exactly one accepting ACK: {dict(list(bad_acks.items())[:5])}"
     assert not wrong_msa2, f"ACKs not answering their message (MSA-2): {wrong_msa2[:5]}"
     assert sil.replayed and not replay_differs, f"a resend did not get the stored ACK: {replay_differs[:5]}"

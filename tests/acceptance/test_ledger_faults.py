@@ -16,25 +16,23 @@ duplicate has the stored Message-ID, nothing stuck. Tunable: LEDGER_SEED, LEDGER
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import random
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.ledger.faults import free_port
 from tests.ledger.maildir import index
 from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
-from tests.ledger.process import KillableService, write_config
-from tests.ledger.sil import SilSender, drop_file, paced
+from tests.ledger.sil import SilSender, paced
+from tests.support.ports import free_port
+from tests.support.proxy import FORWARD, TcpProxy, Verdict
+from tests.support.service import ServiceProcess, write_site
 
 pytestmark = pytest.mark.simulator
 
@@ -59,116 +57,43 @@ FEED_PAUSE_SECONDS = (0.5, 2.0)
 FEED_TIMEOUT_SECONDS = 60.0
 DRAIN_TIMEOUT_SECONDS = 90.0  # retries back off to 4 s; Postfix delivery + DSN + IMAP poll
 DONE = ("delivered", "read")
+STOP_TIMEOUT_SECONDS = 15.0  # SIGTERM at the end, with a backlog of retries and IMAP polls in flight
 NOTHING_PENDING = "no recipient left to send to"  # Pipeline.send's quarantine reason (the known defect)
 
 
 @dataclass
-class FaultyProxy:
-    """TCP proxy service → simulator submission port, injecting seeded faults, on its own event loop."""
+class SeededFaults:
+    """The proxy's fault policy (tests/support/proxy.py FaultPolicy): seeded draws, counted by kind."""
 
-    upstream: tuple[str, int]
     seed: int
-    port: int = field(default_factory=free_port)
     faults: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)  # used on the proxy's loop thread only
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
-        self._closing = False
 
-    def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._listen(), self._loop).result(10)
-        self._refuser = asyncio.run_coroutine_threadsafe(self._refuse_now_and_then(), self._loop)
+    def reply(self, client_bytes: int) -> Verdict:
+        draw = self._rng.random()
+        if client_bytes >= BODY_BYTES:  # the reply to the end of DATA
+            self.faults["data-replies"] += 1
+            if draw < DROP_AFTER_DATA:
+                self.faults["drop-after-data"] += 1
+                return Verdict(cut=True)
+            if draw < DROP_AFTER_DATA + DELAY_AFTER_DATA:
+                self.faults["delay-after-data"] += 1
+                return Verdict(delay=DELAY_SECONDS)
+        elif draw < DELAY_OTHER:
+            self.faults["delay-other"] += 1
+            return Verdict(delay=DELAY_SECONDS)
+        return FORWARD
 
-    def stop(self) -> None:
-        self._closing = True
-        self._refuser.cancel()
-        asyncio.run_coroutine_threadsafe(self._unlisten(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-    async def _listen(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
-
-    async def _unlisten(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-
-    async def _refuse_now_and_then(self) -> None:
-        while not self._closing:
-            await asyncio.sleep(self._rng.uniform(*REFUSE_GAP_SECONDS))
-            await self._unlisten()  # connection refused; sessions already open go on
-            self.faults["refuse-period"] += 1
-            await asyncio.sleep(self._rng.uniform(*REFUSE_SECONDS))
-            if not self._closing:
-                await self._listen()
-
-    async def _handle(self, c_reader: asyncio.StreamReader, c_writer: asyncio.StreamWriter) -> None:
-        self.faults["connections"] += 1
-        try:
-            u_reader, u_writer = await asyncio.open_connection(*self.upstream)
-        except OSError:
-            c_writer.transport.abort()
-            return
-        burst = [0]  # client bytes since the server last spoke
-
-        def cut() -> None:
-            c_writer.transport.abort()
-            u_writer.transport.abort()
-
-        async def client_to_server() -> None:
-            with contextlib.suppress(OSError):
-                while chunk := await c_reader.read(65536):
-                    burst[0] += len(chunk)
-                    u_writer.write(chunk)
-                    await u_writer.drain()
-
-        async def server_to_client() -> None:
-            with contextlib.suppress(OSError):
-                await forward_replies()
-
-        async def forward_replies() -> None:
-            while chunk := await u_reader.read(65536):
-                end_of_data = burst[0] >= BODY_BYTES
-                burst[0] = 0
-                draw = self._rng.random()
-                if end_of_data:
-                    self.faults["data-replies"] += 1
-                    if draw < DROP_AFTER_DATA:
-                        self.faults["drop-after-data"] += 1
-                        return cut()
-                    if draw < DROP_AFTER_DATA + DELAY_AFTER_DATA:
-                        self.faults["delay-after-data"] += 1
-                        await asyncio.sleep(DELAY_SECONDS)
-                elif draw < DELAY_OTHER:
-                    self.faults["delay-other"] += 1
-                    await asyncio.sleep(DELAY_SECONDS)
-                c_writer.write(chunk)
-                await c_writer.drain()
-
-        tasks = [asyncio.ensure_future(client_to_server()), asyncio.ensure_future(server_to_client())]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            cut()
+    def closed_periods(self) -> Iterator[tuple[float, float]]:
+        while True:
+            yield self._rng.uniform(*REFUSE_GAP_SECONDS), self._rng.uniform(*REFUSE_SECONDS)
 
 
 def _send(sil: SilSender, entry: object, stop: threading.Event) -> None:
     assert isinstance(entry, LedgerEntry)
     sil.send_until_accepted(entry.control_id, entry.data, stop)
-
-
-def _config_via(proxy: FaultyProxy, config: Path) -> None:
-    """The service submits through the proxy, with a short SMTP timeout (the TLS name is still 127.0.0.1)."""
-    doc = yaml.safe_load(config.read_text(encoding="utf-8"))
-    doc["smtp"].update(port=proxy.port, timeout=SMTP_TIMEOUT_SECONDS)
-    config.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 @dataclass
@@ -190,59 +115,57 @@ def faulty_run(operator_sim, tmp_path_factory: pytest.TempPathFactory) -> Outcom
     entries = ledger(uuid.uuid4().hex[:8], REPORTS)
     by_report = {e.report_id: e for e in entries}
     mllp_port = free_port()
-    proxy = FaultyProxy((sim.smtp_host, sim.submission_port), SEED + 3)
-    config = write_config(base, sim, mllp_port=mllp_port)
-    _config_via(proxy, config)
-    service = KillableService(base, config)
+    policy = SeededFaults(SEED + 3)
+    proxy = TcpProxy((sim.smtp_host, sim.submission_port), policy=policy)
+    # The service submits through the proxy (the TLS name is still 127.0.0.1), with a short SMTP timeout.
+    site = write_site(base, sim, smtp_port=proxy.port, smtp_timeout=SMTP_TIMEOUT_SECONDS, mllp_port=mllp_port,
+                      metrics=False, retry_first_seconds=1.0, retry_max_seconds=4.0)
     sil = SilSender("127.0.0.1", mllp_port)
     stop = threading.Event()
 
     def pause() -> float:
         return 0.01 if feed_rng.random() < BURST_SHARE else feed_rng.uniform(*FEED_PAUSE_SECONDS)
 
-    proxy.start()
-    service.start()
-    service.wait_started()
-    feeders = [
-        paced([e for e in entries if e.channel == "file"], lambda e: drop_file(base / "drop", e),  # type: ignore[arg-type]
-              pause=pause, stop=stop),
-        paced([e for e in entries if e.channel == "mllp"],
-              lambda e: _send(sil, e, stop), pause=pause, stop=stop),
-    ]
-    started = time.monotonic()
-    try:
-        for _ in range(KILLS):
-            if rng.random() < TARGETED_SHARE:
-                service.wait_for_work(4.0)
-                time.sleep(rng.uniform(0, 0.3))
-            else:
-                time.sleep(rng.uniform(*UPTIME_SECONDS))
-            service.kill()
-            time.sleep(rng.uniform(*DOWN_SECONDS))
-            service.start()
-            service.wait_started()
-        for feeder in feeders:
-            feeder.join(FEED_TIMEOUT_SECONDS)
-        assert not any(f.is_alive() for f in feeders), "the SIL could not hand over every input"
-        deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-        while time.monotonic() < deadline:
-            states = dict(service.query("SELECT report_id, state FROM reports"))
-            if len(states) >= REPORTS and all(s in DONE or s == "quarantined" for s in states.values()):
-                break
-            time.sleep(1.0)
-        elapsed = time.monotonic() - started
-    finally:
-        stop.set()
-        sil.close()
-        if service.proc is not None and service.proc.poll() is None:
-            service.terminate()
-        proxy.stop()
+    with proxy, ServiceProcess(site) as service:
+        service.start()
+        feeders = [
+            paced([e for e in entries if e.channel == "file"], lambda e: site.drop_file(e.file_name, e.data),  # type: ignore[attr-defined]
+                  pause=pause, stop=stop),
+            paced([e for e in entries if e.channel == "mllp"],
+                  lambda e: _send(sil, e, stop), pause=pause, stop=stop),
+        ]
+        started = time.monotonic()
+        try:
+            for _ in range(KILLS):
+                if rng.random() < TARGETED_SHARE:
+                    service.wait_for_work(4.0)
+                    time.sleep(rng.uniform(0, 0.3))
+                else:
+                    time.sleep(rng.uniform(*UPTIME_SECONDS))
+                service.kill()
+                time.sleep(rng.uniform(*DOWN_SECONDS))
+                service.start()
+            for feeder in feeders:
+                feeder.join(FEED_TIMEOUT_SECONDS)
+            assert not any(f.is_alive() for f in feeders), "the SIL could not hand over every input"
+            deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
+            while time.monotonic() < deadline:
+                states = site.reports()
+                if len(states) >= REPORTS and all(s in DONE or s == "quarantined" for s in states.values()):
+                    break
+                time.sleep(1.0)
+            elapsed = time.monotonic() - started
+        finally:
+            stop.set()
+            sil.close()
+            if service.proc is not None and service.proc.poll() is None:
+                service.stop(STOP_TIMEOUT_SECONDS)
 
     boxes = {who: index(sim.read_maildir(who), set(by_report)) for who in (PRESCRIBER, COPY_TO)}
-    stored_ids = dict(service.query("SELECT report_id, message_id FROM reports"))
-    rows = {r[0]: (r[1], r[2]) for r in service.query("SELECT report_id, state, reason FROM reports")}
+    stored_ids = dict(site.query("SELECT report_id, message_id FROM reports"))
+    rows = {r[0]: (r[1], r[2]) for r in site.query("SELECT report_id, state, reason FROM reports")}
     recipient_states: dict[str, set[str]] = {}
-    for rid, state in service.query("SELECT report_id, state FROM recipients"):
+    for rid, state in site.query("SELECT report_id, state FROM recipients"):
         recipient_states.setdefault(rid, set()).add(state)
     stuck = {rid: rows.get(rid, ("missing", "")) for rid in by_report if rows.get(rid, ("",))[0] not in DONE}
     outcome = Outcome(
@@ -255,11 +178,11 @@ def faulty_run(operator_sim, tmp_path_factory: pytest.TempPathFactory) -> Outcom
             rid for rid, (state, reason) in stuck.items()
             if state == "quarantined" and reason.startswith(NOTHING_PENDING) and recipient_states.get(rid)
             and recipient_states[rid] <= {"delivered", "displayed", "processed"}],
-        inputs=service.query("SELECT count(*) FROM inputs")[0][0],
-        faults=proxy.faults,
+        inputs=site.query("SELECT count(*) FROM inputs")[0][0],
+        faults=policy.faults + proxy.stats,
     )
     print(f"\nledger with SMTP faults: {REPORTS} reports, {service.runs - 1} SIGKILLs (seed {SEED}) in {elapsed:.0f}s")
-    print("proxy faults:", dict(proxy.faults))
+    print("proxy faults:", dict(policy.faults + proxy.stats))
     print("killed with work in:", dict(service.kill_backlog))
     print(f"lost / duplicated / stuck = {len(outcome.lost)} / {outcome.duplicated} / {len(outcome.stuck)}")
     for rid, (state, reason) in list(outcome.stuck.items())[:5]:
@@ -271,7 +194,7 @@ def test_the_faults_happened(faulty_run: Outcome) -> None:
     """Otherwise the other tests prove nothing: the proxy saw each message's end of DATA and misbehaved."""
     f = faulty_run.faults
     assert f["data-replies"] >= REPORTS, f"the proxy recognised only {f['data-replies']} ends of DATA: {dict(f)}"
-    assert f["drop-after-data"] and f["delay-after-data"] and f["refuse-period"], dict(f)
+    assert f["drop-after-data"] and f["delay-after-data"] and f["closed-periods"], dict(f)
 
 
 def test_no_report_lost_and_duplicates_keep_their_message_id(faulty_run: Outcome) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import Service, Site, cli, wait_for, write_site
+from tests.support.paths import E2E
+from tests.support.service import ServiceProcess, Site, cli, wait_for, write_site
 
 # The service looks at the mapping files every 5 s (connector.service.RELOAD_INTERVAL_SECONDS).
 RELOAD_TIMEOUT_SECONDS = 15.0
@@ -27,7 +28,7 @@ def break_unit(path: Path) -> int:
 
 @pytest.mark.parametrize("breakage", ["ucum_trap", "invalid_yaml"])
 def test_broken_mapping_is_refused_with_file_line_and_the_service_keeps_running(
-        tmp_path: Path, service_factory: Callable[[Site], Service], breakage: str) -> None:
+        tmp_path: Path, service_factory: Callable[[Site], ServiceProcess], breakage: str) -> None:
     site = write_site(tmp_path, None)
     service = service_factory(site)
     target = site.mappings / "hematologie.yaml"
@@ -47,8 +48,7 @@ def test_broken_mapping_is_refused_with_file_line_and_the_service_keeps_running(
     assert not service.has_event("mappings.reloaded")
 
     # The last good mappings still build reports (no SMTP here: built, then waiting for a server).
-    site.drop_file("report.hl7", (Path(__file__).resolve().parents[1] / "data" / "e2e" /
-                                  "three_recipients.hl7").read_bytes())
+    site.drop_file("report.hl7", (E2E / "three_recipients.hl7").read_bytes())
     wait_for(lambda: site.query("SELECT 1 FROM reports WHERE message_id IS NOT NULL"), timeout=15,
              what="the report built with the last good mappings")
 

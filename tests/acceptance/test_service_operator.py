@@ -10,18 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import (
-    E2E,
-    Forwarder,
-    OperatorSim,
-    Service,
-    Site,
-    cli_json,
-    free_port,
-    http_get,
-    wait_for,
-    write_site,
-)
+from tests.simulator.plugin import OperatorSim
+from tests.support.paths import E2E
+from tests.support.ports import free_port
+from tests.support.proxy import TcpProxy
+from tests.support.service import ServiceProcess, Site, cli_json, http_get, wait_for, write_site
 
 pytestmark = pytest.mark.simulator
 
@@ -39,7 +32,7 @@ def only_report(site: Site) -> str:
 
 
 def test_drop_to_delivered_with_status_show_metrics_and_health(
-        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], Service]) -> None:
+        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
     site = write_site(tmp_path, operator_sim)
     service = service_factory(site)
     site.drop_file("report.hl7", unique_oru("ACC"))
@@ -68,8 +61,8 @@ def test_drop_to_delivered_with_status_show_metrics_and_health(
 
 
 def test_unreachable_smtp_waits_with_a_reason_then_retry_delivers(
-        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], Service]) -> None:
-    port = free_port()  # nothing listens here until the forwarder opens it
+        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
+    port = free_port()  # nothing listens here until the proxy opens it
     site = write_site(tmp_path, operator_sim, smtp_port=port, imap=True, retry_first_seconds=600)
     service = service_factory(site)
     site.drop_file("report.hl7", unique_oru("RTY"))
@@ -90,19 +83,15 @@ def test_unreachable_smtp_waits_with_a_reason_then_retry_delivers(
     service = service_factory(site)
     assert site.reports()[report_id] == "waiting"
 
-    forwarder = Forwarder(port, (operator_sim.smtp_host, operator_sim.submission_port))
-    forwarder.start()
-    try:
+    with TcpProxy((operator_sim.smtp_host, operator_sim.submission_port), port=port):
         # The next attempt is 10 minutes away: only `connector retry` brings it forward.
         assert cli_json("retry", report_id, "--config", site.config) == {"retried": [report_id]}
         wait_for(lambda: site.reports()[report_id] in ("delivered", "read"), timeout=FLOW_TIMEOUT_SECONDS,
                  what=f"{report_id} delivered after retry (now {site.reports()[report_id]})")
-    finally:
-        forwarder.close()
     assert service.stop() == 0
 
 
-def test_sigterm_while_idle_stops_cleanly(tmp_path: Path, service_factory: Callable[[Site], Service]) -> None:
+def test_sigterm_while_idle_stops_cleanly(tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
     site = write_site(tmp_path, None)
     service = service_factory(site)
 

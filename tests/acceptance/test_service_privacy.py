@@ -12,30 +12,18 @@ from __future__ import annotations
 
 import json
 import re
-import smtplib
-import socket
 import uuid
 from collections.abc import Callable
-from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.conftest import (
-    E2E,
-    OperatorSim,
-    Service,
-    Site,
-    cli,
-    free_port,
-    http_get,
-    wait_for,
-    write_site,
-)
+from tests.simulator.plugin import OperatorSim
+from tests.support.mail import inject, mdn
+from tests.support.mllp import exchange
+from tests.support.paths import E2E
+from tests.support.ports import free_port
+from tests.support.service import ServiceProcess, Site, cli, http_get, wait_for, write_site
 
 pytestmark = pytest.mark.simulator
 
@@ -60,39 +48,16 @@ def leaks(label: str, text: str | bytes) -> list[str]:
     return [f"{label}: {c}" for c in found]
 
 
-def mllp_exchange(port: int, message: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"\x0b" + message + b"\x1c\r")
-        reply = b""
-        while b"\x1c\r" not in reply:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
-    return reply.strip(b"\x0b\x1c\r")
-
-
 def ko_mdn(sim: OperatorSim, message_id: str) -> bytes:
     """A KO MDN as DPIs send them: the patient's name in the subject and the text, the 904 code."""
-    msg = MIMEMultipart("report", report_type="disposition-notification")
-    msg["From"] = PRESCRIBER
-    msg["To"] = sim.lab_mailbox
-    msg["Subject"] = Header(f"[KO Intégration système !][904] XDM/1.0/DDM+CR d'examens biologiques {FAMILY} "
-                            f"{GIVEN} 31/12/1901", "utf-8").encode()
-    msg["Message-ID"] = make_msgid(domain="hopital.test")
-    msg.attach(MIMEText(f"INS différent : {INS} {FAMILY} {GIVEN} né le {BIRTH}, Hb {VALUE}", "plain", "utf-8"))
-    fields = (f"Reporting-UA: dpi.hopital.test; DPI-X 4.2\r\nOriginal-Recipient: rfc822;{PRESCRIBER}\r\n"
-              f"Final-Recipient: rfc822; {PRESCRIBER}\r\nOriginal-Message-ID: {message_id}\r\n"
-              "Disposition: automatic-action/MDN-sent-automatically; processed/error\r\n"
-              f"Error: 904^L'INS {INS} de {FAMILY} ne correspond pas^applicationErrorCondition\r\n")
-    part = MIMEBase("message", "disposition-notification")
-    part.set_payload(fields)
-    msg.attach(part)
-    return msg.as_bytes()
+    return mdn(reader=PRESCRIBER, to=sim.lab_mailbox, original_message_id=message_id,
+               error=f"904^L'INS {INS} de {FAMILY} ne correspond pas^applicationErrorCondition",
+               subject=f"XDM/1.0/DDM+CR d'examens biologiques {FAMILY} {GIVEN} 31/12/1901",
+               text=f"INS différent : {INS} {FAMILY} {GIVEN} né le {BIRTH}, Hb {VALUE}")
 
 
 def test_no_canary_value_leaves_the_connector(
-        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], Service]) -> None:
+        operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
     sim = operator_sim
     mllp_port = free_port()
     site = write_site(tmp_path, sim, mllp_port=mllp_port)
@@ -107,7 +72,7 @@ def test_no_canary_value_leaves_the_connector(
     site.drop_file("canary.hl7", good)
     site.drop_file("canary_no_obr.hl7", no_obr)
     site.drop_file("canary_nm_text.hl7", nm_text)
-    acks = [mllp_exchange(mllp_port, unique(m, f"CANARY0{i}{tag}", "M")) for i, m in ((2, no_obr), (3, nm_text))]
+    acks = [exchange(mllp_port, unique(m, f"CANARY0{i}{tag}", "M")) for i, m in ((2, no_obr), (3, nm_text))]
     assert all(b"MSA|AR" in a or b"MSA|AE" in a for a in acks), acks
 
     # Out: delivered to two doctors, bounced for the unknown one; then a KO MDN full of markers comes back.
@@ -116,8 +81,7 @@ def test_no_canary_value_leaves_the_connector(
         "SELECT 1 FROM recipients WHERE report_id = ? AND state = 'accepted'", (report_id,)),
         timeout=FLOW_TIMEOUT_SECONDS, what="DSNs applied")
     message_id = site.query("SELECT message_id FROM reports WHERE report_id = ?", (report_id,))[0][0]
-    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=15) as smtp:
-        smtp.sendmail(PRESCRIBER, [sim.lab_mailbox], ko_mdn(sim, message_id))
+    inject(sim, ko_mdn(sim, message_id), sender=PRESCRIBER)
     wait_for(lambda: site.query("SELECT 1 FROM recipients WHERE report_id = ? AND state = 'error'", (report_id,)),
              timeout=FLOW_TIMEOUT_SECONDS, what="the KO MDN applied")
     wait_for(lambda: len(list(site.zam.glob("*.hl7"))) >= 4, timeout=FLOW_TIMEOUT_SECONDS,

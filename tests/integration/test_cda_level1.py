@@ -9,38 +9,22 @@ both, so ``SchematronValidator`` waives that single assert for nonXMLBody docume
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from connector.cda import SchematronValidator, default_kit_dir
+from connector.cda import SchematronValidator
 from connector.validation.schematron import LEVEL1_WAIVER, is_level1
 
 pytestmark = pytest.mark.schematron
-KIT = default_kit_dir()
 N1_EXAMPLE = "BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml"
 N1_TEMPLATE = b'<templateId root="1.3.6.1.4.1.19376.1.2.20"/>'
 XDLAB_TEMPLATE = b'<templateId root="1.3.6.1.4.1.19376.1.3.3"/>'
 
 
 @pytest.fixture(scope="module")
-def schematron(tmp_path_factory: pytest.TempPathFactory) -> SchematronValidator:
-    if KIT is None:
-        pytest.skip("ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF)")
-    work = Path(
-        os.environ.get(
-            "CONNECTOR_SCHEMATRON_CACHE",
-            tmp_path_factory.getbasetemp().parent / "cda-kit-cache",
-        )
-    )
-    return SchematronValidator(KIT, work_dir=work)
-
-
-@pytest.fixture(scope="module")
-def example() -> bytes:
-    assert KIT is not None
-    doc = (KIT / "ExemplesCDA" / N1_EXAMPLE).read_bytes()
+def example(ans_kit: Path) -> bytes:
+    doc = (ans_kit / "ExemplesCDA" / N1_EXAMPLE).read_bytes()
     assert N1_TEMPLATE in doc and XDLAB_TEMPLATE not in doc
     return doc
 
@@ -62,9 +46,9 @@ def test_adding_the_volet_templateid_breaks_strucmin(schematron: SchematronValid
         assert all("1.3.6.1.4.1.19376.1.2.20" in f.text for f in failures)
 
 
-def test_waiver_applies_to_level1_only(schematron: SchematronValidator, example: bytes) -> None:
+def test_waiver_applies_to_level1_only(schematron: SchematronValidator, example: bytes, ans_kit: Path) -> None:
     assert schematron.failures(example) == []
-    tsh = (KIT / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()  # type: ignore[operator]
+    tsh = (ans_kit / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
     assert not is_level1(tsh) and is_level1(example)
     structured = tsh.replace(XDLAB_TEMPLATE, b"", 1)
     assert any(LEVEL1_WAIVER[2] in f.text for f in schematron.failures(structured))

@@ -6,7 +6,6 @@ Compiling the schematrons takes ≈12 s: one validator per session (``schematron
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pytest
@@ -15,44 +14,18 @@ from connector.cda import (
     SchematronValidator,
     XsdValidator,
     build_document,
-    default_kit_dir,
     validate_files,
 )
-from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.errors import CdaBuildError
-from connector.validation.xsd import XSD_RELATIVE
+from tests.support.paths import DATA
+from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
+from tests.support.settings import MAPPING, PARSE
 
 pytestmark = pytest.mark.schematron
-REPO = Path(__file__).resolve().parents[2]
-KIT = default_kit_dir()
-SKIP = "ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF)"
-EXAMPLES = sorted((KIT / "ExemplesCDA").glob("BIO-CR-BIO_2024.01_*.xml")) if KIT else []
 
 
-@pytest.fixture(scope="session")
-def kit() -> Path:
-    if KIT is None:
-        pytest.skip(SKIP)
-    return KIT
-
-
-@pytest.fixture(scope="session")
-def schematron(
-    kit: Path, tmp_path_factory: pytest.TempPathFactory
-) -> SchematronValidator:
-    # Shared cache outside the per-run tmp dir so a second run of the suite reuses the compiled .xsl.
-    work = Path(
-        os.environ.get(
-            "CONNECTOR_SCHEMATRON_CACHE",
-            tmp_path_factory.getbasetemp().parent / "cda-kit-cache",
-        )
-    )
-    return SchematronValidator(kit, work_dir=work)
-
-
-@pytest.fixture(scope="session")
-def xsd(kit: Path) -> XsdValidator:
-    return XsdValidator(kit / XSD_RELATIVE)
+def examples(kit: Path) -> list[Path]:
+    return sorted((kit / "ExemplesCDA").glob("BIO-CR-BIO_2024.01_*.xml"))
 
 
 def check(doc: bytes, xsd: XsdValidator, schematron: SchematronValidator) -> list[str]:
@@ -60,11 +33,11 @@ def check(doc: bytes, xsd: XsdValidator, schematron: SchematronValidator) -> lis
 
 
 def test_all_2024_examples_pass(
-    kit: Path, xsd: XsdValidator, schematron: SchematronValidator
+    ans_kit: Path, cda_validator: XsdValidator, schematron: SchematronValidator
 ) -> None:
-    assert len(EXAMPLES) == 11
-    for path in EXAMPLES:
-        assert check(path.read_bytes(), xsd, schematron) == [], path.name
+    assert len(examples(ans_kit)) == 11
+    for path in examples(ans_kit):
+        assert check(path.read_bytes(), cda_validator, schematron) == [], path.name
 
 
 TSH_MUTATIONS = {
@@ -81,18 +54,18 @@ TSH_MUTATIONS = {
 
 @pytest.mark.parametrize("name", sorted(TSH_MUTATIONS))
 def test_tsh_mutations_fail(
-    name: str, kit: Path, xsd: XsdValidator, schematron: SchematronValidator
+    name: str, ans_kit: Path, cda_validator: XsdValidator, schematron: SchematronValidator
 ) -> None:
-    doc = (kit / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
+    doc = (ans_kit / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
     old, new = TSH_MUTATIONS[name]
     assert old in doc
-    assert check(doc.replace(old, new, 1), xsd, schematron) != []
+    assert check(doc.replace(old, new, 1), cda_validator, schematron) != []
 
 
 def test_tsh_without_pdf_section_fails(
-    kit: Path, schematron: SchematronValidator
+    ans_kit: Path, schematron: SchematronValidator
 ) -> None:
-    doc = (kit / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
+    doc = (ans_kit / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
     start = doc.index(b'<templateId root="1.2.250.1.213.1.1.2.243"/>')
     start = doc.rindex(b"<component>", 0, start)
     end = doc.index(b"</component>", doc.index(b"</section>", start)) + len(
@@ -107,7 +80,7 @@ def test_tsh_without_pdf_section_fails(
     ids=["full", "unqualified", "preliminary", "twenty-results"],
 )
 def test_built_documents_pass(
-    variant: dict, xsd: XsdValidator, schematron: SchematronValidator
+    variant: dict, cda_validator: XsdValidator, schematron: SchematronValidator
 ) -> None:
     doc = build_document(
         sample_mapped_report(**variant),
@@ -115,32 +88,32 @@ def test_built_documents_pass(
         ids=sample_ids(),
         pdf=tiny_pdf(),
     )
-    assert check(doc, xsd, schematron) == []
+    assert check(doc, cda_validator, schematron) == []
 
 
-def test_replacement_passes(xsd: XsdValidator, schematron: SchematronValidator) -> None:
+def test_replacement_passes(cda_validator: XsdValidator, schematron: SchematronValidator) -> None:
     ids = sample_ids(2, ("1.2.250.1.999.1.1", "DOC1"))
     doc = build_document(
         sample_mapped_report(), lab=sample_lab(), ids=ids, pdf=tiny_pdf()
     )
-    assert check(doc, xsd, schematron) == []
+    assert check(doc, cda_validator, schematron) == []
 
 
 def test_level1_passes_all_six(
-    xsd: XsdValidator, schematron: SchematronValidator
+    cda_validator: XsdValidator, schematron: SchematronValidator
 ) -> None:
     """Level 1 passes XSD + six schematrons, the StrucMin/volet contradiction waived (test_cda_level1.py)."""
     mapped = dataclasses.replace(sample_mapped_report(), results=())
     doc = build_document(mapped, lab=sample_lab(), ids=sample_ids(), pdf=tiny_pdf())
-    assert check(doc, xsd, schematron) == []
+    assert check(doc, cda_validator, schematron) == []
 
 
 def test_validate_files_reports(
-    kit: Path, tmp_path: Path, schematron: SchematronValidator
+    ans_kit: Path, tmp_path: Path, schematron: SchematronValidator
 ) -> None:
     bad = tmp_path / "bad.xml"
     bad.write_bytes(b"<ClinicalDocument xmlns='urn:hl7-org:v3'/>")
-    reports = validate_files([EXAMPLES[0], bad], kit_dir=kit, xsd_only=True)
+    reports = validate_files([examples(ans_kit)[0], bad], kit_dir=ans_kit, xsd_only=True)
     assert [r.ok for r in reports] == [True, False]
     assert reports[1].lines()[0].endswith("FAIL (XSD only)")
     assert reports[1].problems and reports[1].problems[0].startswith("xsd line ")
@@ -148,7 +121,7 @@ def test_validate_files_reports(
 
 # ---------------------------------------------------------------------------- the shared corpus
 
-CORPUS = REPO / "tests" / "data" / "oru"
+CORPUS = DATA / "oru"
 
 
 def _corpus_reports():
@@ -162,12 +135,12 @@ def _corpus_reports():
     mappings = Mappings.load(default_mappings_dir())
     for path in sorted(CORPUS.glob("*.hl7")):
         for index, message in enumerate(split_messages(path.read_bytes())):
-            for report in parse_message(message, source=path.name, index=index):
-                yield path.name, map_report(report, mappings)
+            for report in parse_message(message, source=path.name, index=index, settings=PARSE):
+                yield path.name, map_report(report, mappings, settings=MAPPING)
 
 
 def test_corpus_builds_and_validates(
-    xsd: XsdValidator, schematron: SchematronValidator
+    cda_validator: XsdValidator, schematron: SchematronValidator
 ) -> None:
     built = 0
     for name, mapped in _corpus_reports():
@@ -181,7 +154,7 @@ def test_corpus_builds_and_validates(
                 )
             continue
         doc = build_document(mapped, lab=sample_lab(), ids=sample_ids(), pdf=tiny_pdf())
-        assert xsd.errors(doc) == [], name
+        assert cda_validator.errors(doc) == [], name
         assert [str(f) for f in schematron.failures(doc)] == [], name
         built += 1
     assert built > 0

@@ -12,13 +12,9 @@ ENVID are too, and the store ignores every other test's acknowledgements.
 from __future__ import annotations
 
 import asyncio
-import smtplib
+import dataclasses
 import time
 import uuid
-from email.header import Header
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -31,12 +27,14 @@ from connector.config import (
     SilConfig,
     SmtpConfig,
     TlsFiles,
+    demo_config,
 )
 from connector.demo.run import drain
-from connector.runtime import Runtime, demo_config, open_runtime
 from connector.send import import_directory
-from connector.track_io import deliver_outbox_once, read_acks_once
+from connector.service.runtime import Runtime, open_runtime
+from connector.service.tracking import deliver_outbox_once, read_acks_once
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
+from tests.support.mail import inject, mdn
 
 pytestmark = pytest.mark.simulator
 
@@ -71,7 +69,7 @@ def sim_config(sim: OperatorSim, tmp: Path):  # type: ignore[no-untyped-def]
 
 
 def states(runtime: Runtime, report_id: str) -> dict[str, dict[str, str]]:
-    return {r["address"].lower(): r for r in runtime.store.recipients(report_id)}
+    return {r.address.lower(): dataclasses.asdict(r) for r in runtime.store.recipients(report_id)}
 
 
 def poll_acks(runtime: Runtime, report_id: str, done, what: str) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
@@ -86,34 +84,6 @@ def poll_acks(runtime: Runtime, report_id: str, done, what: str) -> dict[str, di
             pytest.fail(f"{what}: recipients after {ACK_TIMEOUT_SECONDS}s: "
                         f"{ {a: r['state'] for a, r in current.items()} }")
         time.sleep(POLL_SECONDS)
-
-
-def mdn(sim: OperatorSim, *, reader: str, message_id: str, error: str = "") -> bytes:
-    """An MDN shaped like tests/data/mail/mdn_processed.eml / mdn_error_new_form.eml (synthetic subject)."""
-    msg = MIMEMultipart("report", report_type="disposition-notification")
-    msg["From"] = reader
-    msg["To"] = sim.lab_mailbox
-    msg["Subject"] = Header(("[KO Intégration système !][902] " if error else "")
-                            + "XDM/1.0/DDM+CR d'examens biologiques SYNTHE PATIENTE", "utf-8").encode()
-    msg["Message-ID"] = make_msgid(domain=reader.split("@")[1])
-    msg.attach(MIMEText("Le document n'a pas pu être intégré." if error else "Le document a été intégré.",
-                        "plain", "utf-8"))
-    fields = (f"Reporting-UA: dpi.{reader.split('@')[1]}; DPI-X 4.2\r\n"
-              f"Original-Recipient: rfc822;{reader}\r\nFinal-Recipient: rfc822; {reader}\r\n"
-              f"Original-Message-ID: {message_id}\r\n"
-              "Disposition: automatic-action/MDN-sent-automatically; "
-              f"{'processed/error' if error else 'processed'}\r\n")
-    if error:
-        fields += f"Error: {error}\r\n"
-    part = MIMEBase("message", "disposition-notification")
-    part.set_payload(fields)
-    msg.attach(part)
-    return msg.as_bytes()
-
-
-def inject(sim: OperatorSim, sender: str, raw: bytes) -> None:
-    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=15) as smtp:
-        smtp.sendmail(sender, [sim.lab_mailbox], raw)
 
 
 def segments(hl7: bytes) -> dict[str, list[list[str]]]:
@@ -152,15 +122,15 @@ def test_report_to_three_recipients_dsn_bounce_mdn_and_zams(operator_sim: Operat
         assert after_dsn[PRESCRIBER]["state"] == "delivered"
         assert after_dsn[COPY]["state"] == "delivered"
         assert after_dsn[UNKNOWN]["state"] == "failed"
-        assert after_dsn[UNKNOWN]["code"] == "550"
+        assert after_dsn[UNKNOWN]["code"] == "5.1.1"  # the enhanced status, as docs and alert rules say
         assert runtime.store.report(report_id).state.value == "delivered"  # type: ignore[union-attr]
 
         # 2. MDNs on the plain inbound port, answering the Message-ID the store minted.
         message_id = runtime.store.report(report_id).message_id  # type: ignore[union-attr]
         assert message_id
-        inject(sim, PRESCRIBER, mdn(sim, reader=PRESCRIBER, message_id=message_id))
-        inject(sim, COPY, mdn(sim, reader=COPY, message_id=message_id,
-                              error="902^Identifiant patient inconnu^applicationErrorCondition"))
+        inject(sim, mdn(reader=PRESCRIBER, to=sim.lab_mailbox, original_message_id=message_id), sender=PRESCRIBER)
+        inject(sim, mdn(reader=COPY, to=sim.lab_mailbox, original_message_id=message_id,
+                        error="902^Identifiant patient inconnu^applicationErrorCondition"), sender=COPY)
         after_mdn = poll_acks(runtime, report_id,
                               lambda s: s[PRESCRIBER]["state"] == "processed" and s[COPY]["state"] == "error",
                               "MDNs")
@@ -210,7 +180,7 @@ def test_report_to_three_recipients_dsn_bounce_mdn_and_zams(operator_sim: Operat
     err5 = read[COPY]["ERR"][0][5].split("^")
     assert err5[0] == "902" and err5[2] == "applicationErrorCondition"
     for path in folder.iterdir():
-        assert path.stat().st_mode & 0o777 == 0o600, path.name
+        assert path.stat().st_mode & 0o777 == 0o640, path.name  # sil.zam_file_mode: the SIL reads through the group
 
 
 def late_dsn(sim: OperatorSim, *, envid: str, recipient: str, action: str, status: str) -> bytes:
@@ -247,12 +217,13 @@ def test_a_late_dsn_does_not_move_a_read_recipient_back(operator_sim: OperatorSi
         poll_acks(runtime, report_id, lambda s: all(r["state"] != "accepted" for r in s.values()), "DSNs")
         row = runtime.store.report(report_id)
         assert row is not None and row.message_id and row.envid
-        inject(sim, PRESCRIBER, mdn(sim, reader=PRESCRIBER, message_id=row.message_id))
+        inject(sim, mdn(reader=PRESCRIBER, to=sim.lab_mailbox, original_message_id=row.message_id),
+               sender=PRESCRIBER)
         poll_acks(runtime, report_id, lambda s: s[PRESCRIBER]["state"] == "processed", "the MDN")
 
         late = late_dsn(sim, envid=row.envid, recipient=PRESCRIBER, action="delayed", status="4.4.1")
         marker = late.split(b"boundary=")[1].split(b"\r\n")[0].strip(b'"')
-        inject(sim, "", late)
+        inject(sim, late)
         sim.wait_for_messages(sim.lab_mailbox, 1, match=lambda raw: marker in raw)  # in the INBOX
         deadline = time.monotonic() + ACK_TIMEOUT_SECONDS
         while any(marker in raw for raw in sim.read_maildir(sim.lab_mailbox)):  # until read and filed away

@@ -19,17 +19,19 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from connector.cda import XsdValidator, default_xsd_path
+from connector.cda import XsdValidator
+from connector.config import demo_config
+from connector.config.settings import lab_identity
 from connector.embedded import check_embedded
 from connector.errors import InputError
-from connector.intake import DropFolder, FolderSettings
+from connector.intake import DropFolder
 from connector.parse import parse_message, split_messages
-from connector.runtime import demo_config
 from connector.xmlsafe import parse_xml
+from tests.support.settings import PARSE, folder_settings, mapping_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SHAPE_B = ROOT / "tests" / "data" / "embedded" / "b01_n3_new.hl7"
-LAB = demo_config().lab_identity()
+LAB = lab_identity(demo_config())
 CANARY = "hostile-canary-8d1f0c"  # written to a local file an external entity would pull in
 PARSE_BUDGET_SECONDS = 2.0  # a refused or unexpanded document is parsed in milliseconds
 _B64 = re.compile(rb"\^Base64\^([A-Za-z0-9+/=]{100,})")
@@ -78,7 +80,7 @@ def _no_expansion(root: etree._Element) -> None:
 def test_embedded_cda_with_entity_tricks_is_refused(kind: str, secret: Path) -> None:
     data = _shape_b_with(_payloads(secret)[kind])
     start = time.monotonic()
-    report = parse_message(split_messages(data, source="b.hl7")[0], source="b.hl7")[0]
+    report = parse_message(split_messages(data, source="b.hl7")[0], source="b.hl7", settings=PARSE)[0]
     with pytest.raises(InputError) as caught:
         check_embedded(report, lab=LAB)
     assert time.monotonic() - start < PARSE_BUDGET_SECONDS
@@ -100,12 +102,9 @@ def test_safe_parser_refuses_or_never_expands(kind: str, secret: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["xxe-file", "xxe-parameter", "billion-laughs", "utf16-billion-laughs"])
-def test_xsd_validator_never_expands(kind: str, secret: Path) -> None:
-    path = default_xsd_path()
-    if path is None:
-        pytest.skip("the ANS CDA XSD is absent (../shared/ref or CONNECTOR_SHARED_REF)")
+def test_xsd_validator_never_expands(kind: str, secret: Path, cda_xsd: Path) -> None:
     start = time.monotonic()
-    errors = XsdValidator(path).errors(_payloads(secret)[kind])
+    errors = XsdValidator(cda_xsd).errors(_payloads(secret)[kind])
     assert time.monotonic() - start < PARSE_BUDGET_SECONDS + 5  # schema compile included
     assert errors, "a hostile document must not validate"
     assert not any(CANARY in e or "hahaha" in e for e in errors)
@@ -143,7 +142,7 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
             pass
 
     sink = Sink()
-    folder = DropFolder(FolderSettings(drop=drop, archive=folders["archive"], quarantine=folders["quarantine"],
+    folder = DropFolder(folder_settings(drop=drop, archive=folders["archive"], quarantine=folders["quarantine"],
                                        stable_seconds=0), sink)  # type: ignore[arg-type]
     folder.scan_once()
     assert sorted(sink.seen) == sorted(["x\\..\\..\\outside\\y.hl7", "a..b.hl7"])  # no link, dir or dot file
@@ -151,17 +150,18 @@ def test_drop_folder_names_never_leave_its_folders(tmp_path: Path) -> None:
     quarantined = sorted(p.name for p in folders["quarantine"].iterdir())
     assert "x\\..\\..\\outside\\y.hl7" in quarantined and "a..b.hl7" in quarantined
     assert all(p.parent == folders["quarantine"] for p in folders["quarantine"].iterdir())
-    assert (drop / "link.hl7").is_symlink() and (drop / "dir.hl7").is_dir()  # left alone, not followed
+    # Not followed, never opened: the link and the folder themselves are given a place (issue 13).
+    assert (folders["quarantine"] / "link.hl7").is_symlink() and (folders["quarantine"] / "dir.hl7").is_dir()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "site"]
     assert sorted(p.name for p in site.iterdir()) == ["archive", "drop", "quarantine"]
 
 
 @pytest.mark.parametrize("family", ["../../etc/passwd", "..\\..\\windows", "/abs/path", ".."])
 def test_attachment_name_from_a_hostile_patient_name_stays_one_plain_name(family: str) -> None:
-    from connector.cda.pdf import pdf_filename
     from connector.mapping import Mappings
-    from connector.mapping.mapper import MappingSettings, map_report
+    from connector.mapping.mapper import map_report
     from connector.model import DocumentIdentity
+    from connector.pdf import pdf_filename
 
     data = (ROOT / "tests" / "data" / "oru" / "01_nfs.hl7").read_bytes()
     pid = next(s for s in data.split(b"\r") if s.startswith(b"PID|"))
@@ -170,9 +170,9 @@ def test_attachment_name_from_a_hostile_patient_name_stays_one_plain_name(family
     name[0] = family.encode()
     fields[5] = b"^".join(name)
     data = data.replace(pid, b"|".join(fields))
-    report = parse_message(split_messages(data, source="n.hl7")[0], source="n.hl7")[0]
+    report = parse_message(split_messages(data, source="n.hl7")[0], source="n.hl7", settings=PARSE)[0]
     mappings = Mappings.load(ROOT / "mappings", loinc_dir=ROOT / "loinc")
-    mapped = map_report(report, mappings, MappingSettings())
+    mapped = map_report(report, mappings, mapping_settings())
     ids = DocumentIdentity(document_id_root="1.2.3", document_id_extension="x", set_id_root="1.2.3",
                            set_id_extension="x", version=1, effective_time="20261119163000+0100")
     filename = pdf_filename(mapped, ids)

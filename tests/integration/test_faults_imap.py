@@ -7,19 +7,17 @@ the password.
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import trustme
 
-from connector.config import ImapConfig, TlsFiles
+from connector.config import ImapConfig, TlsFiles, demo_config
 from connector.errors import TransientError
-from connector.runtime import Runtime, demo_config, open_runtime
-from connector.track_io import read_acks_once
-from tests.ledger.faults import free_port
+from connector.service.runtime import Runtime, open_runtime
+from connector.service.tracking import read_acks_once
+from tests.support.ports import Greeter, free_port
 
 PASSWORD = "imap-canary-secret-4711"
 
@@ -40,29 +38,8 @@ def _runtime(tmp: Path, *, port: int, host: str = "127.0.0.1", tls: TlsFiles | N
 @pytest.fixture
 def bye_server() -> Iterator[int]:
     """An overloaded IMAP server: greets with BYE and closes."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(4)
-    sock.settimeout(0.1)
-    stop = threading.Event()
-
-    def run() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(b"* BYE [UNAVAILABLE] Server overloaded\r\n")
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    yield int(sock.getsockname()[1])
-    stop.set()
-    thread.join()
-    sock.close()
+    with Greeter(b"* BYE [UNAVAILABLE] Server overloaded\r\n") as server:
+        yield server.port
 
 
 def _assert_transient(runtime: Runtime) -> str:

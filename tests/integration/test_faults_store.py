@@ -4,13 +4,14 @@
   fails answers the old journal mode; simulated by a connection that downgrades the PRAGMA).
 - Mirth RecoveryTests style: the store is seeded in each state a crash can leave (input received but
   not split, parsed, built, sending, sent); a fresh runtime (new Pipeline, as after a restart) takes each
-  report to ``sent`` with exactly one submission, and never resends one already accepted.
+  report to ``sent`` with exactly one submission, and never resends one already accepted. On SQLite
+  and on PostgreSQL (``store_location``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,9 @@ import pytest
 import connector.store.db as store_db
 from connector.errors import ConfigError
 from connector.store import Store
-from tests.ledger.faults import FaultySmtp, fault_runtime
 from tests.ledger.oru import COPY_TO, PRESCRIBER, LedgerEntry, ledger
+from tests.support.runtime import smtp_runtime
+from tests.support.smtp import SmtpServer
 
 MAX_STEPS = 10  # a report needs 2 steps (build, send); more means the pipeline loops
 
@@ -52,12 +54,6 @@ def test_store_opens_with_wal_and_full(tmp_path: Path) -> None:
         assert store.db.durability == {"journal_mode": "wal", "synchronous": "2"}
     finally:
         store.close()
-
-
-@pytest.fixture
-def smtp(tmp_path: Path) -> Iterator[FaultySmtp]:
-    with FaultySmtp(tmp_path) as server:
-        yield server
 
 
 def _received(rt, entry: LedgerEntry) -> None:  # type: ignore[no-untyped-def]
@@ -94,15 +90,16 @@ SEEDS: dict[str, tuple[Callable[..., None], int]] = {  # crash state → (seed, 
 
 
 @pytest.mark.parametrize("crash_state", list(SEEDS))
-async def test_fresh_pipeline_resumes_each_crash_state_once(tmp_path: Path, smtp: FaultySmtp,
-                                                           crash_state: str) -> None:
+async def test_fresh_pipeline_resumes_each_crash_state_once(tmp_path: Path, smtp_server: SmtpServer,
+                                                           crash_state: str, store_location: Path | str) -> None:
     seed, submissions = SEEDS[crash_state]
     entry = ledger(crash_state.replace("-", "")[:8], 1)[0]  # prescriber + copy-to
-    before = fault_runtime(tmp_path, smtp)
+    url = store_location if isinstance(store_location, str) else ""
+    before = smtp_runtime(tmp_path, smtp_server, store_url=url)
     seed(before, entry)
     before.close()  # the crash: nothing in memory survives
 
-    after = fault_runtime(tmp_path, smtp)
+    after = smtp_runtime(tmp_path, smtp_server, store_url=url)
     try:
         after.pipeline.recover()
         for _ in range(MAX_STEPS):
@@ -113,9 +110,9 @@ async def test_fresh_pipeline_resumes_each_crash_state_once(tmp_path: Path, smtp
         await after.pipeline.close()
         row = after.store.report(entry.report_id)
         assert row is not None and row.state.value == "sent", (crash_state, row)
-        assert len(smtp.handler.delivered) == submissions
+        assert len(smtp_server.handler.received) == submissions
         if submissions:
-            assert sorted(smtp.handler.delivered[0].rcpt_tos) == sorted([PRESCRIBER, COPY_TO])
+            assert sorted(smtp_server.handler.received[0].rcpt_tos) == sorted([PRESCRIBER, COPY_TO])
         assert after.store.db.query("SELECT count(*) FROM reports")[0][0] == 1
         assert after.store.db.query("SELECT count(*) FROM inputs")[0][0] == 1
     finally:

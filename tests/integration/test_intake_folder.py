@@ -10,16 +10,27 @@ import os
 import stat
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from connector.errors import MalformedHL7, PermanentError, StoreUnavailable
-from connector.intake import DropFolder, FolderSettings, Receipt, files
+from connector.intake import DropFolder, FolderSettings, Receipt, moves
 from connector.logs import JsonFormatter
+from tests.support.settings import folder_settings
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or reason files
 OLD = time.time() - 3600  # an mtime safely older than any stable_seconds used here
+
+
+def failing(code: int, what: str) -> Callable[..., None]:
+    """A stand-in for a file-system call that fails with ``code`` (what a full or broken disk answers)."""
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(code, what)
+
+    return fail
 
 
 def oru(n: int) -> bytes:
@@ -54,9 +65,17 @@ def sink() -> FakeSink:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> FolderSettings:
-    return FolderSettings(
+    return folder_settings(
         drop=tmp_path / "drop", archive=tmp_path / "archive", quarantine=tmp_path / "quarantine", stable_seconds=1.0
     )
+
+
+@pytest.fixture
+def folder(settings: FolderSettings, sink: FakeSink) -> DropFolder:
+    """The drop folder under test with one stable file waiting in it, ``a.hl7``."""
+    folder = DropFolder(settings, sink)
+    drop_file(settings, "a.hl7", oru(1))
+    return folder
 
 
 def drop_file(settings: FolderSettings, name: str, data: bytes, *, mtime: float | None = OLD) -> Path:
@@ -71,9 +90,9 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_complete_file_is_received_then_archived_privately(settings: FolderSettings, sink: FakeSink) -> None:
-    folder = DropFolder(settings, sink)
-    drop_file(settings, "a.hl7", oru(1))
+def test_complete_file_is_received_then_archived_privately(
+    settings: FolderSettings, sink: FakeSink, folder: DropFolder
+) -> None:
     assert folder.scan_once() == 1
     assert sink.received == [("a.hl7", oru(1))]
     assert not (settings.drop / "a.hl7").exists()
@@ -96,7 +115,9 @@ def test_growing_file_is_not_read_until_stable(settings: FolderSettings, sink: F
 
 
 def test_temp_hidden_and_unmatched_names_are_ignored(tmp_path: Path, sink: FakeSink) -> None:
-    settings = FolderSettings(tmp_path / "d", tmp_path / "a", tmp_path / "q", stable_seconds=1.0, pattern="*.hl7")
+    settings = folder_settings(
+        drop=tmp_path / "d", archive=tmp_path / "a", quarantine=tmp_path / "q", stable_seconds=1.0, pattern="*.hl7"
+    )
     folder = DropFolder(settings, sink)
     for name in (".hidden.hl7", "x.hl7.tmp", "y.hl7.part", "notes.txt"):
         drop_file(settings, name, oru(1))
@@ -169,16 +190,10 @@ def test_store_failure_leaves_files_in_place_and_retries(settings: FolderSetting
 
 
 def test_failed_move_leaves_the_file_to_be_received_again(
-    settings: FolderSettings, sink: FakeSink, monkeypatch: pytest.MonkeyPatch
+    settings: FolderSettings, sink: FakeSink, folder: DropFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = DropFolder(settings, sink)
-    drop_file(settings, "a.hl7", oru(1))
     real_link = os.link
-
-    def broken_link(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.EIO, "simulated disk error")
-
-    monkeypatch.setattr(os, "link", broken_link)
+    monkeypatch.setattr(os, "link", failing(errno.EIO, "simulated disk error"))
     assert folder.scan_once() == 0
     assert (settings.drop / "a.hl7").exists()
     monkeypatch.setattr(os, "link", real_link)
@@ -188,15 +203,9 @@ def test_failed_move_leaves_the_file_to_be_received_again(
 
 
 def test_filesystem_without_hard_links_falls_back_to_rename(
-    settings: FolderSettings, sink: FakeSink, monkeypatch: pytest.MonkeyPatch
+    settings: FolderSettings, folder: DropFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = DropFolder(settings, sink)
-    drop_file(settings, "a.hl7", oru(1))
-
-    def no_link(*args: object, **kwargs: object) -> None:
-        raise OSError(errno.EPERM, "hard links not supported")
-
-    monkeypatch.setattr(os, "link", no_link)
+    monkeypatch.setattr(os, "link", failing(errno.EPERM, "hard links not supported"))
     assert folder.scan_once() == 1
     assert (settings.archive / "a.hl7").read_bytes() == oru(1)
 
@@ -212,7 +221,9 @@ def test_thousand_waiting_files_in_mtime_order(settings: FolderSettings, sink: F
 
 
 def test_watcher_picks_up_a_renamed_file(tmp_path: Path, sink: FakeSink) -> None:
-    settings = FolderSettings(tmp_path / "d", tmp_path / "a", tmp_path / "q", stable_seconds=0.2)
+    settings = folder_settings(
+        drop=tmp_path / "d", archive=tmp_path / "a", quarantine=tmp_path / "q", stable_seconds=0.2
+    )
     folder = DropFolder(settings, sink)
     folder.start()
     try:
@@ -229,15 +240,9 @@ def test_watcher_picks_up_a_renamed_file(tmp_path: Path, sink: FakeSink) -> None
 
 
 def test_failed_directory_fsync_keeps_the_file_in_drop(
-    settings: FolderSettings, sink: FakeSink, monkeypatch: pytest.MonkeyPatch
+    settings: FolderSettings, folder: DropFolder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = DropFolder(settings, sink)
-    drop_file(settings, "a.hl7", oru(1))
-
-    def broken_fsync(path: Path) -> None:
-        raise OSError(errno.EIO, "simulated fsync failure")
-
-    monkeypatch.setattr(files, "fsync_dir", broken_fsync)
+    monkeypatch.setattr(moves, "fsync_dir", failing(errno.EIO, "simulated fsync failure"))
     with pytest.raises(OSError):
         folder.scan_once()
     assert (settings.drop / "a.hl7").exists()  # never unlinked before the archive was durable

@@ -12,9 +12,10 @@ import pytest
 import trustme
 
 from connector.errors import MalformedHL7, StoreUnavailable
-from connector.intake import MllpServer, MllpSettings, Receipt, send_mllp
+from connector.intake import MllpServer, Receipt, send_mllp
 from connector.intake.framing import frame
 from connector.logs import JsonFormatter
+from tests.support.settings import mllp_settings
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value: must never reach logs or ACKs
 
@@ -73,7 +74,7 @@ def sink() -> FakeSink:
 
 
 async def _server(sink: FakeSink, **overrides: object) -> MllpServer:
-    settings = MllpSettings(port=0, **overrides)  # type: ignore[arg-type]
+    settings = mllp_settings(port=0, **overrides)  # type: ignore[arg-type]
     server = MllpServer(settings, sink, ack_app="PFI-X", ack_facility="Org")
     await server.start()
     return server
@@ -228,9 +229,12 @@ async def test_unreadable_message_gets_ar_without_patient_data(
     assert ("remember", 1) in sink.events
 
 
-async def test_enhanced_mode_gets_ca(server: MllpServer) -> None:
-    ack = await send_mllp("127.0.0.1", server.port, oru(extra="|||AL|NE"), timeout=5)
+async def test_enhanced_mode_gets_ca(server: MllpServer, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="connector"):
+        ack = await send_mllp("127.0.0.1", server.port, oru(extra="|||AL|NE"), timeout=5)
     assert msa(ack)[1] == "CA"
+    # the log says what was sent (it said AA while the SIL received CA)
+    assert [r.code for r in caplog.records if getattr(r, "event", "") == "mllp.acked"] == ["CA"]
 
 
 async def test_missing_control_id_is_not_a_dedup_key(server: MllpServer, sink: FakeSink) -> None:

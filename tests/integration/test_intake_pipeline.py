@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from connector.intake import DropFolder, FolderSettings, MllpServer, MllpSettings, send_mllp
-from connector.runtime import demo_config, open_runtime
+from connector.config import demo_config
+from connector.intake import DropFolder, MllpServer, send_mllp
+from connector.service.runtime import open_runtime
+from tests.support.settings import folder_settings, mllp_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "data" / "bad"
@@ -33,7 +35,7 @@ def test_bad_corpus_lands_in_quarantine_with_reasons(runtime, tmp_path: Path) ->
     for p in bad_files:
         (drop / p.name).write_bytes(p.read_bytes())
     (drop / "zz_good.hl7").write_bytes(GOOD.read_bytes())
-    folder = DropFolder(FolderSettings(drop=drop, archive=archive, quarantine=quarantine, stable_seconds=0),
+    folder = DropFolder(folder_settings(drop=drop, archive=archive, quarantine=quarantine, stable_seconds=0),
                         runtime.pipeline)
     folder.scan_once()
 
@@ -51,7 +53,7 @@ def test_bad_corpus_lands_in_quarantine_with_reasons(runtime, tmp_path: Path) ->
 
 
 async def test_mllp_ack_after_commit_and_resend_gets_the_stored_ack(runtime) -> None:
-    server = MllpServer(MllpSettings(host="127.0.0.1", port=0), runtime.pipeline, ack_app="CONNECTOR",
+    server = MllpServer(mllp_settings(host="127.0.0.1", port=0), runtime.pipeline, ack_app="CONNECTOR",
                         ack_facility="LABO")
     await server.start()
     try:

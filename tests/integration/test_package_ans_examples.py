@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import hashlib
 import io
-import os
 import zipfile
 from datetime import UTC, datetime
 from email import policy
@@ -34,19 +33,17 @@ from connector.model import (
     Recipient,
 )
 from connector.package import (
-    MessageSettings,
     build_email,
     build_xdm,
     envid_for,
     message_id_for,
 )
 from connector.xmlsafe import parse_xml
+from tests.support.paths import ANS_KIT
+from tests.support.refkit import lcm_schema, ref_params
+from tests.support.settings import message_settings
 
-SHARED_REF = Path(
-    os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-)
-EXAMPLES = SHARED_REF / "cda" / "testcontenucda" / "ExemplesCDA"
-LCM_XSD = SHARED_REF / "mssante" / "xsd-ebrs-3.0" / "lcm.xsd"
+EXAMPLES = ANS_KIT / "ExemplesCDA"
 H = {"h": "urn:hl7-org:v3"}
 RIM = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"}
 DE_PATIENT_ID = "urn:uuid:58a6f841-87b3-4a3e-92fd-a8ffeff98427"
@@ -54,22 +51,14 @@ DE_UNIQUE_ID = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
 DE_TYPE = "urn:uuid:f0306f51-975f-434e-a61c-c59651d33983"
 SS_PATIENT_ID = "urn:uuid:6b5aea1a-874d-4603-a4bc-96a0a7b38446"
 
-ALL_FILES = sorted(EXAMPLES.glob("BIO-CR-BIO_*.xml")) if EXAMPLES.is_dir() else []
 # "Auto-présentable" examples are XSLT stylesheets wrapping a CDA (mimeType application/xslt+xml):
 # the connector never produces them, and the package stage refuses them.
-EXAMPLE_FILES = [p for p in ALL_FILES if "Auto-Presentable" not in p.name]
-SELF_PRESENTING = [p for p in ALL_FILES if "Auto-Presentable" in p.name]
+EXAMPLE_FILES = ref_params(EXAMPLES, "BIO-CR-BIO_*.xml", lambda p: "Auto-Presentable" not in p.name)
+SELF_PRESENTING = ref_params(EXAMPLES, "BIO-CR-BIO_*.xml", lambda p: "Auto-Presentable" in p.name)
 RECIPIENTS = (
-    Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001"),
-    Recipient("secretariat@cabinet.mssante.test", "copy"),
+    Recipient(address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001"),
+    Recipient(address="secretariat@cabinet.mssante.test", kind="copy"),
 )
-
-
-@pytest.fixture(scope="module")
-def schema() -> etree.XMLSchema:
-    if not LCM_XSD.is_file():
-        pytest.skip(f"ebRS 3.0 schemas not found at {LCM_XSD} (set CONNECTOR_SHARED_REF)")
-    return etree.XMLSchema(etree.parse(str(LCM_XSD)))
 
 
 def inputs_for(cda: bytes) -> tuple[MappedReport, LabIdentity, DocumentIdentity, tuple[str, str] | None]:
@@ -83,7 +72,12 @@ def inputs_for(cda: bytes) -> tuple[MappedReport, LabIdentity, DocumentIdentity,
     patient = Patient(
         identifiers=identifiers, identity_status=IdentityStatus.QUALIFIED if ins else IdentityStatus.UNKNOWN
     )
-    report = LabReport(report_id="rpt-ans", header=MessageHeader("SIL", "LAB"), patient=patient, orders=())
+    report = LabReport(
+        report_id="rpt-ans",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(),
+    )
     lab = LabIdentity(
         name="Laboratoire des charmes",
         finess="920000000",
@@ -91,12 +85,17 @@ def inputs_for(cda: bytes) -> tuple[MappedReport, LabIdentity, DocumentIdentity,
         ipp_oid=local[0],
         mailbox="labo@labo.test",
     )
-    identity = DocumentIdentity(doc_id.get("root", ""), doc_id.get("extension", ""), "1.2.250.1.999.1.9", "S")
+    identity = DocumentIdentity(
+        document_id_root=doc_id.get("root", ""),
+        document_id_extension=doc_id.get("extension", ""),
+        set_id_root="1.2.250.1.999.1.9",
+        set_id_extension="S",
+    )
     return MappedReport(report=report, results=()), lab, identity, ins
 
 
-@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
-def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema) -> None:
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: getattr(p, "name", "absent"))
+def test_ans_example_through_zip_and_e_mail(path: Path) -> None:
     cda = path.read_bytes()
     mapped, lab, ids, ins = inputs_for(cda)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=RECIPIENTS, submission_time="20260105093000+0100")
@@ -110,7 +109,7 @@ def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema)
         pdf_name="cr.pdf",
         recipients=RECIPIENTS,
         message_id=message_id,
-        settings=MessageSettings("labo@labo.test"),
+        settings=message_settings(sender="labo@labo.test"),
         date=datetime(2026, 1, 5, 8, 30, tzinfo=UTC),
     )
     parsed = email.message_from_bytes(msg.as_bytes(policy=policy.SMTP), policy=policy.default)
@@ -124,6 +123,7 @@ def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema)
     with zipfile.ZipFile(io.BytesIO(zip_part.get_content())) as archive:
         assert archive.read("IHE_XDM/SUBSET01/DOC0001.XML") == cda
         metadata = etree.fromstring(archive.read("IHE_XDM/SUBSET01/METADATA.XML"))
+    schema = lcm_schema()
     assert schema.validate(metadata), schema.error_log
     entry = metadata.find(".//rim:ExtrinsicObject", RIM)
     package = metadata.find(".//rim:RegistryPackage", RIM)
@@ -146,16 +146,24 @@ def test_ans_example_through_zip_and_e_mail(path: Path, schema: etree.XMLSchema)
     )
 
 
-@pytest.mark.parametrize("path", SELF_PRESENTING, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", SELF_PRESENTING, ids=lambda p: getattr(p, "name", "absent"))
 def test_self_presenting_stylesheet_is_not_packaged_as_a_cda(path: Path) -> None:
     mapped = MappedReport(
         report=LabReport(
-            report_id="rpt-ans", header=MessageHeader("SIL", "LAB"), patient=Patient(identifiers=()), orders=()
+            report_id="rpt-ans",
+            header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+            patient=Patient(identifiers=()),
+            orders=(),
         ),
         results=(),
     )
     lab = LabIdentity(name="L", finess="920000000", oid_root="1.2.250.1.999.1", ipp_oid="1.2.250.1.999.1.2")
-    ids = DocumentIdentity("1.2.250.1.999.1.1", "X", "1.2.250.1.999.1.9", "S")
+    ids = DocumentIdentity(
+        document_id_root="1.2.250.1.999.1.1",
+        document_id_extension="X",
+        set_id_root="1.2.250.1.999.1.9",
+        set_id_extension="S",
+    )
     with pytest.raises(CdaBuildError, match="ClinicalDocument"):
         build_xdm(
             path.read_bytes(),

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles
+from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles, demo_config
 from connector.demo.run import drain
 from connector.demo.server import DemoSmtpServer
-from connector.intake import DropFolder, FolderSettings
-from connector.runtime import demo_config, open_runtime
+from connector.intake import DropFolder
 from connector.send import import_directory
+from connector.service.runtime import open_runtime
+from tests.support.settings import folder_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ["01_nfs.hl7", "05_tsh.hl7", "06_crp_non_loinc.hl7"]
@@ -45,7 +46,7 @@ async def test_drop_folder_to_smtp_and_dsn(tmp_path: Path, smtp_server: DemoSmtp
         for name in SAMPLES:
             shutil.copyfile(ROOT / "tests" / "data" / "oru" / name, drop / name)
         (drop / "garbage.hl7").write_bytes(b"this is not HL7")
-        folder = DropFolder(FolderSettings(drop=drop, archive=tmp_path / "archive",
+        folder = DropFolder(folder_settings(drop=drop, archive=tmp_path / "archive",
                                            quarantine=tmp_path / "quarantine", stable_seconds=0), runtime.pipeline)
         folder.scan_once()
         assert not list(drop.iterdir())  # every file left the drop folder after it was committed

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import SmtpConfig, TlsFiles
+from connector.config import SmtpConfig, TlsFiles, demo_config
 from connector.demo.run import drain
 from connector.demo.server import DemoSmtpServer
-from connector.runtime import demo_config, open_runtime
 from connector.send import import_directory
+from connector.service.runtime import open_runtime
 from connector.states import ReportState
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import email
 import email.policy
 import uuid
@@ -12,10 +13,11 @@ from connector.errors import SmtpRejected, SmtpTemporaryError
 from connector.send import (
     SmtpClient,
     SmtpSettings,
-    TlsSettings,
     create_ssl_context,
     submit,
 )
+from tests.support.proxy import TcpProxy
+from tests.support.settings import smtp_settings, tls_settings
 
 pytestmark = pytest.mark.simulator
 
@@ -28,9 +30,9 @@ def _message(sim, envid: str, to: str = "dr.x@hopital.test") -> bytes:
 
 
 def _settings(sim, *, cert=None, key=None, cafile=None, **kw) -> SmtpSettings:
-    tls = TlsSettings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert,
+    tls = tls_settings(cafile=cafile or sim.pki.ca, certfile=cert or sim.pki.client_cert,
                       keyfile=key or sim.pki.client_key)
-    return SmtpSettings(host=sim.smtp_host, port=sim.submission_port, tls=tls, timeout=10, **kw)
+    return smtp_settings(host=sim.smtp_host, port=sim.submission_port, tls=tls, timeout=10, **kw)
 
 
 async def _submit(sim, settings: SmtpSettings, recipients: list[str], envid: str | None = None):
@@ -86,7 +88,7 @@ async def test_all_refused_permanently(operator_sim) -> None:
 async def test_no_client_certificate_refused(operator_sim) -> None:
     sim = operator_sim
     settings = _settings(sim)
-    ctx = create_ssl_context(TlsSettings(cafile=sim.pki.ca), production=False)
+    ctx = create_ssl_context(tls_settings(cafile=sim.pki.ca), production=False)
     with pytest.raises(SmtpTemporaryError) as err:
         await submit(_message(sim, "x"), sender=sim.lab_mailbox, recipients=["dr.x@hopital.test"], envid="x",
                      settings=settings, context=ctx)
@@ -135,12 +137,16 @@ async def test_server_name_in_certificate_accepted(operator_sim) -> None:
 
 
 async def test_client_reuses_one_session(operator_sim) -> None:
+    """Five messages through a counting proxy in front of Postfix: one TCP connection carried them all."""
     sim = operator_sim
-    settings = _settings(sim)
     tag = uuid.uuid4().hex
-    async with SmtpClient(settings, create_ssl_context(settings.tls, production=False)) as client:
-        for i in range(5):
-            envid = f"{tag}{i}"
-            await client.submit(_message(sim, envid, "dr.y@cabinet.test"), sender=sim.lab_mailbox,
-                                recipients=["dr.y@cabinet.test"], envid=envid)
-    await sim.await_messages("dr.y@cabinet.test", 5, match=lambda m: tag.encode() in m)
+    with TcpProxy((sim.smtp_host, sim.submission_port)) as proxy:
+        settings = dataclasses.replace(_settings(sim), port=proxy.port)
+        async with SmtpClient(settings, create_ssl_context(settings.tls, production=False)) as client:
+            for i in range(5):
+                envid = f"{tag}{i}"
+                await client.submit(_message(sim, envid, "dr.y@cabinet.test"), sender=sim.lab_mailbox,
+                                    recipients=["dr.y@cabinet.test"], envid=envid)
+    assert proxy.connections == 1, f"{proxy.connections} SMTP sessions for 5 messages"
+    delivered = await sim.await_messages("dr.y@cabinet.test", 5, match=lambda m: tag.encode() in m)
+    assert len(delivered) == 5

@@ -9,16 +9,11 @@ that the cursor resumes with nothing new.
 from __future__ import annotations
 
 import imaplib
-import smtplib
 import ssl
 import time
 import uuid
 from collections.abc import Iterator
-from email.header import Header
 from email.message import EmailMessage
-from email.mime.base import MIMEBase
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.utils import make_msgid
 from pathlib import Path
 
@@ -37,47 +32,30 @@ from connector.track import (
     parse_acks,
 )
 from tests.simulator.plugin import OperatorSim  # the fixture comes from the root conftest's plugin
+from tests.support.mail import inject, mdn
+from tests.support.settings import imap_settings, tls_settings
 
 pytestmark = pytest.mark.simulator
 
 
-def tls_settings(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> TlsSettings:
-    return TlsSettings(cafile=cafile or sim.pki.ca, certfile=sim.pki.client_cert if client_cert else None,
+def sim_tls(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> TlsSettings:
+    return tls_settings(cafile=cafile or sim.pki.ca, certfile=sim.pki.client_cert if client_cert else None,
                        keyfile=sim.pki.client_key if client_cert else None)
 
 
 def tls_context(sim: OperatorSim, *, client_cert: bool = True, cafile: Path | None = None) -> ssl.SSLContext:
     """The send stage's one SSLContext factory, as the service will build it for IMAP too."""
-    return create_ssl_context(tls_settings(sim, client_cert=client_cert, cafile=cafile), production=False)
+    return create_ssl_context(sim_tls(sim, client_cert=client_cert, cafile=cafile), production=False)
 
 
 def settings(sim: OperatorSim, **overrides: object) -> ImapSettings:
     base: dict[str, object] = {
         "host": sim.imap_host, "port": sim.imap_port, "username": sim.lab_mailbox,
         "password": sim.passwords[sim.lab_mailbox], "done_folder": "Traités", "unknown_folder": "Inconnus",
-        "tls": tls_settings(sim),
+        "tls": sim_tls(sim),
     }
     base.update(overrides)
-    return ImapSettings(**base)  # type: ignore[arg-type]
-
-
-def mdn(sim: OperatorSim, message_id: str, disposition: str, error: str = "") -> MIMEMultipart:
-    msg = MIMEMultipart("report", report_type="disposition-notification")
-    msg["From"] = "dr.x@hopital.test"
-    msg["To"] = sim.lab_mailbox
-    msg["Subject"] = Header(("[KO Intégration système !][902] " if error else "")
-                            + "XDM/1.0/DDM+CR SYNTH-NOM SYNTH-PRENOM", "utf-8").encode()
-    msg["Message-ID"] = make_msgid(domain="hopital.test")
-    msg.attach(MIMEText("Le document n'a pas pu être intégré." if error else "Intégré.", "plain", "utf-8"))
-    fields = (f"Reporting-UA: dpi.hopital.test; DPI-X\r\nOriginal-Recipient: rfc822;dr.x@hopital.test\r\n"
-              f"Final-Recipient: rfc822; dr.x@hopital.test\r\nOriginal-Message-ID: {message_id}\r\n"
-              f"Disposition: automatic-action/MDN-sent-automatically; {disposition}\r\n")
-    if error:
-        fields += f"Error: {error}\r\n"
-    report = MIMEBase("message", "disposition-notification")
-    report.set_payload(fields)
-    msg.attach(report)
-    return msg
+    return imap_settings(**base)
 
 
 def fetch_until(box: AckMailbox, cursor: Cursor | None, want: int, match: object,
@@ -134,11 +112,9 @@ def test_dsns_then_mdns_over_imap(operator_sim: OperatorSim, sent: tuple[str, st
             box.move_done(uid, known=True)
 
     # 2. MDNs injected through the plain fixture port, read with SASL EXTERNAL
-    with smtplib.SMTP(sim.smtp_host, sim.inbound_port, timeout=10) as smtp:
-        smtp.send_message(mdn(sim, message_id, "processed"), from_addr="", to_addrs=[sim.lab_mailbox])
-        smtp.send_message(mdn(sim, message_id, "processed/error",
-                              "902^Identifiant de patient inconnu^applicationErrorCondition| E^Error^errorSeverity"),
-                          from_addr="", to_addrs=[sim.lab_mailbox])
+    inject(sim, mdn(reader="dr.x@hopital.test", to=sim.lab_mailbox, original_message_id=message_id))
+    inject(sim, mdn(reader="dr.x@hopital.test", to=sim.lab_mailbox, original_message_id=message_id,
+                    error="902^Identifiant de patient inconnu^applicationErrorCondition| E^Error^errorSeverity"))
     with AckMailbox(settings(sim, sasl_external=True, username="", password=""), tls_context(sim)) as box:
         cursor, mdns = fetch_until(box, cursor, 2, lambda a: a.kind == "mdn" and a.original_message_id == message_id)
         states = sorted((a.state.value, a.error_code) for _, a in mdns)
@@ -178,9 +154,14 @@ def test_changed_uidvalidity_rescans(operator_sim: OperatorSim, sent: tuple[str,
 
 
 def test_implicit_tls_with_external(operator_sim: OperatorSim) -> None:
+    """IMAPS (TLS from the first byte) with SASL EXTERNAL: the client certificate alone logs in and an ack is read."""
     sim = operator_sim
+    message_id = make_msgid(domain="labo.test")
+    inject(sim, mdn(reader="dr.x@hopital.test", to=sim.lab_mailbox, original_message_id=message_id))
     with AckMailbox(settings(sim, port=sim.imaps_port, starttls=False, sasl_external=True), tls_context(sim)) as box:
-        list(box.fetch_new(None))  # connects, authenticates, selects
+        _, found = fetch_until(box, None, 1, lambda a: a.kind == "mdn" and a.original_message_id == message_id)
+        assert [(a.state.value, a.error_code) for _, a in found] == [("processed", "")]
+        box.move_done(found[0][0], known=True)
 
 
 @pytest.mark.parametrize("case", ["bad password", "unknown CA", "external without cert"])

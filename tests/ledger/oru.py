@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE = ROOT / "tests" / "data" / "e2e" / "three_recipients.hl7"
+from tests.support.paths import E2E
+
+TEMPLATE = E2E / "three_recipients.hl7"
 PRESCRIBER, COPY_TO = "dr.x@hopital.test", "dr.y@cabinet.test"
 _COPY_FIELD = ("810000000102^YCOPIE^SYNTH^^^DR^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS"
                "~810000000103^INCONNU^SYNTH^^^DR^^^ASIP-SANTE-PS&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS")
@@ -27,6 +27,11 @@ class LedgerEntry:
     channel: str  # "file" or "mllp"
     recipients: tuple[str, ...]
     data: bytes
+
+    @property
+    def file_name(self) -> str:
+        """Its name in the drop folder: the message id, never patient data."""
+        return f"{self.control_id}.hl7"
 
     @property
     def report_id(self) -> str:

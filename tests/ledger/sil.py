@@ -12,14 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from tests.ledger.oru import LedgerEntry
+from tests.support.mllp import TIMEOUT_SECONDS, frame, read_frame
 
-START, END = b"\x0b", b"\x1c\x0d"
-ACK_TIMEOUT_SECONDS = 10.0  # commit (fsync) + hl7apy ACK take milliseconds; longer means the peer is gone
 RECONNECT_PAUSE_SECONDS = 0.2  # a real SIL waits longer; short keeps the test fast
-MAX_ACK_BYTES = 64 * 1024
 
 
 def ack_code(ack: bytes) -> str:
@@ -66,18 +62,9 @@ class SilSender:
 
     def _exchange(self, message: bytes) -> bytes:
         if self._sock is None:
-            self._sock = socket.create_connection((self.host, self.port), timeout=ACK_TIMEOUT_SECONDS)
-        self._sock.sendall(START + message + END)
-        buf = b""
-        while END not in buf:
-            chunk = self._sock.recv(4096)
-            if not chunk:
-                raise ConnectionError("connector closed the connection before the ACK")
-            buf += chunk
-            if len(buf) > MAX_ACK_BYTES:
-                raise ConnectionError("ACK too large")
-        start = buf.find(START)
-        return buf[start + 1: buf.find(END)]
+            self._sock = socket.create_connection((self.host, self.port), timeout=TIMEOUT_SECONDS)
+        self._sock.sendall(frame(message))
+        return read_frame(self._sock)
 
     def _close(self) -> None:
         if self._sock is not None:
@@ -103,9 +90,3 @@ def paced(items: list, action: Callable[[object], None], *, pause: Callable[[], 
     thread.start()
     return thread
 
-
-def drop_file(folder: Path, entry: LedgerEntry) -> None:
-    """The SIL's side of the drop-folder contract: write under a temp name, then rename."""
-    tmp = folder / f".{entry.control_id}.part"
-    tmp.write_bytes(entry.data)
-    tmp.rename(folder / f"{entry.control_id}.hl7")

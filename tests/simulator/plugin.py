@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port
 
 HERE = Path(__file__).resolve().parent
 SCRIPT_TIMEOUT = 60.0  # a fresh Postfix queue takes ~2.5 s to create; anything near a minute is a hang
@@ -124,12 +125,6 @@ class OperatorSim:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 def missing_requirements() -> str:
     """Why the simulator cannot run here, or "" when it can."""
     for tool in ("postfix", "dovecot"):
@@ -163,8 +158,8 @@ def operator_sim() -> Iterator[OperatorSim]:
     base = Path(tempfile.mkdtemp(prefix="mss-sim-"))
     base.chmod(0o755)
     ports = {
-        "SUBMISSION_PORT": _free_port(SMTP_HOST), "INBOUND_PORT": _free_port(SMTP_HOST),
-        "IMAP_PORT": _free_port(IMAP_HOST), "IMAPS_PORT": _free_port(IMAP_HOST),
+        "SUBMISSION_PORT": free_port(SMTP_HOST), "INBOUND_PORT": free_port(SMTP_HOST),
+        "IMAP_PORT": free_port(IMAP_HOST), "IMAPS_PORT": free_port(IMAP_HOST),
     }
     env = {**os.environ, "IMAP_ADDR": IMAP_HOST, **{k: str(v) for k, v in ports.items()}}
     sim = OperatorSim(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from pathlib import Path
 
 from connector.model import LabReport
 from connector.parse import parse_message, split_messages
+from tests.support.settings import PARSE
 
 ROOT = Path(__file__).resolve().parents[2]
 ORU_DIR = ROOT / "tests" / "data" / "oru"
@@ -15,14 +15,10 @@ BAD_DIR = ROOT / "tests" / "data" / "bad"
 CORPUS = sorted(ORU_DIR.glob("*.hl7"))
 
 
-def shared_ref() -> Path:
-    return Path(os.environ.get("CONNECTOR_SHARED_REF") or ROOT / ".." / "shared" / "ref")
-
-
 def parse_file(path: Path) -> list[tuple[bytes, tuple[LabReport, ...]]]:
     """(message bytes, its reports) for each message of the file."""
     messages = split_messages(path.read_bytes(), source=path.name)
-    return [(m, parse_message(m, source=path.name, index=i)) for i, m in enumerate(messages)]
+    return [(m, parse_message(m, source=path.name, index=i, settings=PARSE)) for i, m in enumerate(messages)]
 
 
 def reports_of(name: str) -> tuple[LabReport, ...]:

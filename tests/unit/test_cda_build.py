@@ -8,33 +8,23 @@ import dataclasses
 import pytest
 from lxml import etree
 
-from connector.cda import XsdValidator, build_document, default_xsd_path
-from connector.cda.samples import (
+from connector.cda import XsdValidator, build_document
+from connector.cda.timestamps import to_ts
+from connector.errors import CdaBuildError
+from connector.model import Address, MappedReport, PersonName
+from tests.support.samples import (
     TEST_INS,
     sample_ids,
     sample_lab,
     sample_mapped_report,
     tiny_pdf,
 )
-from connector.cda.timestamps import to_ts
-from connector.errors import CdaBuildError
-from connector.model import Address, MappedReport, PersonName
 
 NS = {
     "h": "urn:hl7-org:v3",
     "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2",
     "xsi": "http://www.w3.org/2001/XMLSchema-instance",
 }
-
-
-@pytest.fixture(scope="module")
-def xsd() -> XsdValidator:
-    path = default_xsd_path()
-    if path is None or not path.is_file():
-        pytest.skip(
-            "ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF or CONNECTOR_CDA_XSD)"
-        )
-    return XsdValidator(path)
 
 
 def build(mapped: MappedReport | None = None, **kw) -> bytes:
@@ -54,10 +44,10 @@ def xp(root: etree._Element, path: str) -> list:
     return root.xpath(path, namespaces=NS)
 
 
-def test_full_report_is_xsd_valid(xsd: XsdValidator) -> None:
+def test_full_report_is_xsd_valid(cda_validator: XsdValidator) -> None:
     doc = build()
     assert doc.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
-    assert xsd.errors(doc) == []
+    assert cda_validator.errors(doc) == []
 
 
 def test_header_fixed_parts() -> None:
@@ -268,7 +258,7 @@ def test_build_is_deterministic() -> None:
     assert build() == build()
 
 
-def test_level1_without_results(xsd: XsdValidator) -> None:
+def test_level1_without_results(cda_validator: XsdValidator) -> None:
     mapped = dataclasses.replace(sample_mapped_report(), results=())
     doc = build(mapped)
     root = tree(doc)
@@ -277,7 +267,7 @@ def test_level1_without_results(xsd: XsdValidator) -> None:
         base64.b64decode(xp(root, "string(h:component/h:nonXMLBody/h:text)"))
         == tiny_pdf()
     )
-    assert xsd.errors(doc) == []
+    assert cda_validator.errors(doc) == []
 
 
 def test_not_a_pdf_is_refused() -> None:
@@ -328,18 +318,18 @@ def test_bad_timestamp_names_field_not_value() -> None:
     assert "OBX-14" in str(err.value) and "2024-01-04" not in str(err.value)
 
 
-def test_xsd_errors_have_lines_and_no_values(xsd: XsdValidator) -> None:
+def test_xsd_errors_have_lines_and_no_values(cda_validator: XsdValidator) -> None:
     doc = build().replace(b'value="13.5"', b'value="13,5-SECRET"', 1)
-    errors = xsd.errors(doc)
+    errors = cda_validator.errors(doc)
     assert errors and errors[0].startswith("line ")
     assert not any("SECRET" in e for e in errors)
-    assert xsd.errors(b"<not-xml") and xsd.errors(b"<not-xml")[0].startswith("line ")
+    assert cda_validator.errors(b"<not-xml") and cda_validator.errors(b"<not-xml")[0].startswith("line ")
 
 
 def test_person_name_filters_titles() -> None:
     from connector.cda.elements import element, person_name
 
-    el = person_name(element("x"), PersonName("DOE", ("Jo",), prefix="Dr", degree="MD"))
+    el = person_name(element("x"), PersonName(family="DOE", given=("Jo",), prefix="Dr", degree="MD"))
     assert [c.tag.split("}")[1] for c in el] == ["given", "family", "suffix"]
     assert el[2].text == "DR"
 
@@ -350,23 +340,23 @@ def _replace_result(mapped: MappedReport, index: int, **changes) -> MappedReport
     return dataclasses.replace(mapped, results=tuple(results))
 
 
-def test_aborted_result_without_value(xsd: XsdValidator) -> None:
+def test_aborted_result_without_value(cda_validator: XsdValidator) -> None:
     mapped = _replace_result(
         sample_mapped_report(), 0, value=None, status="aborted", reference_range=None
     )
     doc = build(mapped)
     hb = xp(tree(doc), "//h:observation[h:code/@code='718-7']")[0]
     assert xp(hb, "h:statusCode/@code") == ["aborted"] and xp(hb, "h:value") == []
-    assert xsd.errors(doc) == []
+    assert cda_validator.errors(doc) == []
 
 
-def test_control_characters_in_text_are_replaced_not_fatal(xsd: XsdValidator) -> None:
+def test_control_characters_in_text_are_replaced_not_fatal(cda_validator: XsdValidator) -> None:
     from connector.model import Text
 
     mapped = _replace_result(sample_mapped_report(), 9, value=Text("Clair\x0bici"))
     doc = build(mapped)
     assert "Clair\ufffdici" in doc.decode("utf-8")
-    assert xsd.errors(doc) == []
+    assert cda_validator.errors(doc) == []
 
 
 def test_annotation_unit_is_written_as_unity() -> None:

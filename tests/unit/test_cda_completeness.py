@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import os
-from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from connector.cda import build_document
 from connector.cda.methods import ANSM_SYSTEM, TECHNIQUES, ansm_method
-from connector.cda.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.model import Coded, Identifier, MappedReport, Practitioner
+from tests.support.refkit import ref_file
+from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
 NS = {"h": "urn:hl7-org:v3", "lab": "urn:oid:1.3.6.1.4.1.19376.1.3.2"}
-REPO = Path(__file__).resolve().parents[2]
-SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", REPO / ".." / "shared" / "ref"))
-TECHNIQUE_CSV = SHARED_REF / "terminology" / "cisis_jdv" / "JDV_TechniqueBiologie_CISIS.csv"
+TECHNIQUE_CSV = ("terminology", "cisis_jdv", "JDV_TechniqueBiologie_CISIS.csv")  # in the shared reference folder
 VALIDATOR = "810003461041"  # the sample's ionogram validator (OBX-16)
 
 
@@ -46,9 +43,7 @@ def with_results(mapped: MappedReport, **changes) -> MappedReport:
 
 
 def test_techniques_match_the_ans_value_set() -> None:
-    if not TECHNIQUE_CSV.is_file():
-        pytest.skip(f"ANS value set absent: {TECHNIQUE_CSV} (set CONNECTOR_SHARED_REF)")
-    with TECHNIQUE_CSV.open(encoding="utf-8") as f:
+    with ref_file(*TECHNIQUE_CSV).open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert {r["code_system_oid"] for r in rows} == {ANSM_SYSTEM}
     assert {r["code"]: r["display_fr"] for r in rows} == TECHNIQUES
@@ -101,7 +96,7 @@ def test_prescriber_with_rpps_is_the_information_recipient() -> None:
 
 def test_prescriber_without_national_id_is_no_recipient() -> None:
     mapped = sample_mapped_report()
-    local = Practitioner(Identifier("P42", type_code="L"), mapped.report.prescriber.name)  # type: ignore[union-attr]
+    local = Practitioner(identifier=Identifier("P42", type_code="L"), name=mapped.report.prescriber.name)  # type: ignore[union-attr]
     orders = tuple(dataclasses.replace(o, prescriber=local if o.prescriber else None) for o in mapped.report.orders)
     root = build(dataclasses.replace(mapped, report=dataclasses.replace(mapped.report, orders=orders)))
     assert xp(root, "h:informationRecipient") == []

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from connector.config import load_config, parse_config
+from connector.config.settings import imap_settings, secret
 from connector.errors import ConfigError
-from connector.track_io import imap_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,6 +60,6 @@ def test_production_refuses_unsafe_settings(text: str, key: str) -> None:
 def test_secrets_come_from_environment_or_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "pw").write_text("from-file\n")
     config = parse_config("mode: test\nsmtp: {password_file: pw}\n", base_dir=tmp_path)
-    assert config.secret(config.smtp.password_file, "CONNECTOR_SMTP_PASSWORD") == "from-file"
+    assert secret(config, config.smtp.password_file, "CONNECTOR_SMTP_PASSWORD") == "from-file"
     monkeypatch.setenv("CONNECTOR_SMTP_PASSWORD", "from-env")
-    assert config.secret(config.smtp.password_file, "CONNECTOR_SMTP_PASSWORD") == "from-env"
+    assert secret(config, config.smtp.password_file, "CONNECTOR_SMTP_PASSWORD") == "from-env"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,8 @@ from hl7apy.parser import parse_message
 
 from connector.errors import MalformedHL7
 from connector.intake import build_ack
-from connector.intake.ack import _read_msh, read_header
+from connector.parse import header_of
+from tests.support.refkit import ANS_HL7_EXAMPLES, ref_file
 
 CANARY = "ZZCANARYPATIENT"  # synthetic patient value that must never reach an ACK
 ORU = (
@@ -20,12 +20,6 @@ ORU = (
     "OBR|1|1|1|1^TEST^L\r"
     f"OBX|1|NM|1^TEST^L||{CANARY}|mmol/L|||||F\r"
 ).encode()
-
-
-def _ref_dir() -> Path:
-    env = os.environ.get("CONNECTOR_SHARED_REF")
-    root = Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-    return root / "mssante" / "hl7v2-ans-exemples"
 
 
 def _ack(message: bytes | None, code: str = "AA", error: MalformedHL7 | None = None) -> bytes:
@@ -49,12 +43,9 @@ def _assert_valid(ack: bytes) -> None:
     assert parsed.validate()
 
 
-def test_aa_matches_the_ans_example() -> None:
-    folder = _ref_dir()
-    if not folder.is_dir():
-        pytest.skip(f"shared reference folder absent: {folder} (set CONNECTOR_SHARED_REF)")
-    oru = (folder / "ORU_R01_CR-Bio_init_N1_N3_MetaDMPMSS_v2.1.hl7").read_bytes()
-    expected = (folder / "ACK_ORU_v2.1.hl7").read_bytes().replace(b"\n", b"\r").rstrip(b"\r")
+def test_aa_matches_the_ans_example(ans_oru: Path) -> None:
+    oru = ans_oru.read_bytes()
+    expected = ref_file(*ANS_HL7_EXAMPLES, "ACK_ORU_v2.1.hl7").read_bytes().replace(b"\n", b"\r").rstrip(b"\r")
     assert _ack(oru) == expected
 
 
@@ -116,17 +107,12 @@ def test_broken_header_values_are_escaped_not_fatal() -> None:
 
 def test_other_separators_are_translated() -> None:
     oru = b"MSH#$%!*#APP$1.2.3$ISO#FAC######ID9#P#2.5\rPID#1"
-    header = read_header(oru)
+    header = header_of(oru)
     assert header is not None
     assert header.control_id == "ID9"
     ack = _ack(oru)
     assert _segments(ack)["MSA"][2] == "ID9"
     _assert_valid(ack)
-
-
-def test_private_msh_reader_translates_separators() -> None:
-    header = _read_msh(b"MSH#$%!*#APP$1.2.3$ISO#FAC######ID9#P#2.5\rPID#1")
-    assert header.dedup_key == ("APP^1.2.3^ISO", "FAC", "ID9")
 
 
 def test_unknown_code_is_refused() -> None:

@@ -115,14 +115,14 @@ def test_bad_loinc_check_digit_and_unknown_key(tmp_path: Path) -> None:
 def test_loinc_unknown_to_subset_is_a_warning_and_to_imported_table_an_error(tmp_path: Path) -> None:
     from connector.mapping import import_loinc
 
-    write(tmp_path, "t.yaml", HEADER + "  X1:\n    loinc: 2160-0\n    display: Test\n")
-    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if "2160-0" in f.message]
+    write(tmp_path, "t.yaml", HEADER + "  X1:\n    loinc: 12345-5\n    display: Test\n")
+    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if "12345-5" in f.message]
     assert warning.severity == "warning" and warning.line == 4
     table = tmp_path / "Loinc.csv"
     table.write_text("LOINC_NUM,COMPONENT,PROPERTY,LONG_COMMON_NAME\n2951-2,Sodium,SCnc,Sodium [Moles/volume]\n")
     loinc_dir = tmp_path / "data"
     import_loinc(table, loinc_dir=loinc_dir)
-    (error,) = [f for f in check_mappings(tmp_path, loinc_dir=loinc_dir) if "2160-0" in f.message]
+    (error,) = [f for f in check_mappings(tmp_path, loinc_dir=loinc_dir) if "12345-5" in f.message]
     assert error.severity == "error" and (error.line, error.key) == (4, "tests.X1.loinc")
 
 
@@ -168,3 +168,20 @@ def test_module_cli_exits_non_zero_on_errors(tmp_path: Path) -> None:
 def test_findings_convert_to_json_like_the_cli_does() -> None:
     finding = Finding("a.yaml", 3, "tests.X", "error", "m")
     assert vars(finding) == {"path": "a.yaml", "line": 3, "key": "tests.X", "severity": "error", "message": "m"}
+
+
+def test_urea_nitrogen_for_urea_is_reported_by_unit_and_by_name(tmp_path: Path) -> None:
+    """Issue 12.5: 3094-0 is urea *nitrogen*, Mass/volume: wrong for urea in mmol/L, suspicious for 'Urée' in g/L."""
+    write(tmp_path, "t.yaml", HEADER + "  URE:\n    loinc: 3094-0\n    display: Urée\n    unit: mmol/L\n")
+    finding = only_error(tmp_path)
+    assert (finding.line, finding.key) == (6, "tests.URE.unit") and "MCnc" in finding.message
+    write(tmp_path, "t.yaml", HEADER + "  URE:\n    loinc: 3094-0\n    display: Urée\n    unit: g/L\n")
+    assert errors(tmp_path) == []
+    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if f.key == "tests.URE.loinc"]
+    assert warning.severity == "warning" and "nitrogen" in warning.message and warning.line == 3
+
+
+def test_unit_in_another_form_than_the_kit_knows_is_a_warning(tmp_path: Path) -> None:
+    write(tmp_path, "t.yaml", HEADER + "  FER:\n    loinc: 2498-4\n    display: Fer\n    unit: ug/dl\n")
+    (warning,) = [f for f in check_mappings(tmp_path, loinc_dir=tmp_path) if f.key == "tests.FER.unit"]
+    assert warning.severity == "warning" and "ug/dL" in warning.message

@@ -1,4 +1,4 @@
-"""The Grafana dashboard only queries metrics that connector.metrics really exposes.
+"""The Grafana dashboard only queries metrics that connector.service.metrics really exposes.
 
 Every PromQL ``expr`` (panels and template variables) is reduced to its metric names,
 which are checked against the exposition text of a real ``Metrics(store)``: renaming a
@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from connector.metrics import Metrics
+from connector.service.metrics import Metrics
 from connector.store import Store
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json"
@@ -121,7 +121,7 @@ def test_the_dashboard_is_grafana_json() -> None:
 def test_every_queried_metric_is_exposed(exposed: set[str]) -> None:
     missing = {f"{where}: {name}" for where, expr in exprs() for name in metric_names(expr) if name not in exposed}
     assert not missing, (
-        "the dashboard queries metrics connector.metrics does not expose:\n" + "\n".join(sorted(missing))
+        "the dashboard queries metrics connector.service.metrics does not expose:\n" + "\n".join(sorted(missing))
     )
 
 
@@ -157,4 +157,5 @@ def test_the_alert_rules_in_operations_md_query_exposed_metrics(exposed: set[str
     scraped = {"up"}  # Prometheus' own series for every target
     missing = {f"{rule['alert']}: {name}" for rule in rules for name in metric_names(rule["expr"])
                if name not in exposed | scraped}
-    assert not missing, "alert rules query metrics connector.metrics does not expose:\n" + "\n".join(sorted(missing))
+    assert not missing, (
+        "alert rules query metrics connector.service.metrics does not expose:\n" + "\n".join(sorted(missing)))

@@ -1,4 +1,7 @@
-"""Retention: old files and old store blobs go; ids, young data and unfinished reports stay."""
+"""Retention: old files and old store blobs go; ids, young data and unfinished reports stay.
+
+Every test runs with the store on SQLite and on PostgreSQL (``store_location``).
+"""
 
 from __future__ import annotations
 
@@ -11,23 +14,28 @@ from pathlib import Path
 import pytest
 
 from connector.config import Config, parse_config
+from connector.config.schema import RetentionConfig
+from connector.config.settings import store_settings
 from connector.errors import ConfigError
 from connector.logs import JsonFormatter, logger
 from connector.model import Recipient
-from connector.retention import PRUNED_EVENT, PruneReport, RetentionConfig, prune
+from connector.ops.retention import PruneReport, prune
 from connector.states import RecipientState, ReportState
 from connector.store import NewReport, Store
+from connector.store.retention import PRUNED_EVENT
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
+def config(tmp_path: Path, store_location: Path | str) -> Config:
     text = (
         "mode: test\ndata_dir: var\n"
         "intake:\n  folder:\n    drop: spool/drop\n    archive: spool/archive\n    quarantine: spool/quarantine\n"
     )
+    if isinstance(store_location, str):
+        text += f"store: {{url: '{store_location}'}}\n"
     cfg = parse_config(text, base_dir=tmp_path)
     for name in ("archive", "quarantine"):
         (tmp_path / "spool" / name).mkdir(parents=True)
@@ -48,11 +56,28 @@ def _touch(path: Path, age: timedelta, data: bytes = b"MSH|^~\\&|synthetic\r") -
 def _report(store: Store, report_id: str, *, state: ReportState, age: timedelta, data: bytes | None = None) -> int:
     """A report driven through the real store API to ``state``, then aged by ``age``."""
     rec = store.record_input(data or report_id.encode(), source=f"{report_id}.hl7")
-    store.record_split(rec.input_id, [NewReport(report_id, 0, 0, "MSG-" + report_id, "order-" + report_id)], [])
+    store.record_split(
+        rec.input_id,
+        [
+            NewReport(
+                report_id=report_id,
+                message_index=0,
+                patient_index=0,
+                control_id="MSG-" + report_id,
+                series_key="order-" + report_id,
+            )
+        ],
+        [],
+    )
     store.document_identity(report_id, oid_root="1.2.250.1.999.1", effective_time="20260101120000+0100",
                             corrects=False)
-    store.mark_built(report_id, email=b"From: lab\r\n\r\nbody", message_id=f"<{report_id}@lab>",
-                     envid=f"env-{report_id}", recipients=[Recipient("dr@test.mssante.fr", "prescriber", "810001")])
+    store.mark_built(
+        report_id,
+        email=b"From: lab\r\n\r\nbody",
+        message_id=f"<{report_id}@lab>",
+        envid=f"env-{report_id}",
+        recipients=[Recipient(address="dr@test.mssante.fr", kind="prescriber", idnps="810001")],
+    )
     if state is not ReportState.BUILT:
         store.mark_sending(report_id)
         store.mark_sent(report_id, accepted=["dr@test.mssante.fr"], refused={}, reply="250 ok")
@@ -117,7 +142,7 @@ def test_missing_folders_are_not_an_error(config: Config, tmp_path: Path) -> Non
 
 
 def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-delivered", state=ReportState.DELIVERED, age=401 * DAY)
         _report(store, "r-read", state=ReportState.READ, age=500 * DAY)
@@ -128,7 +153,7 @@ def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) 
     report = prune(config, now=NOW)
     assert (report.email_blobs, report.input_blobs, report.outbox_blobs) == (2, 2, 2)
     assert report.events > 0
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         for rid in ("r-delivered", "r-read"):
             assert _blobs(store, rid) == (0, False, 0)
@@ -146,7 +171,7 @@ def test_old_delivered_and_read_reports_lose_blobs_but_keep_ids(config: Config) 
 
 
 def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-young", state=ReportState.READ, age=399 * DAY)
         _report(store, "r-sent", state=ReportState.SENT, age=900 * DAY)  # no DSN ever: a person looks first
@@ -157,7 +182,7 @@ def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
         store.close()
     report = prune(config, now=NOW)
     assert (report.email_blobs, report.input_blobs, report.events, report.outbox_blobs) == (0, 0, 0, 0)
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         for rid in ("r-young", "r-sent", "r-built"):
             length, has_email, events = _blobs(store, rid)
@@ -167,10 +192,18 @@ def test_young_or_unfinished_reports_keep_everything(config: Config) -> None:
 
 
 def test_an_input_shared_with_an_unfinished_report_keeps_its_bytes(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         input_id = _report(store, "r-old", state=ReportState.READ, age=500 * DAY)
-        store.record_split(input_id, [NewReport("r-other", 0, 1, "MSG-r-old", "order-x")], [])
+        store.record_split(
+            input_id,
+            [
+                NewReport(
+                    report_id="r-other", message_index=0, patient_index=1, control_id="MSG-r-old", series_key="order-x"
+                )
+            ],
+            [],
+        )
         store.db.query("UPDATE reports SET updated_at = ? WHERE report_id = 'r-other'", (_iso(NOW - 500 * DAY),))
     finally:
         store.close()
@@ -179,7 +212,7 @@ def test_an_input_shared_with_an_unfinished_report_keeps_its_bytes(config: Confi
 
 
 def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> None:
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         old = store.record_input(b"not hl7 old", source="old.txt")
         store.record_split(old.input_id, [], [(0, "expected MSH")])
@@ -192,7 +225,7 @@ def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> Non
     finally:
         store.close()
     assert prune(config, now=NOW, retention=RetentionConfig(store_days=300)).input_blobs == 1
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         assert store.input_data(young.input_id)[1] == b"not hl7 young"
         assert len(store.input_errors()) == 2  # the reasons stay listed for the operator
@@ -202,7 +235,7 @@ def test_unreadable_input_bytes_follow_the_quarantine_age(config: Config) -> Non
 
 def test_dry_run_counts_and_changes_nothing(config: Config, tmp_path: Path) -> None:
     old_file = _touch(tmp_path / "spool" / "archive" / "old.hl7", 100 * DAY)
-    store = Store(config.store_path)
+    store = Store(store_settings(config))
     try:
         _report(store, "r-1", state=ReportState.DELIVERED, age=401 * DAY)
     finally:

@@ -30,6 +30,7 @@ from connector.package import (
     envid_for,
     message_id_for,
 )
+from tests.support.settings import message_settings
 
 INS_OID = "1.2.250.1.213.1.4.10"
 IPP_OID = "1.2.250.1.999.1.2"
@@ -41,9 +42,11 @@ LAB = LabIdentity(
     ipp_oid=IPP_OID,
     mailbox="labo@labo.test",
 )
-DOCTOR = Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001", display_name="Dr Test")
-PATIENT = Recipient("299999999999999@patient.mssante.fr", "patient")
-SETTINGS = MessageSettings(sender="labo@labo.test", nil="DEV999999")
+DOCTOR = Recipient(
+    address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001", display_name="Dr Test"
+)
+PATIENT = Recipient(address="299999999999999@patient.mssante.fr", kind="patient")
+SETTINGS = message_settings(sender="labo@labo.test", nil="DEV999999")
 DATE = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 
 
@@ -73,12 +76,18 @@ def mapped(*, qualified: bool = True, flags: DocumentFlags | None = None) -> Map
         identity_status=IdentityStatus.QUALIFIED if qualified else IdentityStatus.VALIDATED,
     )
     report = LabReport(
-        report_id="rpt-0002", header=MessageHeader("SIL", "LAB"), patient=patient, orders=(), flags=flags
+        report_id="rpt-0002",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(),
+        flags=flags,
     )
     return MappedReport(report=report, results=())
 
 
-IDS = DocumentIdentity(DOC_ROOT, "D1", DOC_ROOT + ".9", "S1")
+IDS = DocumentIdentity(
+    document_id_root=DOC_ROOT, document_id_extension="D1", set_id_root=DOC_ROOT + ".9", set_id_extension="S1"
+)
 
 
 def make(
@@ -192,7 +201,7 @@ def test_no_ins_in_the_cda_gives_x_mss_ins_n() -> None:
 
 
 def test_optional_headers_follow_the_settings() -> None:
-    settings = MessageSettings(sender="labo@labo.test", request_mdn=False, reply_to="secretariat@labo.test")
+    settings = message_settings(sender="labo@labo.test", request_mdn=False, reply_to="secretariat@labo.test")
     parsed = reparse(make(settings=settings)[0])
     assert parsed["Disposition-Notification-To"] is None
     assert parsed["X-MSS-NIL"] is None
@@ -216,12 +225,12 @@ def test_bad_pdf_names_are_refused(name: str) -> None:
 
 def test_header_injection_in_addresses_is_refused() -> None:
     with pytest.raises(PermanentError, match="rpt-0002: sender is not an e-mail address"):
-        make(settings=MessageSettings(sender="labo@labo.test\r\nBcc: spy@evil.test"))
+        make(settings=message_settings(sender="labo@labo.test\r\nBcc: spy@evil.test"))
 
 
 def test_a_bad_address_is_named_each_time_not_only_the_first() -> None:
     # The folded address lines are cached: a refusal must not be cached away.
-    bad = Recipient("not an address", "copy")
+    bad = Recipient(address="not an address", kind="copy")
     for _ in range(2):
         with pytest.raises(PermanentError, match="rpt-0002: recipient 2 is not an e-mail address"):
             make(recipients=(DOCTOR, bad))
@@ -233,7 +242,9 @@ def test_no_recipient_is_refused() -> None:
 
 
 def test_zip_for_another_document_is_refused() -> None:
-    other_ids = DocumentIdentity(DOC_ROOT, "D9", DOC_ROOT + ".9", "S1")
+    other_ids = DocumentIdentity(
+        document_id_root=DOC_ROOT, document_id_extension="D9", set_id_root=DOC_ROOT + ".9", set_id_extension="S1"
+    )
     xdm = build_xdm(
         synthetic_cda(), mapped=mapped(), lab=LAB, ids=IDS, recipients=(DOCTOR,), submission_time="20260105093000+0100"
     )
@@ -272,7 +283,14 @@ def test_message_id_is_stable_per_version_and_recipient_set() -> None:
     a = message_id_for(IDS, (DOCTOR, PATIENT), domain="labo.test")
     assert a == message_id_for(IDS, (PATIENT, DOCTOR), domain="labo.test")  # order does not matter
     assert a != message_id_for(IDS, (DOCTOR,), domain="labo.test")
-    v2 = DocumentIdentity(DOC_ROOT, "D2", DOC_ROOT + ".9", "S1", version=2, replaces=(DOC_ROOT, "D1"))
+    v2 = DocumentIdentity(
+        document_id_root=DOC_ROOT,
+        document_id_extension="D2",
+        set_id_root=DOC_ROOT + ".9",
+        set_id_extension="S1",
+        version=2,
+        replaces=(DOC_ROOT, "D1"),
+    )
     assert a != message_id_for(v2, (DOCTOR, PATIENT), domain="labo.test")
     assert re.fullmatch(r"<[0-9a-f]{40}\.v1@labo\.test>", a)
     assert "299999999999999" not in a

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import zipfile
-from functools import lru_cache
-from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -46,12 +43,8 @@ from connector.package.metadata import (
     SS_PATIENT_ID,
     SS_SOURCE_ID,
 )
+from tests.support.refkit import lcm_schema, ref_file
 
-SHARED_REF = Path(
-    os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-)
-ANS_CDA = SHARED_REF / "cda" / "testcontenucda" / "ExemplesCDA" / "BIO-CR-BIO_2024.01_TSH_1.xml"
-LCM_XSD = SHARED_REF / "mssante" / "xsd-ebrs-3.0" / "lcm.xsd"
 NS = {"rim": "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0", "lcm": "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"}
 
 INS_OID = "1.2.250.1.213.1.4.10"  # INS-NIR test OID
@@ -68,8 +61,8 @@ LAB = LabIdentity(
     city="Testville",
 )
 RECIPIENTS = (
-    Recipient("dr.test@medecin.mssante.test", "prescriber", idnps="810000000001"),
-    Recipient("111111111111111@patient.mssante.fr", "patient"),
+    Recipient(address="dr.test@medecin.mssante.test", kind="prescriber", idnps="810000000001"),
+    Recipient(address="111111111111111@patient.mssante.fr", kind="patient"),
 )
 
 
@@ -135,7 +128,7 @@ def mapped_report(
     )
     report = LabReport(
         report_id="rpt-0001",
-        header=MessageHeader("SIL", "LAB", control_id="C1"),
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB", control_id="C1"),
         patient=patient,
         orders=(),
         flags=flags,
@@ -144,18 +137,24 @@ def mapped_report(
 
 
 def doc_ids(ext: str = "D1", *, replaces: tuple[str, str] | None = None, version: int = 1) -> DocumentIdentity:
-    return DocumentIdentity(DOC_ROOT, ext, DOC_ROOT + ".9", "S1", version=version, replaces=replaces)
+    return DocumentIdentity(
+        document_id_root=DOC_ROOT,
+        document_id_extension=ext,
+        set_id_root=DOC_ROOT + ".9",
+        set_id_extension="S1",
+        version=version,
+        replaces=replaces,
+    )
+
+
+def package_args() -> dict[str, object]:
+    """What build_metadata and build_xdm take besides the CDA, for the synthetic report."""
+    return {"mapped": mapped_report(), "lab": LAB, "ids": doc_ids(), "recipients": RECIPIENTS,
+            "submission_time": SUBMITTED}
 
 
 def metadata_of(cda: bytes, **kw: object) -> etree._Element:
-    args: dict[str, object] = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
-    args.update(kw)
+    args = package_args() | kw
     return etree.fromstring(build_metadata(cda, **args))  # type: ignore[arg-type]
 
 
@@ -173,22 +172,13 @@ def external_id(obj: etree._Element, scheme: str) -> str:
     return obj.find(f"rim:ExternalIdentifier[@identificationScheme='{scheme}']", NS).get("value")
 
 
-@lru_cache(maxsize=1)
-def lcm_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(LCM_XSD)))
-
-
 def assert_schema_valid(xml: bytes) -> None:
-    if not LCM_XSD.is_file():
-        pytest.skip(f"ebRS 3.0 schemas not found at {LCM_XSD} (set CONNECTOR_SHARED_REF)")
     schema = lcm_schema()
     assert schema.validate(etree.fromstring(xml)), schema.error_log
 
 
 def ans_example() -> bytes:
-    if not ANS_CDA.is_file():
-        pytest.skip(f"ANS CR-BIO example not found at {ANS_CDA} (set CONNECTOR_SHARED_REF)")
-    return ANS_CDA.read_bytes()
+    return ref_file("cda", "testcontenucda", "ExemplesCDA", "BIO-CR-BIO_2024.01_TSH_1.xml").read_bytes()
 
 
 # ---------------------------------------------------------------------------- schema
@@ -209,7 +199,12 @@ def test_metadata_of_synthetic_cda_is_schema_valid() -> None:
 
 def test_metadata_of_ans_example_is_schema_valid_and_consistent() -> None:
     cda = ans_example()
-    ids = DocumentIdentity("1.2.250.1.213.1.1.1.55.2024.9.1", "", "1.2.250.1.213.1.1.1.55.2024.9", "")
+    ids = DocumentIdentity(
+        document_id_root="1.2.250.1.213.1.1.1.55.2024.9.1",
+        document_id_extension="",
+        set_id_root="1.2.250.1.213.1.1.1.55.2024.9",
+        set_id_extension="",
+    )
     mapped = mapped_report(ins="279035121518989", ipp="1234567890121", ipp_oid="1.2.3.4.567.8.9.10")
     lab = LabIdentity(
         name="Laboratoire des charmes", finess="920000000", oid_root="1.2.250.1.999.1", ipp_oid="1.2.3.4.567.8.9.10"
@@ -337,13 +332,7 @@ def test_replacement_adds_an_rplc_association_to_the_previous_entry() -> None:
 
 
 def test_metadata_is_deterministic_and_ids_are_unique() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     first = build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     assert first == build_metadata(synthetic_cda(), **args)  # type: ignore[arg-type]
     ids = [e.get("id") for e in etree.fromstring(first).iter() if e.get("id")]
@@ -383,13 +372,7 @@ def test_xdm_zip_layout_and_content() -> None:
 
 
 def test_xdm_is_byte_identical_when_rebuilt() -> None:
-    args = {
-        "mapped": mapped_report(),
-        "lab": LAB,
-        "ids": doc_ids(),
-        "recipients": RECIPIENTS,
-        "submission_time": SUBMITTED,
-    }
+    args = package_args()
     assert build_xdm(synthetic_cda(), **args) == build_xdm(synthetic_cda(), **args)  # type: ignore[arg-type]
     other = dict(args, submission_time="20260105093100+0100")
     assert build_xdm(synthetic_cda(), **args) != build_xdm(synthetic_cda(), **other)  # type: ignore[arg-type]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from _parse_helpers import ORU_DIR, reports_of, shared_ref
+from _parse_helpers import ORU_DIR, reports_of
 
 from connector.model import (
     CodedValue,
@@ -16,7 +17,8 @@ from connector.model import (
     StructuredNumeric,
     Text,
 )
-from connector.parse import ParseSettings, parse_message, split_messages
+from connector.parse import parse_message, split_messages
+from tests.support.settings import PARSE, parse_settings
 
 
 def only(name: str):  # type: ignore[no-untyped-def]
@@ -124,10 +126,10 @@ def test_ins_and_identity_status(name: str, status: IdentityStatus, qualified: b
 
 def test_site_specific_identity_status_codes() -> None:
     data = (ORU_DIR / "13_ins_qualified.hl7").read_bytes().replace(b"|QUAL", b"|Q")
-    settings = ParseSettings(identity_status_map={"Q": IdentityStatus.QUALIFIED})
+    settings = parse_settings(identity_status_map={"Q": IdentityStatus.QUALIFIED})
     (report,) = parse_message(data, settings=settings)
     assert report.patient.ins_qualified and report.patient.identity_status_raw == "Q"
-    (report,) = parse_message(data)
+    (report,) = parse_message(data, settings=PARSE)
     assert not report.patient.ins_qualified
 
 
@@ -163,7 +165,7 @@ def test_obr_10_collector_is_the_order_s_sampler() -> None:
     fields[10] = nurse
     segments[obr] = "|".join(fields)
     (message,) = split_messages("\r".join(segments).encode("utf-8"))
-    (report,) = parse_message(message, settings=ParseSettings())
+    (report,) = parse_message(message, settings=parse_settings())
     collector = report.orders[0].collector
     assert collector is not None and collector.idnps == "810003456789" and collector.name.family == "INFIRMIERE"
     assert only("01_nfs.hl7").orders[0].collector is None  # OBR-10 empty: no sampler
@@ -180,7 +182,11 @@ def test_two_patients_give_two_reports() -> None:
 def test_batch_file() -> None:
     messages = split_messages((ORU_DIR / "20_batch.hl7").read_bytes())
     assert len(messages) == 3
-    assert [parse_message(m)[0].header.control_id for m in messages] == ["MSG0201", "MSG0202", "MSG0203"]
+    assert [parse_message(m, settings=PARSE)[0].header.control_id for m in messages] == [
+        "MSG0201",
+        "MSG0202",
+        "MSG0203",
+    ]
 
 
 def test_v23_message_with_obr15_specimen() -> None:
@@ -260,7 +266,7 @@ def test_test_ins_refused_in_production() -> None:
 
     data = (ORU_DIR / "31_ans_shape_b.hl7").read_bytes()
     with pytest.raises(InputError) as caught:
-        parse_message(data, settings=ParseSettings(allow_test_ins=False))
+        parse_message(data, settings=parse_settings(allow_test_ins=False))
     assert caught.value.field == "PID-3" and caught.value.segment == "PID[1]"
 
 
@@ -289,11 +295,8 @@ def test_corsican_nir_and_validator_from_obx16() -> None:
     assert report.validating_biologist is not None and report.validating_biologist.idnps == "810000000002"
 
 
-def test_ans_reference_example_in_place() -> None:
-    path = shared_ref() / "mssante" / "hl7v2-ans-exemples" / "ORU_R01_CR-Bio_init_N1_N3_MetaDMPMSS_v2.1.hl7"
-    if not path.exists():
-        pytest.skip(f"ANS reference examples not found at {path} (set CONNECTOR_SHARED_REF)")
-    (report,) = parse_message(path.read_bytes(), source=path.name)
+def test_ans_reference_example_in_place(ans_oru: Path) -> None:
+    (report,) = parse_message(ans_oru.read_bytes(), source=ans_oru.name, settings=PARSE)
     assert len(report.documents) == 2 and len(report.participants) == 4
     assert report.flags is not None and report.flags.get("DESTDMP") is True
     assert report.patient.identity_status is IdentityStatus.VALIDATED
@@ -311,12 +314,12 @@ def test_large_embedded_cda_and_the_size_limit() -> None:
     assert len(payload) > 600_000
     base = (ORU_DIR / "05_tsh.hl7").read_bytes()
     obx = b"OBX|2|ED|11502-2^CR d'examens biologiques^LN||^TEXT^XML^Base64^" + payload + b"||||||C\r"
-    (report,) = parse_message(base + obx)
+    (report,) = parse_message(base + obx, settings=PARSE)
     (document,) = report.documents
     assert document.data == cda and document.status == "C" and document.mime_type == "text/xml"
     too_big = b"OBX|2|ED|PDF^PDF^L||^AP^PDF^Base64^" + b"A" * (MAX_ENCAPSULATED_CHARS + 4) + b"||||||F\r"
     with pytest.raises(MalformedHL7) as caught:
-        parse_message(base + too_big)
+        parse_message(base + too_big, settings=PARSE)
     assert caught.value.field == "OBX-5" and "MAX_ENCAPSULATED_CHARS" in str(caught.value)
 
 

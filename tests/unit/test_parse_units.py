@@ -89,9 +89,11 @@ def test_split_keeps_trailing_spaces_of_a_segment() -> None:
 
 
 def test_report_id_is_deterministic_and_free_of_patient_data() -> None:
-    header = MessageHeader("SIL", "LABO", control_id="MSG1")
+    header = MessageHeader(sending_application="SIL", sending_facility="LABO", control_id="MSG1")
     first = report_id_for(header, 0)
-    assert first == report_id_for(MessageHeader("SIL", "LABO", control_id="MSG1"), 0)
+    assert first == report_id_for(
+        MessageHeader(sending_application="SIL", sending_facility="LABO", control_id="MSG1"), 0
+    )
     assert first != report_id_for(header, 1) and first.startswith("r-") and len(first) == 18
     assert first[2:].isalnum()
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from fontTools.ttLib import TTFont
 
-from connector.cda.pdf import DEFAULT_FONT_DIR
-from connector.cda.pdf_font import FontSubset, ParsedFont, normalize_text
+from connector.pdf import DEFAULT_FONT_DIR
+from connector.pdf.font import FontSubset, ParsedFont, normalize_text
 
 FONT = DEFAULT_FONT_DIR / "DejaVuSans.ttf"
 if not FONT.is_file():

@@ -6,16 +6,6 @@ from decimal import Decimal
 
 import pytest
 
-from connector.cda.pdf_format import (
-    abnormal,
-    flag_symbol,
-    format_date,
-    format_practitioner,
-    format_previous,
-    format_range,
-    format_unit,
-    format_value,
-)
 from connector.model import (
     Coded,
     CodedValue,
@@ -29,6 +19,16 @@ from connector.model import (
     ReferenceRange,
     StructuredNumeric,
     Text,
+)
+from connector.pdf.format import (
+    abnormal,
+    flag_symbol,
+    format_date,
+    format_practitioner,
+    format_previous,
+    format_range,
+    format_unit,
+    format_value,
 )
 
 
@@ -82,9 +82,9 @@ def test_values_keep_the_precision_sent_with_a_decimal_comma() -> None:
 
 
 def test_ranges() -> None:
-    assert format_range(ReferenceRange(Decimal("3.5"), Decimal("5.1"))) == "3,5 – 5,1"
-    assert format_range(ReferenceRange(None, Decimal(2))) == "≤ 2"
-    assert format_range(ReferenceRange(Decimal("0.4"), None)) == "≥ 0,4"
+    assert format_range(ReferenceRange(low=Decimal("3.5"), high=Decimal("5.1"))) == "3,5 – 5,1"
+    assert format_range(ReferenceRange(low=None, high=Decimal(2))) == "≤ 2"
+    assert format_range(ReferenceRange(low=Decimal("0.4"), high=None)) == "≥ 0,4"
     assert format_range(ReferenceRange(text="Négatif")) == "Négatif"
     assert format_range(None, "3.5-5.1") == "3.5-5.1"
 
@@ -103,8 +103,10 @@ def test_flags() -> None:
 
 
 def test_practitioner_ids() -> None:
-    rpps = Practitioner(Identifier("10001234567", type_code="RPPS"), PersonName("MARTIN", ("Léa",)))
+    rpps = Practitioner(
+        identifier=Identifier("10001234567", type_code="RPPS"), name=PersonName(family="MARTIN", given=("Léa",))
+    )
     assert format_practitioner(rpps) == "Dr MARTIN Léa (RPPS 10001234567)"
-    local = Practitioner(Identifier("X12"), PersonName("Roux", ("Ana",), prefix="Pr"))
+    local = Practitioner(identifier=Identifier("X12"), name=PersonName(family="Roux", given=("Ana",), prefix="Pr"))
     assert format_practitioner(local) == "Pr ROUX Ana (X12)"
     assert format_practitioner(None) == ""

@@ -17,8 +17,10 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from connector.cda.pdf import ReportRenderer, pdf_filename, render_pdf
-from connector.cda.samples import (
+from connector.errors import CdaBuildError
+from connector.model import Comment, Identifier, PersonName
+from connector.pdf import ReportRenderer, pdf_filename, render_pdf
+from tests.support.samples import (
     TEST_INS,
     sample_ids,
     sample_lab,
@@ -26,8 +28,6 @@ from connector.cda.samples import (
     sample_numeric_report,
     sample_text_report,
 )
-from connector.errors import CdaBuildError
-from connector.model import Comment, Identifier, PersonName
 
 ACCENTED = (
     "DÉSIRÉ-ŒUVRARD",
@@ -244,7 +244,9 @@ def test_filename_follows_eco_2_1_6() -> None:
 
 def test_filename_without_dossier_and_with_unsafe_characters() -> None:
     mapped = sample_numeric_report(1)
-    patient = dataclasses.replace(mapped.report.patient, names=(PersonName("O/BRIEN:", ("Zoé",), name_type="L"),))
+    patient = dataclasses.replace(
+        mapped.report.patient, names=(PersonName(family="O/BRIEN:", given=("Zoé",), name_type="L"),)
+    )
     orders = tuple(dataclasses.replace(o, placer_group=None, filler_number=None) for o in mapped.report.orders)
     report = dataclasses.replace(mapped.report, patient=patient, orders=orders)
     name = pdf_filename(dataclasses.replace(mapped, report=report), sample_ids())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 from pathlib import Path
 
@@ -10,10 +9,8 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.send import Directory, import_directory
+from tests.support.refkit import ref_file
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", REPO / ".." / "shared" / "ref"))
-SAMPLE = SHARED_REF / "terminology" / "mssante_extraction_SYNTHETIC_sample.txt"
 HEADER = (
     "Type de BAL|Adresse BAL|Type Identifiant PP|Identifiant PP|Identification nationale PP|"
     + "|".join(f"c{i}" for i in range(5, 31))
@@ -33,10 +30,9 @@ def write_extract(path: Path, lines: list[str]) -> Path:
 
 
 def test_synthetic_sample_imports(tmp_path: Path) -> None:
-    if not SAMPLE.is_file():
-        pytest.skip(f"shared reference data absent: {SAMPLE} (set CONNECTOR_SHARED_REF)")
+    sample = ref_file("terminology", "mssante_extraction_SYNTHETIC_sample.txt")
     db = tmp_path / "dir.sqlite"
-    assert import_directory(SAMPLE, db_path=db) == 3
+    assert import_directory(sample, db_path=db) == 3
     directory = Directory(db)
     (doctor,) = directory.lookup("810000000001")
     assert doctor.address == "jean.testeur@test-ci-sis.mssante.fr"

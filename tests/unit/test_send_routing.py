@@ -18,7 +18,8 @@ from connector.model import (
     Patient,
     Practitioner,
 )
-from connector.send import Directory, RoutingSettings, import_directory, recipients_for
+from connector.send import Directory, import_directory, recipients_for
+from tests.support.settings import routing_settings
 
 PRESCRIBER = "810000000001"
 COPY = "810000000002"
@@ -43,7 +44,7 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Directory:
 
 
 def doctor(idnps: str) -> Practitioner:
-    return Practitioner(Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"))
+    return Practitioner(identifier=Identifier(idnps, oid=RPPS_OID, type_code="IDNPS"))
 
 
 def report(*, prescriber: str | None = PRESCRIBER, copies: tuple[str, ...] = (), qualified: bool = True,
@@ -55,7 +56,11 @@ def report(*, prescriber: str | None = PRESCRIBER, copies: tuple[str, ...] = (),
     order = Order(service=Coded("NFS"), prescriber=doctor(prescriber) if prescriber else None,
                   copy_to=tuple(doctor(c) for c in copies))
     return LabReport(
-        report_id="R-1", header=MessageHeader("SIL", "LAB"), patient=patient, orders=(order,), participants=prt,
+        report_id="R-1",
+        header=MessageHeader(sending_application="SIL", sending_facility="LAB"),
+        patient=patient,
+        orders=(order,),
+        participants=prt,
         flags=DocumentFlags(values=tuple(flags.items())) if flags is not None else None,
     )
 
@@ -65,19 +70,19 @@ def addresses(recipients) -> list[tuple[str, str]]:
 
 
 def test_prescriber_all_mailboxes_and_copy_deduplicated(directory: Directory) -> None:
-    got = recipients_for(report(copies=(COPY,)), directory, RoutingSettings())
+    got = recipients_for(report(copies=(COPY,)), directory, routing_settings())
     assert addresses(got) == [("presc@hopital.test", "prescriber"), ("presc2@cabinet.test", "prescriber"),
                               ("copy@cabinet.test", "copy")]
     assert got[0].idnps == PRESCRIBER and got[0].display_name == "JEAN TESTEUR"
 
 
 def test_first_mailbox_only_and_no_copy(directory: Directory) -> None:
-    got = recipients_for(report(copies=(COPY,)), directory, RoutingSettings(mailbox_choice="first", copy_to=False))
+    got = recipients_for(report(copies=(COPY,)), directory, routing_settings(mailbox_choice="first", copy_to=False))
     assert addresses(got) == [("presc@hopital.test", "prescriber")]
 
 
 def test_patient_mailbox_only_for_qualified_ins(directory: Directory) -> None:
-    settings = RoutingSettings(patient_mailbox=True, mailbox_choice="first")
+    settings = routing_settings(patient_mailbox=True, mailbox_choice="first")
     got = recipients_for(report(), directory, settings)
     assert addresses(got)[-1] == (f"{SYNTHETIC_INS}@patient.mssante.fr", "patient")
     got = recipients_for(report(qualified=False), directory, settings)
@@ -86,10 +91,10 @@ def test_patient_mailbox_only_for_qualified_ins(directory: Directory) -> None:
 
 def test_no_address_names_the_idnps_not_the_patient(directory: Directory) -> None:
     with pytest.raises(RoutingError) as err:
-        recipients_for(report(prescriber="899999999999"), directory, RoutingSettings())
+        recipients_for(report(prescriber="899999999999"), directory, routing_settings())
     assert "899999999999" in str(err.value) and SYNTHETIC_INS not in str(err.value)
     with pytest.raises(RoutingError, match="no prescriber"):
-        recipients_for(report(prescriber=None), directory, RoutingSettings())
+        recipients_for(report(prescriber=None), directory, routing_settings())
 
 
 ROW_BOTH = {"MASQUE_PS": False, "INVISIBLE_PATIENT": False, "INVISIBLE_REP_LEGAUX": False,
@@ -106,21 +111,21 @@ PRT = (
 
 
 def test_matrix_professionals_and_patient(directory: Directory) -> None:
-    got = recipients_for(report(flags=ROW_BOTH, prt=PRT), directory, RoutingSettings(mailbox_choice="first"))
+    got = recipients_for(report(flags=ROW_BOTH, prt=PRT), directory, routing_settings(mailbox_choice="first"))
     assert addresses(got) == [("rct@hopital.test", "prt"), ("presc@hopital.test", "prt"),
                               (f"{SYNTHETIC_INS}@patient.mssante.fr", "patient")]
 
 
 def test_matrix_professionals_only(directory: Directory) -> None:
-    got = recipients_for(report(flags=ROW_PROS, prt=PRT), directory, RoutingSettings(patient_mailbox=True))
+    got = recipients_for(report(flags=ROW_PROS, prt=PRT), directory, routing_settings(patient_mailbox=True))
     assert all(r.kind == "prt" for r in got)
 
 
 def test_masked_document_goes_to_the_patient_only(directory: Directory) -> None:
-    got = recipients_for(report(flags=ROW_PATIENT, prt=PRT), directory, RoutingSettings())
+    got = recipients_for(report(flags=ROW_PATIENT, prt=PRT), directory, routing_settings())
     assert addresses(got) == [(f"{SYNTHETIC_INS}@patient.mssante.fr", "patient")]
     with pytest.raises(RoutingError, match="qualified INS"):
-        recipients_for(report(flags=ROW_PATIENT, prt=PRT, qualified=False), directory, RoutingSettings())
+        recipients_for(report(flags=ROW_PATIENT, prt=PRT, qualified=False), directory, routing_settings())
 
 
 @pytest.mark.parametrize("change", [
@@ -130,15 +135,15 @@ def test_masked_document_goes_to_the_patient_only(directory: Directory) -> None:
 ])
 def test_combinations_outside_the_matrix(directory: Directory, change: dict[str, bool]) -> None:
     with pytest.raises(RoutingError, match="outside the routing matrix"):
-        recipients_for(report(flags={**ROW_BOTH, **change}, prt=PRT), directory, RoutingSettings())
+        recipients_for(report(flags={**ROW_BOTH, **change}, prt=PRT), directory, routing_settings())
 
 
 def test_shape_b_without_usable_prt(directory: Directory) -> None:
     with pytest.raises(RoutingError, match="PRT RCT"):
-        recipients_for(report(flags=ROW_PROS, prt=()), directory, RoutingSettings())
+        recipients_for(report(flags=ROW_PROS, prt=()), directory, routing_settings())
 
 
 def test_bad_mailbox_choice() -> None:
     with pytest.raises(ConfigError):
-        RoutingSettings(mailbox_choice="random")
+        routing_settings(mailbox_choice="random")
 

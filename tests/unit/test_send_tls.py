@@ -9,7 +9,8 @@ import pytest
 import trustme
 
 from connector.errors import ConfigError
-from connector.send import TlsSettings, create_ssl_context
+from connector.send import create_ssl_context
+from tests.support.settings import tls_settings
 
 
 @pytest.fixture
@@ -24,7 +25,9 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 
 def test_context_verifies_and_requires_tls12(files: dict[str, Path]) -> None:
-    ctx = create_ssl_context(TlsSettings(files["ca"], files["cert"], files["key"]), production=True)
+    ctx = create_ssl_context(
+        tls_settings(cafile=files["ca"], certfile=files["cert"], keyfile=files["key"]), production=True
+    )
     assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
     assert ctx.minimum_version >= ssl.TLSVersion.TLSv1_2
     assert len(ctx.get_ca_certs()) == 1  # the given CA only, not the system store
@@ -32,30 +35,37 @@ def test_context_verifies_and_requires_tls12(files: dict[str, Path]) -> None:
 
 def test_verify_false_refused_in_production(files: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match="verification"):
-        create_ssl_context(TlsSettings(files["ca"], files["cert"], files["key"], verify=False), production=True)
+        create_ssl_context(
+            tls_settings(cafile=files["ca"], certfile=files["cert"], keyfile=files["key"], verify=False),
+            production=True,
+        )
 
 
 def test_verify_false_allowed_for_demo(files: dict[str, Path]) -> None:
-    ctx = create_ssl_context(TlsSettings(files["ca"], verify=False), production=False)
+    ctx = create_ssl_context(tls_settings(cafile=files["ca"], verify=False), production=False)
     assert ctx.verify_mode is ssl.CERT_NONE
 
 
 def test_production_needs_a_client_certificate(files: dict[str, Path]) -> None:
     with pytest.raises(ConfigError, match="client certificate"):
-        create_ssl_context(TlsSettings(files["ca"]), production=True)
+        create_ssl_context(tls_settings(cafile=files["ca"]), production=True)
 
 
 def test_group_readable_key_refused_in_production(files: dict[str, Path]) -> None:
     files["key"].chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
-        create_ssl_context(TlsSettings(files["ca"], files["cert"], files["key"]), production=True)
+        create_ssl_context(
+            tls_settings(cafile=files["ca"], certfile=files["cert"], keyfile=files["key"]), production=True
+        )
 
 
 def test_missing_or_bad_files_are_config_errors(files: dict[str, Path], tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"tls\.cafile"):
-        create_ssl_context(TlsSettings(tmp_path / "absent.pem"), production=False)
+        create_ssl_context(tls_settings(cafile=tmp_path / "absent.pem"), production=False)
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match=r"tls\.cafile"):
-        create_ssl_context(TlsSettings(tmp_path / "junk.pem"), production=False)
+        create_ssl_context(tls_settings(cafile=tmp_path / "junk.pem"), production=False)
     with pytest.raises(ConfigError, match=r"tls\.certfile"):
-        create_ssl_context(TlsSettings(files["ca"], files["ca"], files["key"]), production=False)
+        create_ssl_context(
+            tls_settings(cafile=files["ca"], certfile=files["ca"], keyfile=files["key"]), production=False
+        )

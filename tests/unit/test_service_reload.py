@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from connector.config import load_config
-from connector.runtime import open_runtime
-from connector.service import Service
+from connector.service.reload import ConfigWatcher
+from connector.service.runtime import open_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +23,7 @@ def service(tmp_path: Path):
     path.write_text(f"mode: test\ndata_dir: {tmp_path / 'var'}\nmappings: {{dir: {ROOT / 'mappings'}, "
                     f"loinc_dir: {ROOT / 'loinc'}}}\nmessage: {{nil: A1}}\n")
     runtime = open_runtime(load_config(path), with_smtp=False)
-    yield Service(runtime, config_path=path), path
+    yield ConfigWatcher(runtime, path), path
     runtime.close()
 
 
@@ -37,8 +37,8 @@ def test_live_change_applies(service, caplog: pytest.LogCaptureFixture) -> None:
     svc, path = service
     _touch(path, path.read_text().replace("nil: A1", "nil: B2") + "metrics: {port: 9999}\n")
     with caplog.at_level(logging.INFO, logger="connector"):
-        assert svc.reload_config_if_changed()
-    assert svc.runtime.pipeline.message_settings.nil == "B2"
+        assert svc.reload_if_changed()
+    assert svc.runtime.pipeline.settings.message.nil == "B2"
     events = {r.getMessage(): r for r in caplog.records}
     assert "config.reloaded" in events and events["config.restart_needed"].sections == "metrics"
 
@@ -47,8 +47,8 @@ def test_broken_file_is_refused_and_the_old_config_kept(service, caplog: pytest.
     svc, path = service
     _touch(path, path.read_text() + "smtp: {port: many}\n")
     with caplog.at_level(logging.INFO, logger="connector"):
-        assert not svc.reload_config_if_changed()
+        assert not svc.reload_if_changed()
     rejected = [r for r in caplog.records if r.getMessage() == "config.rejected"]
     assert rejected and "[smtp.port]" in rejected[0].reason and "c.yaml:" in rejected[0].reason
-    assert svc.runtime.pipeline.message_settings.nil == "A1"
+    assert svc.runtime.pipeline.settings.message.nil == "A1"
     json.dumps(rejected[0].reason)

@@ -1,34 +1,47 @@
-"""The store: durability settings, dedup at intake, ids minted once, state derivation from acks."""
+"""The store: durability settings, dedup at intake, ids minted once, state derivation from acks.
+
+Every test runs on both engines (the ``store_location`` fixture: SQLite, then PostgreSQL, marked ``postgres``).
+"""
 
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from connector.model import Recipient
 from connector.states import RecipientState, ReportState
-from connector.store import NewReport, Store
+from connector.store import Engine, NewReport, Store
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = Store(tmp_path / "var" / "connector.sqlite")
+def store(store_location: Path | str) -> Iterator[Store]:
+    s = Store(store_location)
     yield s
     s.close()
 
 
 def _report(store: Store, report_id: str = "r-1", series: str = "order-1") -> None:
     rec = store.record_input(report_id.encode(), source="f.hl7")
-    store.record_split(rec.input_id, [NewReport(report_id, 0, 0, "MSG1", series)], [])
+    store.record_split(
+        rec.input_id,
+        [NewReport(report_id=report_id, message_index=0, patient_index=0, control_id="MSG1", series_key=series)],
+        [],
+    )
 
 
-def test_durability_is_wal_and_synchronous_full(store: Store) -> None:
-    assert store.db.durability == {"journal_mode": "wal", "synchronous": "2"}
+def test_durability_is_checked(store: Store) -> None:
+    if store.db.engine is Engine.SQLITE:
+        assert store.db.durability == {"journal_mode": "wal", "synchronous": "2"}
+    else:  # every commit waits for the server's flush
+        durability = store.db.durability
+        assert durability["fsync"] == "on" and durability["synchronous_commit"] == "on"
 
 
-def test_store_file_and_folder_are_private(store: Store, tmp_path: Path) -> None:
+def test_store_file_and_folder_are_private(tmp_path: Path) -> None:
+    Store(tmp_path / "var" / "connector.sqlite").close()
     assert stat.S_IMODE((tmp_path / "var").stat().st_mode) == 0o700
     assert stat.S_IMODE((tmp_path / "var" / "connector.sqlite").stat().st_mode) == 0o600
 
@@ -70,7 +83,7 @@ def test_a_correction_is_the_next_version_of_the_same_set(store: Store) -> None:
 
 def test_report_state_follows_recipients(store: Store) -> None:
     _report(store)
-    rcpts = [Recipient("a@x.test", "prescriber"), Recipient("b@x.test", "copy")]
+    rcpts = [Recipient(address="a@x.test", kind="prescriber"), Recipient(address="b@x.test", kind="copy")]
     store.mark_built("r-1", email=b"mail", message_id="<m@x>", envid="e1", recipients=rcpts)
     store.mark_sending("r-1")
     assert store.mark_sent("r-1", accepted=["a@x.test", "b@x.test"], refused={}, reply="queued") is ReportState.SENT
@@ -88,7 +101,9 @@ def test_report_state_follows_recipients(store: Store) -> None:
 
 def test_every_recipient_failing_quarantines_the_report(store: Store) -> None:
     _report(store)
-    store.mark_built("r-1", email=b"m", message_id="<m>", envid="e", recipients=[Recipient("a@x.test", "p")])
+    store.mark_built(
+        "r-1", email=b"m", message_id="<m>", envid="e", recipients=[Recipient(address="a@x.test", kind="p")]
+    )
     store.mark_sent("r-1", accepted=["a@x.test"], refused={}, reply="ok")
     state = store.apply_ack("r-1", address="a@x.test", state=RecipientState.FAILED, code="5.1.1", detail="")
     assert state is ReportState.QUARANTINED
@@ -112,3 +127,21 @@ def test_purge_forgets_released_items_but_keeps_their_hash(store: Store) -> None
     assert store.input_errors(include_released=True) == []
     assert store.input_data(rec.input_id)[1] == b""
     assert store.record_input(b"garbage", source="bad.hl7").duplicate
+
+
+def test_status_last_errors_drop_a_wait_the_report_has_since_left(store: Store) -> None:
+    """Issue 14: `connector status` kept listing the waits of reports delivered since."""
+    _report(store, "r-1", "order-1")
+    _report(store, "r-2", "order-2")
+    for rid in ("r-1", "r-2"):
+        store.mark_waiting(rid, reason="no MSSanté address yet", next_attempt_at="")
+    store.mark_built("r-1", email=b"m", message_id="<m1>", envid="e1",
+                     recipients=[Recipient(address="a@x.test", kind="prescriber"),
+                                 Recipient(address="b@x.test", kind="copy")])
+    store.mark_sending("r-1")
+    store.mark_sent("r-1", accepted=["a@x.test", "b@x.test"], refused={}, reply="ok")
+    store.apply_ack("r-1", address="a@x.test", state=RecipientState.DELIVERED, code="2.0.0", detail="")
+    store.apply_ack("r-1", address="b@x.test", state=RecipientState.FAILED, code="5.1.1", detail="")
+    standing = {(rid, name) for _, rid, name, _ in store.last_errors()}
+    # r-1 went on (its wait is history) but one of its doctors never got it; r-2 still waits
+    assert standing == {("r-1", "recipient.failed"), ("r-2", "report.waiting")}

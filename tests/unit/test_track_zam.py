@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from connector.model import MessageHeader, Recipient
 from connector.states import RecipientState
 from connector.track import Ack, build_zam, zam_for_ack
-
-REF = Path(os.environ.get("CONNECTOR_SHARED_REF") or Path(__file__).resolve().parents[2] / ".." / "shared" / "ref")
-EXAMPLES = REF / "mssante" / "hl7v2-ans-exemples"
+from tests.support.refkit import ANS_HL7_EXAMPLES, ref_file
 
 ORIGINAL = MessageHeader(sending_application="SIL-Y", sending_facility="labo", control_id="015", processing_id="P")
 ADAM = Recipient(address="adam.hoda@test-ci-sis.mssante.fr", kind="prescriber", idnps="801234567897")
@@ -30,10 +25,7 @@ def segments(er7: str) -> list[list[str]]:
 
 
 def example(name: str) -> list[list[str]]:
-    path = EXAMPLES / name
-    if not path.exists():
-        pytest.skip(f"ANS examples not found at {EXAMPLES} (set CONNECTOR_SHARED_REF)")
-    return segments(path.read_text(encoding="utf-8"))
+    return segments(ref_file(*ANS_HL7_EXAMPLES, name).read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize(
@@ -111,3 +103,18 @@ def test_zam_refuses_incomplete_input(kwargs: dict[str, object], message: str) -
 )
 def test_zam_for_ack(kind: str, state: RecipientState, expected: tuple[str, bool] | None) -> None:
     assert zam_for_ack(Ack(kind=kind, recipient="a@b.test", state=state)) == expected
+
+
+def test_msh_5_and_6_echo_the_sil_s_composites_as_the_ack_does() -> None:
+    from connector.intake import build_ack
+
+    oru = b"MSH|^~\\&|SIL^1.2.250.1.999.2^ISO|LBM^1.2.250.1.999.1^ISO|C|D|20260101||ORU^R01|ID7|P|2.5\rPID|1\r"
+    original = MessageHeader(sending_application="SIL^1.2.250.1.999.2^ISO",
+                             sending_facility="LBM^1.2.250.1.999.1^ISO", control_id="ID7", processing_id="P")
+    zam = build_zam("Z02", original=original, recipient=ADAM, ok=True, sender_app="PFI-X",
+                    sender_facility="Organisation-X", control_id="1", when="20260101120000")
+    ack = build_ack(oru, code="AA", error=None, sending_app="PFI-X", sending_facility="Organisation-X",
+                    control_id="2", when="20260101120000")
+    zam_msh = zam.split(b"\r")[0].split(b"|")
+    ack_msh = ack.split(b"\r")[0].split(b"|")
+    assert zam_msh[4:6] == ack_msh[4:6] == [b"SIL^1.2.250.1.999.2^ISO", b"LBM^1.2.250.1.999.1^ISO"]

@@ -1,6 +1,6 @@
 """Generated CR-BIO documents for the differential test: valid ones, and broken ones on purpose.
 
-Valid: every shape the builder makes from the shared synthetic reports (connector.cda.samples:
+Valid: every shape the builder makes from the shared synthetic reports (tests.support.samples:
 full, unqualified, preliminary, level 1, a replacement, 1 to 40 numeric results, text only),
 plus the ANS examples read in place. Broken: those documents after 1–5 random mutations drawn
 from a seeded RNG: an element deleted, duplicated, moved, renamed or swapped; an attribute
@@ -22,7 +22,7 @@ from pathlib import Path
 from lxml import etree
 
 from connector.cda import build_document
-from connector.cda.samples import (
+from tests.support.samples import (
     sample_ids,
     sample_lab,
     sample_mapped_report,

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from connector.cda import build_document
-from connector.cda.samples import TEST_INS, sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from connector.errors import DocumentRejected, KitError, PermanentError, TransientError, ValidationUnavailable
 from connector.validation import AnsKit, ValidationGate, ValidationMode
+from tests.support.samples import TEST_INS, sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 from tests.validation.documents import VALID, built_documents
 from tests.validation.support import ROOT
 

@@ -13,11 +13,13 @@ import dataclasses
 from pathlib import Path
 
 from connector.cda import build_document
-from connector.cda.pdf import render_pdf
+from connector.config import demo_config
+from connector.config.settings import lab_identity
 from connector.mapping import Mappings, map_report
 from connector.model import DocumentIdentity
 from connector.parse import parse_message, split_messages
-from connector.runtime import demo_config
+from connector.pdf import render_pdf
+from tests.support.settings import MAPPING, PARSE
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -103,16 +105,24 @@ def message(control: str, documents: list[tuple[bytes, str]], flags: str, *,
 
 
 def _ids(ext: str, version: int = 1, replaces: tuple[str, str] | None = None) -> DocumentIdentity:
-    return DocumentIdentity(SIL_DOC_ROOT, ext, SIL_SET_ROOT, ext.rsplit("-", 1)[0], version, replaces, WHEN)
+    return DocumentIdentity(
+        document_id_root=SIL_DOC_ROOT,
+        document_id_extension=ext,
+        set_id_root=SIL_SET_ROOT,
+        set_id_extension=ext.rsplit("-", 1)[0],
+        version=version,
+        replaces=replaces,
+        effective_time=WHEN,
+    )
 
 
 def cdas() -> dict[str, bytes]:
     config = demo_config()
-    lab = config.lab_identity()
-    mappings = Mappings.load(config.path(config.mappings.dir), loinc_dir=config.path(config.mappings.loinc_dir))
+    lab = lab_identity(config)
+    mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
     source = (ROOT / "tests" / "data" / "oru" / "13_ins_qualified.hl7").read_bytes()
-    report = parse_message(split_messages(source)[0])[0]
-    mapped = map_report(report, mappings)
+    report = parse_message(split_messages(source)[0], settings=PARSE)[0]
+    mapped = map_report(report, mappings, settings=MAPPING)
     pdf = render_pdf(mapped, lab=lab, ids=_ids("CR0013-N3"))
     no_results = dataclasses.replace(mapped, results=())
     v1 = _ids("CR0013-N3")

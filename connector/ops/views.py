@@ -1,0 +1,113 @@
+"""Operator views and actions on the store: status, show, retry, quarantine.
+
+These read or change the same SQLite file the running service uses (WAL lets both
+work at once). No patient data is ever read here: only ids, states, reasons, codes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from connector.config import Config
+from connector.config.settings import store_settings
+from connector.logs import event
+from connector.model import RecipientKind
+from connector.states import ReportState
+from connector.store import RecipientRow, Store, age_seconds
+
+__all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data"]
+
+
+
+def status_data(config: Config) -> dict[str, Any]:
+    store = Store(store_settings(config))
+    try:
+        oldest = store.oldest_waiting()
+        return {
+            "counts": {s.value: store.counts().get(s.value, 0) for s in ReportState
+                       if store.counts().get(s.value, 0)},
+            "oldest_in_progress": None if oldest is None else {
+                "report_id": oldest.report_id, "state": oldest.state.value, "reason": oldest.reason,
+                "age_seconds": age_seconds(oldest.received_at)},
+            "input_errors": len(store.input_errors()),
+            "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
+                            for at, rid, ev, detail in store.last_errors()],
+        }
+    finally:
+        store.close()
+
+
+def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
+    store = Store(store_settings(config))
+    try:
+        row = store.report(report_id)
+        if row is None:
+            return None
+        return {
+            "report_id": row.report_id, "state": row.state.value, "reason": row.reason,
+            "attempts": row.attempts, "message_id": row.message_id, "control_id": row.control_id,
+            "document": store.document_of(report_id),
+            "recipients": [_masked(r) for r in store.recipients(report_id)],
+            "events": [{"at": at, "event": ev, "detail": d} for at, ev, d in store.events(report_id)],
+        }
+    finally:
+        store.close()
+
+
+def _masked(recipient: RecipientRow) -> dict[str, str]:
+    """A patient's mailbox is ``<INS>@patient.mssante.fr``: shown by kind only."""
+    shown = {"address": recipient.address, "kind": recipient.kind.value, "idnps": recipient.idnps,
+             "state": recipient.state.value, "code": recipient.code, "detail": recipient.detail,
+             "updated_at": recipient.updated_at}
+    if recipient.kind is RecipientKind.PATIENT:
+        return {**shown, "address": "(patient mailbox)", "detail": ""}
+    return shown
+
+
+def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> list[str]:
+    store = Store(store_settings(config))
+    try:
+        ids = [report_id] if report_id else [
+            r.report_id for r in store.reports_in(ReportState.QUARANTINED, ReportState.WAITING)]
+        done = [rid for rid in ids if store.retry(rid)]
+        for rid in done:
+            event("report.retry", report_id=rid)
+        return done
+    finally:
+        store.close()
+
+
+def quarantine_items(config: Config) -> list[dict[str, Any]]:
+    store = Store(store_settings(config))
+    try:
+        return store.input_errors()
+    finally:
+        store.close()
+
+
+def release_item(config: Config, item: str) -> None:
+    input_id, _, index = item.partition(":")
+    store = Store(store_settings(config))
+    try:
+        store.release_input_error(int(input_id), int(index or 0))
+        event("input.released", input_id=int(input_id), message_index=int(index or 0))
+    finally:
+        store.close()
+
+
+def purge_released(config: Config) -> list[str]:
+    """Remove released quarantine items from the store and their files from the quarantine folder."""
+    store = Store(store_settings(config))
+    try:
+        sources = store.purge_released()
+    finally:
+        store.close()
+    folder = config.path(config.intake.folder.quarantine)
+    for source in sources:
+        name = Path(source).name  # never a path from the input: only the file's own name
+        for target in (folder / name, folder / f"{name}.reason.txt"):
+            if target.is_file() and not target.is_symlink():
+                target.unlink()
+    event("quarantine.purged", items=len(sources))
+    return sources

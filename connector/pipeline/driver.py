@@ -1,0 +1,152 @@
+"""The pipeline: the steps in order, driven by the store.
+
+    receive ─► split/parse ─► build (map, PDF, CDA, XDM, e-mail) ─► send ─► acknowledgements ─► ZAM
+    RECEIVED    PARSED          BUILT                                SENDING/SENT  DELIVERED/READ
+
+Each step reads a committed state, does its work, and commits the next state in one
+transaction. A crash anywhere leaves the last committed state; :meth:`Pipeline.recover` and
+the normal loop pick up from there. The e-mail is built once and stored, so a resend after a
+crash repeats the same bytes and the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from connector.cda import XsdValidator
+from connector.errors import InputError
+from connector.intake import Receipt
+from connector.mapping import Mappings
+from connector.send import Directory, SmtpSettings
+from connector.states import ReportState
+from connector.store import ReportRow, Store, utcnow
+
+from .acks import AckStep
+from .budget import BuildBudget
+from .build import BuildStep, SchematronCheck
+from .context import PipelineContext
+from .loader import ReportLoader
+from .observe import NO_OBSERVER, Observer
+from .receive import Receiver
+from .send import SendStep
+from .settings import PipelineSettings
+
+__all__ = ["Pipeline", "StepOutcome"]
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutcome:
+    report_id: str
+    state: ReportState
+
+
+class Pipeline:
+    """Implements the intake's Sink and moves reports forward; one instance per service."""
+
+    def __init__(
+        self,
+        *,
+        settings: PipelineSettings,
+        store: Store,
+        mappings: Callable[[], Mappings],
+        directory: Callable[[], Directory | None],
+        xsd: XsdValidator | None,
+        smtp: SmtpSettings | None = None,
+        smtp_context: ssl.SSLContext | None = None,
+        schematron: SchematronCheck | None = None,
+        observer: Observer = NO_OBSERVER,
+    ) -> None:
+        self.store = store
+        self._ctx = PipelineContext(store, settings, observer)
+        self._loader = ReportLoader(store)
+        self._receiver = Receiver(self._ctx, self._loader, xsd=xsd)
+        self._acks = AckStep(self._ctx, self._loader)
+        self._build = BuildStep(self._ctx, self._loader, self._acks, mappings=mappings, directory=directory,
+                                xsd=xsd, schematron=schematron)
+        self._send = SendStep(self._ctx, smtp=smtp, context=smtp_context)
+        self._budget = BuildBudget()
+
+    @property
+    def settings(self) -> PipelineSettings:
+        return self._ctx.settings
+
+    def reconfigure(self, settings: PipelineSettings) -> None:
+        """Take the settings that apply live (a configuration reload)."""
+        self._ctx.settings = settings
+        self._loader.forget_all()  # parsed under the old identity settings
+
+    def observe(self, observer: Observer) -> None:
+        self._ctx.observer = observer
+
+    # ------------------------------------------------------------------ intake (the Sink)
+
+    def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
+        return self._receiver.receive(data, source=source, dedup_key=dedup_key)
+
+    def remember_ack(self, input_id: int, ack: bytes) -> None:
+        self._receiver.remember_ack(input_id, ack)
+
+    def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
+        return self._receiver.refuse(data, source=source, error=error)
+
+    def supersede(self, receipt: Receipt, *, reason: str) -> None:
+        self._receiver.supersede(receipt, reason=reason)
+
+    def recover(self) -> int:
+        """Inputs committed but never split (a crash between the two commits)."""
+        return self._receiver.recover()
+
+    # ------------------------------------------------------------------ acknowledgements
+
+    def handle_ack_mail(self, raw: bytes) -> bool:
+        """Apply the acks one returned mail carries; False when it matches no report of ours."""
+        return self._acks.handle_mail(raw)
+
+    # ------------------------------------------------------------------ one step for one report
+
+    def build(self, row: ReportRow) -> ReportState:
+        """PARSED (or WAITING before a build) → BUILT, WAITING or QUARANTINED. CPU work: call from a thread."""
+        return self._build(row)
+
+    async def send(self, row: ReportRow) -> ReportState:
+        """BUILT, SENDING or WAITING after a build → SENT, WAITING or QUARANTINED."""
+        return await self._send(row)
+
+    # ------------------------------------------------------------------ the loop body
+
+    async def step(self) -> list[StepOutcome]:
+        """Move every due report one step; returns what happened (empty when idle).
+
+        Builds (CPU) run in a worker thread while sends (waiting on the operator) run on the
+        event loop, so the two overlap and the loop stays free for MLLP clients; a report built
+        now is sent at the next step. Each build has a time budget (``build_budget_seconds``):
+        past it the report is quarantined with that reason and the next one is built.
+        """
+        to_build, to_send = self.store.due(utcnow())  # to_send: BUILT, SENDING (resend the stored bytes), WAITING
+
+        async def builds() -> list[StepOutcome]:
+            return [StepOutcome(r.report_id, await self._budgeted_build(r)) for r in to_build]
+
+        async def sends() -> list[StepOutcome]:
+            return [StepOutcome(r.report_id, await self.send(r)) for r in to_send]
+
+        built, sent = await asyncio.gather(builds(), sends())
+        return built + sent
+
+    async def _budgeted_build(self, row: ReportRow) -> ReportState:
+        seconds = self._ctx.settings.build_budget_seconds
+        state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
+                                       report_id=row.report_id)
+        if state is not None:
+            return state
+        return self._ctx.quarantine(
+            row.report_id, f"report {row.report_id}: building it took more than {seconds:g} s (build.budget_seconds); "
+            "it is held so that the reports after it go on: report it to the connector's maintainers, then "
+            "`connector retry`", level=logging.ERROR)
+
+    async def close(self) -> None:
+        await self._send.close()

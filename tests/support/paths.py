@@ -1,0 +1,22 @@
+"""Where things are, computed once: the checkout, its test data, and the shared reference folder.
+
+The reference folder holds the official artefacts (ANS kit, XSDs, example messages), read in place and
+never copied into the project: ``$CONNECTOR_SHARED_REF``, else ``<checkout>/../shared/ref``. No pytest
+here, so the benchmarks can import it; the fixtures that skip when a file is absent are in refkit.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+E2E = DATA / "e2e"
+DIRECTORY = E2E / "directory.txt"  # the MSSanté directory extract the e2e and ledger reports route with
+SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF") or ROOT.parent / "shared" / "ref")
+ANS_KIT = SHARED_REF / "cda" / "testcontenucda"
+CDA_XSD = ANS_KIT / "infrastructure" / "cda" / "CDA_extended.xsd"
+
+# sitecustomize.py for the service subprocess: a slow build when HOSTILE_SLOW_BUILD is set (issue 13 tests).
+HOOKS = ROOT / "tests" / "support" / "hooks"

@@ -356,9 +356,9 @@ def schematron_cost(cdas: list[bytes], server) -> dict[str, float]:  # type: ign
     from connector.cda import (
         SchematronValidator,
         XsdValidator,
-        default_kit_dir,
-        default_xsd_path,
     )
+    from tests.support.paths import ans_kit_or_none as default_kit_dir
+    from tests.support.paths import cda_xsd_or_none as default_xsd_path
 
     kit, xsd_path = default_kit_dir(), default_xsd_path()
     if kit is None or xsd_path is None:

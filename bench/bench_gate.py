@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _common import ROOT, oru
 
-from connector.cda import default_kit_dir
 from connector.config.defaults import demo_config
 from connector.ops.offline import build_files
 from connector.validation import AnsKit, SchematronValidator, ValidationGate, ValidationMode, XsdValidator
+from tests.support.paths import ans_kit_or_none as default_kit_dir
 
 BAR = 20.0  # reports/s with the gate on
 RESULTS = ROOT / "bench" / "results-gate.md"

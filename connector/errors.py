@@ -215,6 +215,7 @@ class _FileLocated(PermanentError):
         self.path = path
         self.line = line
         self.key = key
+        self.detail = message  # without the location: for a caller that names the file another way
         where = path + (f":{line}" if line is not None else "")
         where += f" [{key}]" if key else ""
         super().__init__(f"{where}: {message}" if where else message)

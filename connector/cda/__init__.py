@@ -7,7 +7,6 @@ callers that still import them from here.
 from connector.validation import Failure, FileReport, SchematronValidator, XsdValidator, validate_files
 
 from .builder import build_document, build_tree, serialize
-from .kit_fallback import default_kit_dir, default_xsd_path
 
 __all__ = [
     "Failure",
@@ -16,8 +15,6 @@ __all__ = [
     "XsdValidator",
     "build_document",
     "build_tree",
-    "default_kit_dir",
-    "default_xsd_path",
     "serialize",
     "validate_files",
 ]

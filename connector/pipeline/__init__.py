@@ -8,7 +8,7 @@
     driver.py    :class:`Pipeline`: the steps in order, one call per loop turn
 """
 
-from .build import SchematronCheck, dmp_state
+from .build import dmp_state
 from .compose import cda_time, compose_artifacts, corrects, series_key
 from .driver import Pipeline, StepOutcome
 from .observe import NO_OBSERVER, Observer
@@ -21,7 +21,6 @@ __all__ = [
     "Pipeline",
     "PipelineSettings",
     "RetryPolicy",
-    "SchematronCheck",
     "SilIdentity",
     "StepOutcome",
     "cda_time",

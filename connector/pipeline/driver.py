@@ -24,10 +24,11 @@ from connector.mapping import Mappings
 from connector.send import Directory, SmtpSettings
 from connector.states import ReportState
 from connector.store import ReportRow, Store, utcnow
+from connector.validation import ValidationGate
 
 from .acks import AckStep
 from .budget import BuildBudget
-from .build import BuildStep, SchematronCheck
+from .build import BuildStep, Turn
 from .context import PipelineContext
 from .loader import ReportLoader
 from .observe import NO_OBSERVER, Observer
@@ -57,7 +58,7 @@ class Pipeline:
         xsd: XsdValidator | None,
         smtp: SmtpSettings | None = None,
         smtp_context: ssl.SSLContext | None = None,
-        schematron: SchematronCheck | None = None,
+        gate: ValidationGate | None = None,
         observer: Observer = NO_OBSERVER,
     ) -> None:
         self.store = store
@@ -66,9 +67,13 @@ class Pipeline:
         self._receiver = Receiver(self._ctx, self._loader, xsd=xsd)
         self._acks = AckStep(self._ctx, self._loader)
         self._build = BuildStep(self._ctx, self._loader, self._acks, mappings=mappings, directory=directory,
-                                xsd=xsd, schematron=schematron)
+                                xsd=xsd, gate=gate)
         self._send = SendStep(self._ctx, smtp=smtp, context=smtp_context)
         self._budget = BuildBudget()
+        # Builds in flight: one more than the workers, so a worker never waits for the main process's
+        # share of a build (load, ids, mapping); one when everything is built in this process.
+        pool = gate.pool if gate is not None and gate.builds else None
+        self._parallel = pool.size + 1 if pool is not None else 1
 
     @property
     def settings(self) -> PipelineSettings:
@@ -129,7 +134,18 @@ class Pipeline:
         to_build, to_send = self.store.due(utcnow())  # to_send: BUILT, SENDING (resend the stored bytes), WAITING
 
         async def builds() -> list[StepOutcome]:
-            return [StepOutcome(r.report_id, await self._budgeted_build(r)) for r in to_build]
+            if self._parallel == 1:
+                return [StepOutcome(r.report_id, await self._budgeted_build(r)) for r in to_build]
+            slots = asyncio.Semaphore(self._parallel)
+            turns: list[Turn] = []
+            for _ in to_build:  # each build mints its ids after the one before it (a correction after its original)
+                turns.append(Turn(turns[-1].mine if turns else None))
+
+            async def one(row: ReportRow, turn: Turn) -> StepOutcome:
+                async with slots:
+                    return StepOutcome(row.report_id, await self._budgeted_build(row, turn))
+
+            return list(await asyncio.gather(*(one(r, t) for r, t in zip(to_build, turns, strict=True))))
 
         async def sends() -> list[StepOutcome]:
             return [StepOutcome(r.report_id, await self.send(r)) for r in to_send]
@@ -137,10 +153,14 @@ class Pipeline:
         built, sent = await asyncio.gather(builds(), sends())
         return built + sent
 
-    async def _budgeted_build(self, row: ReportRow) -> ReportState:
+    async def _budgeted_build(self, row: ReportRow, turn: Turn | None = None) -> ReportState:
         seconds = self._ctx.settings.build_budget_seconds
-        state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
-                                       report_id=row.report_id)
+        try:
+            state = await self._budget.run(lambda ticket: self._build(row, ticket, turn=turn), seconds=seconds,
+                                           report_id=row.report_id)
+        finally:
+            if turn is not None:
+                turn.release()  # abandoned (or cancelled) before its ids: the next build goes on
         if state is not None:
             return state
         return self._ctx.quarantine(

@@ -9,7 +9,7 @@ whose path is always given by the caller (configured, or installed with ``connec
 - :func:`install_kit` / :func:`check_kit` — the lab's copy of the kit in its data directory.
 """
 
-from .gate import GateStatus, GateVerdict, ValidationGate, ValidationMode
+from .gate import GateSettings, GateStatus, GateVerdict, ValidationGate, ValidationMode
 from .install import INSTALL_DIR, KitReport, check_kit, install_kit
 from .kit import SCHEMATRONS, AnsKit
 from .pool import WorkerInfo, default_workers
@@ -25,6 +25,7 @@ __all__ = [
     "AnsKit",
     "Failure",
     "FileReport",
+    "GateSettings",
     "GateStatus",
     "GateVerdict",
     "KitReport",

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -29,7 +29,7 @@ from .svrl import Failure, SvrlEntry, failures_of, is_level1, refused_input, svr
 from .valuesets import AVAILABLE_DIR, AVAILABLE_SUFFIX, HREF, XSL
 from .xsd import XSD_RELATIVE, XsdValidator
 
-__all__ = ["Check", "GateEngine", "bind_parameters"]
+__all__ = ["Check", "Engine", "GateEngine", "LightEngine", "bind_parameters"]
 
 # The kit's stylesheets (ours to read, up to 11 MB); documents go through connector.xmlsafe.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
@@ -43,6 +43,38 @@ class Check:
     failures: tuple[Failure, ...] = ()
     seconds: float = 0.0
     fallbacks: int = 0  # schematrons run with the official stylesheet because the rewrite raised
+
+
+class Engine(Protocol):
+    """What a worker process holds: a build task checks its document with it."""
+
+    @property
+    def xsd(self) -> XsdValidator | None: ...
+
+    @property
+    def schematrons(self) -> bool: ...
+
+    def check(self, document: bytes) -> Check: ...
+
+
+class LightEngine:
+    """A worker without the schematrons: the XSD only (mode ``xsd``), or nothing (``off``, reduced)."""
+
+    def __init__(self, xsd_path: Path | None) -> None:
+        self._xsd = XsdValidator(xsd_path) if xsd_path is not None else None
+
+    @property
+    def xsd(self) -> XsdValidator | None:
+        return self._xsd
+
+    @property
+    def schematrons(self) -> bool:
+        return False
+
+    def check(self, document: bytes) -> Check:
+        start = time.perf_counter()
+        errors = tuple(self._xsd.errors(document)) if self._xsd is not None else ()
+        return Check(xsd_errors=errors, seconds=time.perf_counter() - start)
 
 
 @dataclass(slots=True)
@@ -78,6 +110,14 @@ class GateEngine:
         if exe is None:
             raise KitError(f"schematron {rel} does not compile", path=str(path))
         return exe
+
+    @property
+    def xsd(self) -> XsdValidator | None:
+        return self._xsd
+
+    @property
+    def schematrons(self) -> bool:
+        return True
 
     # ------------------------------------------------------------------ checking
 

@@ -28,7 +28,7 @@ from connector.errors import KitError, ValidationUnavailable
 from connector.logs import event
 
 from .engine import Check
-from .worker import Broken, Failed, Ready, rss_mb, serve
+from .worker import Broken, Failed, Ready, Task, rss_mb, serve
 
 __all__ = ["WorkerInfo", "WorkerPool", "default_workers"]
 
@@ -66,9 +66,10 @@ class _Lost(Exception):
 class WorkerPool:
     """``size`` worker processes on a prepared kit; :meth:`check` may be called from many threads."""
 
-    def __init__(self, prepared_root: Path, *, size: int | None = None, start_timeout: float = 900.0,
-                 check_timeout: float = 300.0) -> None:
-        self._root = prepared_root
+    def __init__(self, prepared_root: Path | None, *, xsd_path: Path | None = None, size: int | None = None,
+                 start_timeout: float = 900.0, check_timeout: float = 300.0) -> None:
+        self._root = prepared_root  # None: workers without the schematrons (builds only, XSD at most)
+        self._xsd_path = xsd_path
         self.size = size or default_workers()
         self._start_timeout = start_timeout
         # A check takes well under a second; the margin covers compiling an official stylesheet
@@ -99,7 +100,9 @@ class WorkerPool:
 
     def _spawn(self, slot: int) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=serve, args=(child, str(self._root)),
+        root = str(self._root) if self._root is not None else None
+        xsd = str(self._xsd_path) if self._xsd_path is not None else None
+        process = self._context.Process(target=serve, args=(child, root, xsd),
                                         name=f"connector-gate-{slot}", daemon=True)
         process.start()
         child.close()
@@ -166,19 +169,31 @@ class WorkerPool:
 
     def check(self, document: bytes, *, wait: float | None = None) -> Check:
         """The verdict of one worker on ``document``; ValidationUnavailable if the pool cannot give one."""
+        reply = self._call(document, wait=wait, timeout=self._check_timeout)
+        if isinstance(reply, Failed):
+            raise ValidationUnavailable(f"a validation worker raised {reply.error} at {reply.where}")
+        if not isinstance(reply, Check):
+            raise ValidationUnavailable("a validation worker answered out of turn")
+        return reply
+
+    def run(self, task: Task, *, timeout: float, wait: float | None = None) -> object:
+        """What ``task.run(engine)`` returned in a worker (a :class:`Failed` for a defect it raised).
+
+        Past ``timeout`` the worker is killed (its CPU freed; a build past its budget) and replaced:
+        ValidationUnavailable, as for a worker that died.
+        """
+        return self._call(task, wait=wait, timeout=timeout)
+
+    def _call(self, message: bytes | Task, *, wait: float | None, timeout: float) -> object:
         worker = self._take(self._start_timeout if wait is None else wait)
         try:
-            worker.conn.send(document)
-            reply = self._receive(worker, self._check_timeout)
+            worker.conn.send(message)
+            reply = self._receive(worker, timeout)
         except (_Lost, OSError):
             self._lose(worker)
-            raise ValidationUnavailable(f"validation worker {worker.slot} stopped while checking a document; "
-                                        "it is being restarted and the document will be checked again") from None
+            raise ValidationUnavailable(f"worker {worker.slot} stopped or timed out while holding a document; "
+                                        "it is being restarted and the report will be tried again") from None
         self._give_back(worker)
-        if isinstance(reply, Failed):
-            raise ValidationUnavailable(f"validation worker {worker.slot} raised {reply.error}")
-        if not isinstance(reply, Check):
-            raise ValidationUnavailable(f"validation worker {worker.slot} answered out of turn")
         return reply
 
     def _take(self, wait: float) -> _Worker:
@@ -189,10 +204,14 @@ class WorkerPool:
             if len(self._broken) == self.size:
                 raise ValidationUnavailable("no validation worker can start: see the validation.worker_broken event")
             try:
-                return self._idle.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+                worker = self._idle.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
                 if time.monotonic() >= deadline:
                     raise ValidationUnavailable("no validation worker became free in time") from None
+                continue
+            if worker.process.is_alive():
+                return worker
+            self._lose(worker)  # died while idle (OOM killer, an operator's kill): replaced, no report pays for it
 
     def _receive(self, worker: _Worker, timeout: float) -> object:
         deadline = time.monotonic() + timeout

@@ -60,7 +60,7 @@ def validate_files(
     kit = AnsKit.at(Path(kit_dir)) if kit_dir is not None else None
     xsd_path = kit.xsd_path if kit is not None else xsd_path
     if xsd_path is None or not xsd_path.is_file():
-        raise CdaBuildError("CDA schema not found: pass --ans-kit DIR or set CONNECTOR_CDA_XSD")
+        raise CdaBuildError("CDA schema not found: pass --ans-kit DIR, or install the kit with `connector kit install`")
     if not xsd_only and kit is None:
         raise CdaBuildError("ANS kit not found: pass --ans-kit DIR (or use --xsd-only)")
     documents: dict[Path, bytes] = {}

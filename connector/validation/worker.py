@@ -1,9 +1,10 @@
 """A gate worker process: compiles the engine once, then checks documents sent over its pipe.
 
 Messages (pickled by ``multiprocessing.Connection``), parent → worker: ``bytes`` (a document
-to check) or ``None`` (stop). Worker → parent: a :class:`Ready` or :class:`Broken` once,
-then one :class:`~connector.validation.engine.Check` (or :class:`Failed`) per document. Nothing else crosses the
-pipe; no patient data is ever logged here.
+to check), a :class:`Task` (a build: its reply is whatever it returns) or ``None`` (stop).
+Worker → parent: a :class:`Ready` or :class:`Broken` once, then one reply per message: a
+:class:`~connector.validation.engine.Check`, the task's reply, or :class:`Failed`. Nothing else
+crosses the pipe; no patient data is ever logged here.
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from connector.errors import ConnectorError
+from connector.logs import where_raised
 
-__all__ = ["Broken", "Failed", "Ready", "rss_mb", "serve"]
+if TYPE_CHECKING:
+    from connector.validation.engine import Engine
+
+__all__ = ["Broken", "Failed", "Ready", "Task", "rss_mb", "serve"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,6 +45,7 @@ class Failed:
     """The engine raised on this document (a bug, not a verdict): the class name only, then retried."""
 
     error: str
+    where: str = ""  # connector/…/x.py:LINE (function): names the code, never the message (it may quote input)
 
 
 def rss_mb(pid: int | None = None) -> float:
@@ -60,9 +67,25 @@ def _silence_standard_streams() -> None:
     os.close(devnull)
 
 
-def serve(conn: Connection, prepared_root: str) -> None:
-    """The worker's main loop (the target of the ``spawn``-ed process)."""
-    from connector.validation.engine import GateEngine
+@runtime_checkable
+class Task(Protocol):
+    """Work other than a check, sent to a worker (issue 16: the builds). Picklable; its class is imported
+    in the worker when it is unpickled, so a stage above validation (the pipeline) can define it.
+
+    ``run`` returns the reply (picklable). It must turn the errors it expects into values: anything it
+    raises is a defect, reported to the caller by class name only (:class:`Failed`).
+    """
+
+    def run(self, engine: Engine) -> object: ...
+
+
+def serve(conn: Connection, prepared_root: str | None, xsd_path: str | None = None) -> None:
+    """The worker's main loop (the target of the ``spawn``-ed process).
+
+    ``prepared_root``: the six schematrons are compiled (FULL); else ``xsd_path``: the XSD only;
+    else no validation at all (a build worker with validation off or reduced).
+    """
+    from connector.validation.engine import GateEngine, LightEngine
 
     # Ctrl-C in a terminal reaches the whole process group: the parent stops its workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -71,7 +94,8 @@ def serve(conn: Connection, prepared_root: str) -> None:
     _silence_standard_streams()
     start = time.perf_counter()
     try:
-        engine = GateEngine(Path(prepared_root))
+        engine: Engine = (GateEngine(Path(prepared_root)) if prepared_root is not None
+                          else LightEngine(Path(xsd_path) if xsd_path is not None else None))
     except ConnectorError as exc:
         conn.send(Broken(message=str(exc)))
         return
@@ -84,7 +108,7 @@ def serve(conn: Connection, prepared_root: str) -> None:
         if document is None:
             return
         try:
-            reply: object = engine.check(document)
+            reply: object = engine.check(document) if isinstance(document, bytes) else document.run(engine)
         except Exception as exc:  # noqa: BLE001 - the worker stays up; the parent raises a TransientError
-            reply = Failed(error=type(exc).__name__)
+            reply = Failed(error=type(exc).__name__, where=where_raised(exc))
         conn.send(reply)

@@ -62,14 +62,15 @@ def instrument(pipeline, timings: dict[str, float],  # type: ignore[no-untyped-d
     Builds run in a worker thread (Pipeline.step), which cProfile on the loop's thread does not see:
     ``build_profiler`` is switched on around each build, in the thread that runs it.
     """
-    build, send, due = pipeline.build, pipeline.send, pipeline.store.due
+    # The step calls the build stage (``pipeline._build``, with its budget's ticket), not ``pipeline.build``.
+    build, send, due = pipeline._build, pipeline.send, pipeline.store.due
 
-    def timed_build(row):  # type: ignore[no-untyped-def]
+    def timed_build(row, *args, **kwargs):  # type: ignore[no-untyped-def]
         t = time.perf_counter()
         if build_profiler:
             build_profiler.enable()
         try:
-            return build(row)
+            return build(row, *args, **kwargs)
         finally:
             if build_profiler:
                 build_profiler.disable()
@@ -89,7 +90,7 @@ def instrument(pipeline, timings: dict[str, float],  # type: ignore[no-untyped-d
         finally:
             timings["store.due"] += time.perf_counter() - t
 
-    pipeline.build, pipeline.send, pipeline.store.due = timed_build, timed_send, timed_due
+    pipeline._build, pipeline.send, pipeline.store.due = timed_build, timed_send, timed_due
     db = pipeline.store.db
     transaction = db.transaction
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["TERMINAL_STATES", "DmpState", "RecipientState", "ReportState"]
+__all__ = ["DMP_PENDING", "TERMINAL_STATES", "DmpState", "RecipientState", "ReportState"]
 
 
 class ReportState(StrEnum):
@@ -63,8 +63,23 @@ class RecipientState(StrEnum):
 
 
 class DmpState(StrEnum):
-    """A report's link to the patient's DMP (its own channel beside MSSanté)."""
+    """A report's link to the patient's DMP: its own channel beside MSSanté (``dmp_feed`` in the store).
 
-    NOT_ASKED = ""  # the SIL did not ask (no DESTDMP=Y)
-    TO_SEND = "to_send"  # asked, and the INS is qualified: the ids a later replace or delete needs are kept
+        TO_SEND ──► SENDING ──► SENT                  (the DMP holds this version, or no longer holds it: a delete)
+           ▲           ├──────► FAILED                (the DMP refused it, or retries ran out: ZAM^Z01 N)
+           └───────────┘ retry with backoff, or the queue paused (a cause of ours: certificates, TLS)
+        REFUSED        refused before sending: what the DMP's rules or indirect authentication forbid
+        NOT_ELIGIBLE   asked, but the identity is not a qualified INS: the DMP cannot take it
+    """
+
+    NOT_ASKED = ""  # the SIL did not ask (no DESTDMP=Y) and the configuration does not feed discrete results
+    TO_SEND = "to_send"  # asked, and the INS is qualified: due now or at its next attempt
+    SENDING = "sending"  # a transaction was under way: after a crash TD3.1b settles it before any resend
+    SENT = "sent"
+    FAILED = "failed"
+    REFUSED = "refused"
     NOT_ELIGIBLE = "not_eligible"  # asked, but the identity is not qualified: the DMP cannot take it
+
+
+# The DMP feed still owes work on a report in one of these (retention keeps its e-mail, the CDA source).
+DMP_PENDING = frozenset({DmpState.TO_SEND, DmpState.SENDING})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from connector.cli.common import EXIT_FAILED, EXIT_OK, config_for, config_option
 @json_option
 @guard
 def status(config_path: Path | None, as_json: bool) -> int:
-    """Counts per state, the oldest report still in progress, the last errors."""
+    """Counts per state, the oldest report still in progress, the last errors; on PostgreSQL, the instances."""
     from connector.ops.views import status_data
 
     data = status_data(config_for(config_path, reads_store=True))
@@ -26,9 +27,20 @@ def status(config_path: Path | None, as_json: bool) -> int:
         if oldest:
             click.echo(f"oldest in progress: {oldest['report_id']} ({oldest['state']}, {oldest['age_seconds']:.0f} s)")
         click.echo(f"inputs in quarantine: {data['input_errors']}")
+        dmp = data["dmp"]
+        if dmp["counts"]:
+            oldest_feed = dmp["oldest_pending_seconds"]
+            click.echo("DMP feeds by state: " + ", ".join(f"{k} {v}" for k, v in dmp["counts"].items())
+                       + (f" (oldest owed: {oldest_feed:.0f} s)" if oldest_feed is not None else ""))
         click.echo(validation_line(data["validation"]))
         for err in data["last_errors"]:
             click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
+        if "instances" in data:  # a shared store (PostgreSQL): the group
+            alive = sum(i["alive"] for i in data["instances"])
+            click.echo(f"instances: {alive} alive of {len(data['instances'])}")
+            for i in data["instances"]:
+                click.echo(f"  {i['instance']}  {'alive' if i['alive'] else 'silent'}  seen "
+                           f"{i['seen_seconds_ago']:.0f} s ago  {i['leases']} lease(s)  {i['host']}:{i['pid']}")
 
     emit(as_json, data, text)
     return EXIT_OK
@@ -48,23 +60,53 @@ def validation_line(v: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.argument("report_id")
+@click.argument("query")
+@click.option("--app", "sending_application", default="", help="MSH-3 of the SIL, when two SILs share an MSH-10.")
+@click.option("--facility", "sending_facility", default="", help="MSH-4, when two sites share an MSH-10.")
 @config_option
 @json_option
 @guard
-def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
-    """Timeline of one report (no patient data)."""
-    from connector.ops.views import show_data
+def show(query: str, sending_application: str, sending_facility: str, config_path: Path | None,
+         as_json: bool) -> int:
+    """Timeline of one report (no patient data).
 
-    data = show_data(config_for(config_path, reads_store=True), report_id)
-    if data is None:
-        click.echo(f"no report {report_id}", err=True)
+    QUERY is a report id, a message's MSH-10, a placer or filler order number (ORC-2/ORC-3, OBR-2/OBR-3)
+    or the name of the file the SIL dropped. When it designates several reports (one message for several
+    patients, an order corrected twice, an MSH-10 two SILs use), they are listed: show one by its id.
+    """
+    from connector.ops.views import find_reports, show_data
+
+    config = config_for(config_path, reads_store=True)
+    found = find_reports(config, query, sending_application=sending_application, sending_facility=sending_facility)
+    if not found:
+        click.echo(f"no report matches {query} (report id, MSH-10, order number or input file name)", err=True)
+        return EXIT_FAILED
+    if len(found) > 1:
+        listing = [dataclasses.asdict(f) for f in found]
+
+        def several() -> None:
+            click.echo(f"{len(found)} reports match {query}; show one by its id:")
+            for f in found:
+                sender = "/".join(x for x in (f.sending_application, f.sending_facility) if x) or "-"
+                click.echo(f"  {f.report_id}  {f.state:<12} MSH-10 {f.control_id}  from {sender}  "
+                           f"received {f.received_at[:19]}  ({f.matched})")
+
+        emit(as_json, {"matches": listing}, several)
+        return EXIT_OK
+    data = show_data(config, found[0].report_id)
+    if data is None:  # pruned between the two reads: not found
+        click.echo(f"no report matches {query}", err=True)
         return EXIT_FAILED
 
     def text() -> None:
         click.echo(f"{data['report_id']}: {data['state']}" + (f" ({data['reason']})" if data["reason"] else ""))
         for r in data["recipients"]:
             click.echo(f"  → {r['address']} [{r['kind']}] {r['state']} {r['code']}")
+        dmp = data["dmp"]
+        if dmp:
+            click.echo(f"  → DMP [{dmp['action']}] {dmp['state']} {dmp['code']} uniqueId {dmp['unique_id']}"
+                       + (f" entryUUID {dmp['entry_uuid']}" if dmp["entry_uuid"] else "")
+                       + (f" ({dmp['reason']})" if dmp["reason"] else ""))
         for e in data["events"]:
             click.echo(f"  {e['at']}  {e['event']}  {e['detail']}")
 
@@ -74,12 +116,12 @@ def show(report_id: str, config_path: Path | None, as_json: bool) -> int:
 
 @click.command()
 @click.argument("report_id", required=False)
-@click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report.")
+@click.option("--failed", is_flag=True, help="Retry every quarantined or waiting report, and every failed DMP feed.")
 @config_option
 @json_option
 @guard
 def retry(report_id: str | None, failed: bool, config_path: Path | None, as_json: bool) -> int:
-    """Build and send a waiting or quarantined report again.
+    """Build and send a waiting or quarantined report again, or try its failed DMP feed again.
 
     Its recipients are resolved again from the current directory (import the corrected extract first):
     a bounced address is replaced by the one the directory now gives; doctors who already received the

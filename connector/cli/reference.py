@@ -94,6 +94,34 @@ def mappings_draft(catalogue: Path, out: Path, config_path: Path | None, as_json
     return EXIT_OK if lines else EXIT_FAILED
 
 
+@mappings.command("unmapped")
+@click.option("--all", "include_mapped", is_flag=True, help="Also list what the current mapping files now cover.")
+@config_option
+@json_option
+@guard
+def mappings_unmapped(include_mapped: bool, config_path: Path | None, as_json: bool) -> int:
+    """Local codes and units seen in traffic without a mapping: what to map next (no patient data)."""
+    from connector.ops.unmapped import unmapped_lines
+
+    lines = unmapped_lines(config_for(config_path, reads_store=True), include_mapped=include_mapped)
+
+    def text() -> None:
+        if not lines:
+            click.echo("nothing unmapped seen in traffic")
+            return
+        click.echo(f"{'kind':<10} {'code':<12} {'unit':<10} {'reports':>7}  {'first seen':<20} {'last seen':<20} label")
+        for line in lines:
+            gap, row = line.row.gap, line.row
+            mark = " (mapped now)" if line.mapped_now else ""
+            click.echo(f"{gap.kind.value:<10} {gap.code:<12} {gap.unit or '-':<10} {row.reports:>7}  "
+                       f"{row.first_seen[:19]:<20} {row.last_seen[:19]:<20} {gap.label}{mark}")
+        click.echo("map them in mappings/ (`connector mappings suggest LABEL --unit UNIT`), then "
+                   "`connector mappings check`; held reports: `connector retry --failed`")
+
+    emit(as_json, [line.as_json() for line in lines], text)
+    return EXIT_OK
+
+
 @click.group()
 def loinc() -> None:
     """The LOINC table the lab imported."""

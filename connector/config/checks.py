@@ -18,18 +18,20 @@ from connector.limits import MAX_MESSAGE_BYTES
 
 from .schema import Config
 
-__all__ = ["MIN_MESSAGE_BYTES", "check_values"]
+__all__ = ["INSTANCE_NAME", "MIN_MESSAGE_BYTES", "check_values"]
 
 MIN_MESSAGE_BYTES = 1024  # an ORU with one result is a few hundred bytes; less is a typo (a unit forgotten)
 _PORTS = ("smtp.port", "imap.port", "intake.mllp.port", "metrics.port")
 _POSITIVE_SECONDS = ("smtp.timeout", "imap.timeout", "imap.poll_seconds", "intake.mllp.idle_timeout",
                      "intake.mllp.read_timeout", "retry.first_seconds", "retry.max_seconds", "retry.give_up_hours",
-                     "build.budget_seconds")
+                     "build.budget_seconds", "dmp.connect_timeout", "dmp.read_timeout")
 _AT_LEAST_ONE = ("intake.mllp.max_connections", "intake.mllp.max_connections_per_peer")
 _OIDS = ("lab.oid_root", "lab.ipp_oid")
 _SECRET_FILES = ("smtp.password_file", "imap.password_file")
 _OID = re.compile(r"[0-2](\.(0|[1-9][0-9]*))+")
 _ZONE = re.compile(r"[+-](0[0-9]|1[0-4])[0-5][0-9]")
+# An instance's name is a folder name (its drop-folder claims) and a metrics label: no separator, no space.
+INSTANCE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 
 Fail = Callable[[str, str], None]  # (what was expected, dotted key): raises
 
@@ -70,6 +72,9 @@ def check_values(config: Config, fail: Fail) -> None:
             fail("expected an OID such as 1.2.250.1.999.1 (digits and dots, no leading zero)", key)
     if not _ZONE.fullmatch(config.lab.timezone):
         fail('expected a UTC offset such as "+0100" or "-0500" (quoted)', "lab.timezone")
+    if config.instance.name and not INSTANCE_NAME.fullmatch(config.instance.name):
+        fail("expected 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or a digit (it names the "
+             "instance's claim folder and its metrics)", "instance.name")
 
 
 def check_secret_files(config: Config, fail: Fail) -> None:

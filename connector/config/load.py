@@ -21,6 +21,7 @@ from connector.model import IdentityStatus
 
 from .checks import check_secret_files, check_values
 from .schema import MAX_STORE_POOL, VALIDATION_MODES, Config
+from .settings import dmp_settings
 
 __all__ = ["load_config", "parse_config"]
 
@@ -192,6 +193,7 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
     check_values(config, fail)
     check_secret_files(config, fail)
     _check_store(config, fail)
+    _check_dmp(config, fail)
     if config.production:
         for key, tls in (("smtp.tls.verify", config.smtp.tls), ("imap.tls.verify", config.imap.tls)):
             if not tls.verify:
@@ -202,6 +204,16 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
             fail("a CA bundle (IGC-Santé) is required in production mode", "smtp.tls.cafile")
         if config.imap.enabled and not config.imap.tls.cafile:  # checked like SMTP, not at every poll
             fail("a CA bundle (IGC-Santé) is required in production mode", "imap.tls.cafile")
+
+
+def _check_dmp(config: Config, fail: typing.Callable[[str, str], None]) -> None:
+    """The DMP feed's own rules (DmpSettings.check: production refuses test certificates and demo values)."""
+    try:
+        settings = dmp_settings(config)
+        if config.dmp.enabled:
+            settings.check(production=config.production)
+    except ConfigError as exc:  # raised without a path: "[key]: message"
+        fail(str(exc).partition(": ")[2], exc.key)
 
 
 def _check_store(config: Config, fail: typing.Callable[[str, str], None]) -> None:

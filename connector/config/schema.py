@@ -19,9 +19,11 @@ __all__ = [
     "VALIDATION_MODES",
     "BuildConfig",
     "Config",
+    "DmpConfig",
     "FolderConfig",
     "IdentityConfig",
     "ImapConfig",
+    "InstanceConfig",
     "IntakeConfig",
     "LabConfig",
     "MappingsConfig",
@@ -206,6 +208,40 @@ class RetryConfig:
     give_up_hours: float = 120.0  # then the report is quarantined with the last reason (Postfix: 5 days)
 
 
+@dataclass(frozen=True)
+class DmpConfig:
+    """The DMP feed (docs/dmp.md): endpoint, the lab's structure, the software's homologation, certificates.
+
+    An empty structure, name, responsible, software or source OID is taken from the ``lab:`` section
+    (``connector.config.dmp``). Production refuses test certificates and demo values, naming the key.
+    """
+
+    enabled: bool = False  # false: reports addressed to the DMP are queued and wait (`connector status`)
+    discrete_feed: bool = False  # also feed the CR-BIO of discrete results (shape A) when the INS is qualified
+    base_url: str = ""  # e.g. https://lps2.dmp.gouv.fr/si-dmp-server/v2/services (to confirm with the CNDA)
+    repository_suffix: str = "/DocumentRepository_Service"  # ITI-41 (CNAM sample; other clients use /repository)
+    registry_suffix: str = "/DocumentRegistry_Service"  # ITI-18, ITI-57
+    structure_id: str = ""  # Struct_IdNat: the VIHF structure = the CDA author's institution; "": 1 + lab.finess
+    structure_name: str = ""  # "": lab.name
+    sector: str = "SA25"  # Secteur_Activite (JDV_J61): laboratoire de biologie médicale
+    responsible_id: str = ""  # VIHF NameID, the person responsible for the feed; "": 8 + lab.biologist_rpps
+    software_name: str = ""  # LPS_Nom; "": the connector's name
+    software_version: str = ""  # LPS_Version; "": the connector's version
+    homologation_number: str = ""  # LPS_ID_HOMOLOGATION_DMP, given by the CNDA
+    lps_id: str = ""  # LPS_ID (optional)
+    source_oid: str = ""  # XDSSubmissionSet.sourceId; "": lab.oid_root
+    auth_cert_file: str = ""  # IGC-Santé ORG AUTH_CLI certificate (PEM): mTLS
+    auth_key_file: str = ""
+    sign_cert_file: str = ""  # IGC-Santé ORG SIGN certificate (+ chain): VIHF and XAdES signatures
+    sign_key_file: str = ""
+    ca_file: str = ""  # the IGC-Santé CAs the DMP's server must chain to (nothing else is trusted)
+    vihf_version: str = "3.0"  # every example says 3.0; the IG table says 4.0 (docs/dmp.md, still unknown)
+    digest: str = "sha256"  # sha256 | sha1 (test platform only)
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0  # past it after the request was sent, TD3.1b checks whether it landed
+    transactions_per_second: float = 5.0  # at most 5: the DMP's ceiling per structure and software
+
+
 MIN_ARCHIVE_DAYS = 1  # an archived file is already in the store; one day covers a same-day investigation
 MIN_QUARANTINE_DAYS = 30  # a person must have had time to read the reason and have the SIL resend
 MIN_STORE_DAYS = 30  # MDNs (read receipts) can arrive weeks after delivery and need the input for the ZAM
@@ -247,10 +283,20 @@ class StoreConfig:
 
 
 @dataclass(frozen=True)
+class InstanceConfig:
+    """This process among the instances sharing one PostgreSQL store (claims, leases, `connector status`)."""
+
+    # Unique among the running instances; "": <hostname>-<pid> (a restart is then a new instance). A fixed
+    # name lets a restarted instance take back its own drop-folder claims at once.
+    name: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     mode: str = "production"  # production | test
     data_dir: str = "var"  # store, directory database, imported LOINC table
     store: StoreConfig = StoreConfig()
+    instance: InstanceConfig = InstanceConfig()
     lab: LabConfig = LabConfig()
     intake: IntakeConfig = IntakeConfig()
     mappings: MappingsConfig = MappingsConfig()
@@ -264,6 +310,7 @@ class Config:
     validation: ValidationConfig = ValidationConfig()
     build: BuildConfig = BuildConfig()
     retry: RetryConfig = RetryConfig()
+    dmp: DmpConfig = DmpConfig()
     metrics: MetricsConfig = MetricsConfig()
     retention: RetentionConfig = RetentionConfig()
     base_dir: str = ""  # set by the loader: relative paths are relative to the config file

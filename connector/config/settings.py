@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from connector.dmp import DmpCredentials, DmpSettings, SignatureDigest, load_credentials
+from connector.errors import ConfigError
 from connector.intake import FolderSettings, MllpSettings, PeerPolicy, server_tls_context
 from connector.mapping import MappingSettings
 from connector.model import IdentityStatus, LabIdentity
@@ -16,15 +18,18 @@ from connector.package import MessageSettings
 from connector.parse import ParseSettings
 from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
-from connector.store import StoreSettings
+from connector.store import StoreSettings, default_instance
 from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
 from connector.validation import GateSettings, ValidationMode
 
 from .schema import Config, TlsFiles
 
 __all__ = [
+    "dmp_credentials",
+    "dmp_settings",
     "folder_settings",
     "imap_settings",
+    "instance_name",
     "lab_identity",
     "mllp_settings",
     "parse_settings",
@@ -84,14 +89,48 @@ def pipeline_settings(config: Config) -> PipelineSettings:
                           give_up_hours=config.retry.give_up_hours),
         sil=SilIdentity(application=config.sil.ack_application, facility=config.sil.ack_facility),
         build_budget_seconds=config.build.budget_seconds,
+        dmp_discrete_feed=config.dmp.discrete_feed,
     )
+
+
+def dmp_settings(config: Config) -> DmpSettings:
+    """The ``dmp:`` section; what it leaves empty comes from the ``lab:`` section (one place for each value)."""
+    dmp, lab = config.dmp, lab_identity(config)
+    try:
+        digest = SignatureDigest(dmp.digest)
+    except ValueError:
+        raise ConfigError(f"expected one of: {', '.join(d.value for d in SignatureDigest)}", key="dmp.digest") from None
+
+    def file(name: str) -> str:
+        return str(config.path(name)) if name else ""
+
+    return DmpSettings(
+        base_url=dmp.base_url, repository_suffix=dmp.repository_suffix, registry_suffix=dmp.registry_suffix,
+        structure_id=dmp.structure_id or f"1{lab.finess}", structure_name=dmp.structure_name or lab.name,
+        sector=dmp.sector,
+        responsible_id=dmp.responsible_id or (f"8{lab.default_biologist_rpps}" if lab.default_biologist_rpps else ""),
+        software_name=dmp.software_name or lab.application_name,
+        software_version=dmp.software_version or lab.application_version,
+        homologation_number=dmp.homologation_number, lps_id=dmp.lps_id, source_oid=dmp.source_oid or lab.oid_root,
+        auth_cert_file=file(dmp.auth_cert_file), auth_key_file=file(dmp.auth_key_file),
+        sign_cert_file=file(dmp.sign_cert_file), sign_key_file=file(dmp.sign_key_file), ca_file=file(dmp.ca_file),
+        vihf_version=dmp.vihf_version, digest=digest, connect_timeout=dmp.connect_timeout,
+        read_timeout=dmp.read_timeout, transactions_per_second=dmp.transactions_per_second,
+    )
+
+
+def dmp_credentials(config: Config) -> DmpCredentials:
+    """The signature key and chain of the ``dmp:`` section, loaded once (ConfigError naming the key)."""
+    return load_credentials(dmp_settings(config))
 
 
 def folder_settings(config: Config) -> FolderSettings:
     f = config.intake.folder
     return FolderSettings(drop=config.path(f.drop), archive=config.path(f.archive),
                           quarantine=config.path(f.quarantine), stable_seconds=f.stable_seconds,
-                          log_names=f.log_names, max_file_bytes=config.intake.max_message_bytes)
+                          log_names=f.log_names, max_file_bytes=config.intake.max_message_bytes,
+                          # a shared store: the folder may be shared by the instances, each claims in its own
+                          instance=instance_name(config) if config.store.url else "")
 
 
 def mllp_settings(config: Config) -> MllpSettings:
@@ -137,6 +176,11 @@ def store_settings(config: Config) -> StoreSettings:
     store = config.store
     password = secret(config, store.password_file, STORE_PASSWORD_ENV) if store.url else ""
     return StoreSettings(path=config.store_path, url=store.url, password=password, pool_size=store.pool_size)
+
+
+def instance_name(config: Config) -> str:
+    """This process's name among the instances of one store: ``instance.name``, else ``<host>-<pid>``."""
+    return config.instance.name or default_instance()
 
 
 def sil_outbox(config: Config) -> SilOutbox:

@@ -1,21 +1,23 @@
-"""Embedded defaults for the DMP feed: demo settings and a throwaway PKI made at run time.
+"""Embedded defaults for the DMP feed: a throwaway PKI made at run time, in place of the lab's certificates.
 
-``connector build --dmp`` without a configuration signs with these: a demo CA (never
-IGC-Santé, refused in production), the organisation's AUTH_CLI and SIGN certificates under
-the demo lab's structure id, written 0600 into a private folder the caller owns.
+``connector build --dmp`` signs with these when the configuration names no DMP certificates: a demo
+CA (never IGC-Santé, refused in production), the organisation's AUTH_CLI and SIGN certificates
+under the configured structure id, written 0600 into a private folder the caller owns. Every other
+value is the configuration's own (its defaults live in ``connector.config.schema``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-
-from connector.model import LabIdentity
 
 from .pki import make_demo_pki
 from .settings import DEMO_HOMOLOGATION, DmpCredentials, DmpSettings
 
-__all__ = ["demo_settings"]
+__all__ = ["DEMO_BASE_URL", "demo_settings"]
+
+DEMO_BASE_URL = "https://localhost/si-dmp-server/v2/services"
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -25,20 +27,15 @@ def _write(path: Path, data: bytes) -> str:
     return str(path)
 
 
-def demo_settings(lab: LabIdentity, folder: Path) -> tuple[DmpSettings, DmpCredentials]:
-    """Demo settings for ``lab`` and their credentials; the PEM files go into ``folder`` (made 0700)."""
+def demo_settings(configured: DmpSettings, folder: Path) -> tuple[DmpSettings, DmpCredentials]:
+    """``configured`` with a demo PKI (and demo values where it has none); PEM files go into ``folder`` (0700)."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    structure_id = "1" + lab.finess
-    pki = make_demo_pki(structure_id=structure_id, structure_name=lab.name)
-    settings = DmpSettings(
-        base_url="https://localhost/si-dmp-server/v2/services",
-        structure_id=structure_id,
-        structure_name=lab.name,
-        responsible_id=("8" + lab.default_biologist_rpps) if lab.default_biologist_rpps else "DEMO",
-        software_name=lab.application_name,
-        software_version=lab.application_version,
-        homologation_number=DEMO_HOMOLOGATION,
-        source_oid=lab.oid_root,
+    pki = make_demo_pki(structure_id=configured.structure_id, structure_name=configured.structure_name)
+    settings = dataclasses.replace(
+        configured,
+        base_url=configured.base_url or DEMO_BASE_URL,
+        responsible_id=configured.responsible_id or "DEMO",
+        homologation_number=configured.homologation_number or DEMO_HOMOLOGATION,
         auth_cert_file=_write(folder / "org-auth.crt", pki.auth.cert_pem),
         auth_key_file=_write(folder / "org-auth.key", pki.auth.key_pem),
         sign_cert_file=_write(folder / "org-sign.crt", pki.sign.cert_pem + pki.ca.cert_pem),

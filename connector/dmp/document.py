@@ -44,6 +44,7 @@ class LocalCode(StrEnum):
     NOT_IN_DMP = "PFI_DOCUMENT_ABSENT_DMP"
     RETRIES_EXHAUSTED = "PFI_DMP_INJOIGNABLE"
     BAD_RESPONSE = "PFI_REPONSE_DMP_ILLISIBLE"
+    CDA_UNREADABLE = "PFI_CDA_ILLISIBLE"  # the document to feed cannot be read back (store, input pruned)
 
 
 class MaskingFlag(StrEnum):

@@ -40,6 +40,7 @@ DMP_LABELS = {
     "PFI_DMP_INJOIGNABLE": "DMP injoignable après plusieurs tentatives",
     "PFI_REPONSE_DMP_ILLISIBLE": "Réponse du DMP illisible",
     "PFI_TLS": "Connexion TLS au DMP refusée",
+    "PFI_CDA_ILLISIBLE": "Document illisible : rien n'a été envoyé au DMP",
 }
 
 

@@ -52,28 +52,30 @@ class SignatureDigest(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class DmpSettings:
+    """Built by ``connector.config.dmp.dmp_settings`` from the ``dmp:`` section, where the defaults live."""
+
     base_url: str  # e.g. https://lps2.dmp.gouv.fr/si-dmp-server/v2/services
-    repository_suffix: str = "/DocumentRepository_Service"  # ITI-41
-    registry_suffix: str = "/DocumentRegistry_Service"  # ITI-18, ITI-57
+    repository_suffix: str  # ITI-41
+    registry_suffix: str  # ITI-18, ITI-57
     structure_id: str  # Identifiant_Structure = Struct_IdNat (1 + FINESS): must equal the authorInstitution
     structure_name: str
-    sector: str = "SA25"  # Secteur_Activite (JDV_J61): laboratoire de biologie médicale
+    sector: str  # Secteur_Activite (JDV_J61): SA25, laboratoire de biologie médicale
     responsible_id: str  # VIHF NameID: the person responsible for the automated processing
     software_name: str  # LPS_Nom
     software_version: str  # LPS_Version
     homologation_number: str  # LPS_ID_HOMOLOGATION_DMP, from the CNDA
-    lps_id: str = ""  # LPS_ID (optional)
+    lps_id: str  # LPS_ID (optional: "")
     source_oid: str  # XDSSubmissionSet.sourceId: the OID of the sending system (the lab's root)
     auth_cert_file: str  # ORG AUTH_CLI certificate (PEM), mTLS
     auth_key_file: str = field(repr=False)
     sign_cert_file: str  # ORG SIGN certificate (PEM, may be followed by its chain): VIHF + XAdES
     sign_key_file: str = field(repr=False)
     ca_file: str  # the CAs the DMP's server certificate must chain to (IGC-Santé only in production)
-    vihf_version: str = "3.0"  # every example says 3.0; the IG table says 4.0 (dmp.md §9.2)
-    digest: SignatureDigest = SignatureDigest.SHA256
-    connect_timeout: float = 10.0
-    read_timeout: float = 60.0  # after the body was sent: past it, the outcome is unknown and checked by TD3.1b
-    transactions_per_second: float = 5.0  # DMP ceiling per structure + software
+    vihf_version: str  # every example says 3.0; the IG table says 4.0 (dmp.md §9.2)
+    digest: SignatureDigest
+    connect_timeout: float
+    read_timeout: float  # after the body was sent: past it, the outcome is unknown and checked by TD3.1b
+    transactions_per_second: float  # DMP ceiling per structure + software: at most 5
 
     @property
     def repository_url(self) -> str:

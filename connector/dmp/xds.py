@@ -10,15 +10,14 @@ from __future__ import annotations
 from lxml import etree
 
 from connector.package import Code
+from connector.package.rim import RIM, RimElements
 
 __all__ = ["LCM", "QUERY", "RIM", "RS", "XDSB", "RimWriter"]
 
 LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
-RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
 RS = "urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"
 QUERY = "urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0"
 XDSB = "urn:ihe:iti:xds-b:2007"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
 
 SS_NODE = "urn:uuid:a54d6aa5-d40d-43f9-88c5-b4633d873bdd"
 SS_AUTHOR = "urn:uuid:a7058bb9-b4e4-4307-ba5b-e3f0ab85e12d"
@@ -44,8 +43,10 @@ UPDATE_STATUS = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"
 ASSOCIATION_TYPE = "urn:oasis:names:tc:ebxml-regrep:ObjectType:RegistryObject:Association"
 
 
-class RimWriter:
+class RimWriter(RimElements):
     """Appends rim elements with short symbolic ids (``cla1``, ``ei1``…) numbered in document order."""
+
+    charset, lang = "UTF8", "FR"  # as the DMP's examples write them
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
@@ -53,23 +54,6 @@ class RimWriter:
     def next_id(self, prefix: str) -> str:
         self._counts[prefix] = self._counts.get(prefix, 0) + 1
         return f"{prefix}{self._counts[prefix]}"
-
-    @staticmethod
-    def el(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
-        return etree.SubElement(parent, f"{{{RIM}}}{tag}", attrs)
-
-    def slot(self, parent: etree._Element, name: str, *values: str) -> None:
-        kept = tuple(v for v in values if v)
-        if not kept:
-            return
-        value_list = self.el(self.el(parent, "Slot", name=name), "ValueList")
-        for value in kept:
-            self.el(value_list, "Value").text = value
-
-    def name(self, parent: etree._Element, text: str, tag: str = "Name") -> None:
-        if text:
-            string = self.el(self.el(parent, tag), "LocalizedString", charset="UTF8", value=text)
-            string.set(f"{{{XML_NS}}}lang", "FR")
 
     def classification(self, parent: etree._Element, scheme: str, owner: str, code: Code) -> etree._Element:
         node = self.el(parent, "Classification", classificationScheme=scheme, classifiedObject=owner,

@@ -63,7 +63,9 @@ class ClaimFolder:
         """Files claimed and not moved out yet (a crash, a file that changed after its commit)."""
         try:
             with os.scandir(self.root) as slots:
-                names = sorted((s.name for s in slots if s.is_dir(follow_symlinks=False)), key=_slot_order)
+                # Digits only: ``@<instance>`` folders beside the slots belong to instances sharing the folder.
+                names = sorted((s.name for s in slots if s.is_dir(follow_symlinks=False) and s.name.isdigit()),
+                               key=_slot_order)
         except FileNotFoundError:
             return []
         found: list[Path] = []

@@ -54,6 +54,7 @@ from connector.errors import ConfigError, InputError, PermanentError, TransientE
 from connector.files import ensure_private_dir
 from connector.intake.claim import CLAIM_FOLDER
 from connector.intake.complete import incomplete
+from connector.intake.owners import ClaimOwner, owner_folder
 from connector.intake.places import REASON_SUFFIX, Entry, Places
 from connector.intake.sink import Receipt, Sink
 from connector.intake.writers import OpenWriters
@@ -66,6 +67,7 @@ RESCAN_SECONDS = 30.0  # safety scan: events can be missed (inotify overflow, ne
 STORE_RETRY_SECONDS = 10.0  # wait after StoreUnavailable before trying the store again
 MOVE_BATCH = 64  # files per directory fsync; bounds the re-received duplicates after a crash
 MIN_SCAN_INTERVAL = 0.5  # a file being written fires many events; one scan per burst is enough
+ADOPT_SECONDS = 5.0  # a shared folder: how often a scan looks for the claims of dead instances
 # An unterminated file (or one we may not open yet: its writer may chmod it last) is held this many times
 # stable_seconds (60 s at the default 2 s), then quarantined: long enough for a writer's pause, short enough
 # for a person to notice. While held, an unchanged file is not read again.
@@ -89,11 +91,15 @@ class FolderSettings:
     log_names: bool
     max_file_bytes: int  # the one input size limit (intake.max_message_bytes)
     pattern: str = "*"  # fnmatch on the file name, e.g. "*.hl7"; no configuration key
+    # Set when several instances share the store (and may share this folder): this one claims into a
+    # folder of its own and takes over the claims of dead instances (connector.intake.owners).
+    instance: str = ""
 
     @property
     def claim(self) -> Path:
         """Where files are claimed: inside archive/ (ours, same filesystem), created when needed."""
-        return self.archive / CLAIM_FOLDER
+        root = self.archive / CLAIM_FOLDER
+        return owner_folder(root, self.instance) if self.instance else root
 
 
 @dataclass
@@ -127,6 +133,11 @@ class DropFolder:
         self._thread: threading.Thread | None = None
         self._store_down = False
         self.waiting = 0  # files seen in the last scan but not taken yet (unstable, being written, held)
+        self._owner: ClaimOwner | None = None
+        self._adopted_at = -ADOPT_SECONDS
+        if settings.instance:  # before the first claim: a live process with our name is refused here
+            self._owner = ClaimOwner(settings.archive / CLAIM_FOLDER, settings.instance)
+            self._owner.acquire()
 
     @property
     def store_down(self) -> bool:
@@ -172,6 +183,9 @@ class DropFolder:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+        if self._owner is not None:
+            with self._lock:  # a scan called from elsewhere is finished too
+                self._owner.release()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
@@ -208,6 +222,7 @@ class DropFolder:
             else:
                 first_seen[candidate.key] = seen
 
+        self._adopt()
         claimed = []
         for path in self._places.claims.leftovers():
             with contextlib.suppress(FileNotFoundError):  # gone since the listing
@@ -227,6 +242,15 @@ class DropFolder:
         self.waiting = len(first_seen) + len(self._held)
         ready.sort(key=lambda c: (c.claimed is None, c.mtime_ns, c.name))  # claimed leftovers first
         return ready
+
+    def _adopt(self) -> None:
+        """A shared folder: take the claims of instances that died into ours (then handled as leftovers)."""
+        if self._owner is None or not self._owner.held or time.monotonic() - self._adopted_at < ADOPT_SECONDS:
+            return
+        self._adopted_at = time.monotonic()
+        for instance, files in self._owner.adopt(self._places.claims).items():
+            event("folder.claims_adopted", level=logging.WARNING, instance=instance or "(one-instance layout)",
+                  files=files)
 
     def _label(self, name: str) -> str:
         """How events, the store and reason files name a file: its name, or a digest of it (``log_names``)."""

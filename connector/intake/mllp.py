@@ -1,14 +1,16 @@
 """The MLLP listener: each message is committed by the sink, THEN acknowledged.
 
 Per message: read the MSH (dedup key) → ``sink.receive`` in a worker thread (it commits)
-→ build the ACK → ``sink.remember_ack`` → send. So an AA/CA is only ever sent for a
-committed message, and a resent message (same MSH-3, MSH-4, MSH-10) gets the stored
-ACK unchanged. Messages of one connection are handled in order.
+→ build the ACK → ``sink.remember_ack`` (committed too) → send the ACK stored. So an AA/CA
+is only ever sent for a committed message, and a resent message (same MSH-3, MSH-4,
+MSH-10) gets the stored ACK unchanged, from this instance or another sharing the store.
+Messages of one connection are handled in order.
 
 ACK codes (original mode; CA/CE/CR when the message sets MSH-15):
 - AA  committed (also a duplicate whose first ACK was not stored).
 - AE  temporary failure (store down, or an unexpected error in the sink): nothing is
-      promised, the sender must resend; the connection stays open.
+      promised, the sender must resend; the connection stays open. Also a message
+      committed whose ACK could not be stored: its resend is the duplicate, answered AA.
 - AR  committed but permanently unreadable (the sink quarantined it), or larger than
       ``max_message_bytes`` (then the connection is closed: the rest of the stream
       cannot be trusted). AR, not AE, because resending the same bytes cannot help.
@@ -199,8 +201,14 @@ class MllpServer:
         code = "AR" if receipt.errors else "AA"
         ack = self._ack(data, code, receipt.errors[0] if receipt.errors else None)
         try:
-            self._sink.remember_ack(receipt.input_id, ack)
-        except Exception as exc:  # noqa: BLE001 - the input is committed: the ACK is still due
+            # The ACK sent is the one stored: a resend, to this instance or another, gets these very bytes.
+            ack = self._sink.remember_ack(receipt.input_id, ack) or ack
+        except TransientError as exc:  # committed, but a resend would get another ACK: the SIL resends now
+            nak = self._ack(data, "AE", None)
+            event("mllp.ack_not_stored", level=logging.WARNING, peer=peer, input_id=receipt.input_id,
+                  error=type(exc).__name__, code=ack_code(nak))
+            return nak
+        except Exception as exc:  # noqa: BLE001 - a sink bug: the input is committed, the ACK is still due
             event("mllp.ack_not_stored", level=logging.WARNING, peer=peer, input_id=receipt.input_id,
                   error=type(exc).__name__)
         # The code as sent: CA/CR when the SIL asked for enhanced mode (MSH-15), AA/AR otherwise.

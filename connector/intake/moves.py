@@ -37,6 +37,10 @@ def link_no_replace(
     for n in range(MAX_NAME_SUFFIX):
         target = folder / suffixed(name, n)
         if os.path.lexists(target):
+            if _same_file(src, target):
+                # Linked here before a crash, not unlinked from the source yet: the move is done
+                # already. Another copy as name~1 would be a second archive of one input.
+                return target, True
             continue
         if before is not None:
             before(target)
@@ -51,6 +55,14 @@ def link_no_replace(
             return target, False
         return target, True
     raise FileExistsError(errno.EEXIST, f"no free name for {name} in {folder}")
+
+
+def _same_file(src: Path, target: Path) -> bool:
+    try:
+        a, b = os.stat(src, follow_symlinks=False), os.stat(target, follow_symlinks=False)
+    except OSError:
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
 
 
 class MoveBatch:

@@ -39,8 +39,13 @@ class Sink(Protocol):
         """
         ...
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        """Store the ACK we are about to send, so a resent message gets the same one."""
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        """Store the ACK we are about to send, so a resent message gets the same one.
+
+        Returns the ACK to send: the first one stored for this input (with several instances, another
+        one may have answered the same message a moment before), or None to send ``ack`` itself.
+        Raises a ``TransientError`` when it cannot be stored: the intake then answers AE.
+        """
         ...
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:

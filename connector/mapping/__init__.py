@@ -12,7 +12,7 @@ from .draft import DraftLine, draft_mapping, render_yaml
 from .files import BatteryMapping, Finding, TestMapping
 from .loinc import LOINC_OID
 from .loinc_import import import_loinc
-from .mapper import MappingSettings, MappingStats, map_report, map_report_with_stats
+from .mapper import MappingSettings, MappingStats, covers, map_report, map_report_with_stats
 from .mappings import Mappings, default_mappings_dir
 from .suggest import Candidate, suggest
 from .unit_forms import UnitReading, read_unit, unit_label
@@ -29,6 +29,7 @@ __all__ = [
     "TestMapping",
     "UnitReading",
     "check_mappings",
+    "covers",
     "default_mappings_dir",
     "draft_mapping",
     "import_loinc",

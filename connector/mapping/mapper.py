@@ -58,7 +58,7 @@ from .mappings import Mappings
 from .unit_forms import read_unit, unit_label
 from .values import cda_status, convert_previous, convert_range, convert_value, interpretation, parse_range
 
-__all__ = ["MappingSettings", "MappingStats", "map_report", "map_report_with_stats"]
+__all__ = ["MappingSettings", "MappingStats", "covers", "map_report", "map_report_with_stats"]
 
 
 _BIOCHEMISTRY = Coded("18719-5", "Biochimie", LOINC_OID)
@@ -220,6 +220,12 @@ def _passthrough_loinc(code: Coded, mappings: Mappings) -> Coded | None:
             value = value.strip()
             return Coded(value, mappings.loinc_display(value) or display, LOINC_OID)
     return None
+
+
+def covers(mappings: Mappings, code: Coded, sent_unit: str) -> bool:
+    """The mapping files map a result with this OBX-3 sent in this unit (what `mappings unmapped` asks)."""
+    entry = mappings.lookup(code)
+    return entry is not None and _factor(entry, sent_unit.strip(), mappings) is not None
 
 
 def _factor(entry: TestMapping, sent_unit: str, mappings: Mappings) -> Decimal | None:

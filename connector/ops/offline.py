@@ -14,8 +14,8 @@ from importlib import resources
 from pathlib import Path
 
 from connector.config import Config
-from connector.config.settings import pipeline_settings, validation_settings
-from connector.dmp import plain_oid_identity
+from connector.config.settings import dmp_credentials, dmp_settings, pipeline_settings, validation_settings
+from connector.dmp import DmpCredentials, DmpSettings, plain_oid_identity
 from connector.dmp.demo import demo_settings
 from connector.dmp.offline import REQUEST_FILE, dmp_request_for
 from connector.errors import ConnectorError, DocumentRejected, InputError, KitError, RoutingError
@@ -63,6 +63,15 @@ def _directory(config: Config, scratch: Path) -> Directory | None:
     return None
 
 
+def _dmp_signing(config: Config, scratch: Path, notes: list[str]) -> tuple[DmpSettings, DmpCredentials]:
+    """The configured DMP settings and certificates; a demo PKI made for this run when none are configured."""
+    if config.dmp.sign_cert_file:
+        return dmp_settings(config), dmp_credentials(config)
+    notes.append("dmp-request.mime is signed with a demo certificate made for this run (dmp.sign_cert_file is "
+                 "not configured)")
+    return demo_settings(dmp_settings(config), scratch / "dmp-pki")
+
+
 def offline_gate(config: Config, ans_kit: Path | None, *, parallel: bool = True) -> ValidationGate:
     """``--ans-kit DIR``: the service's full gate (XSD + the six schematrons) on that kit. Without it, the
     configured kit's XSD when there is one (a quick check, no minute of schematron compilation).
@@ -85,9 +94,9 @@ def build_files(inputs: list[Path], out_dir: Path, config: Config,
                 progress: Callable[[int], object] | None = None, *, dmp: bool = False,
                 ans_kit: Path | None = None, parallel: bool = True) -> BuildResults:
     """``dmp``: documents get root-only OID ids (the DMP's rule) and each report with a qualified INS also gets
-    ``dmp-request.mime``, the TD2.1 signed with a demo certificate made for this run. ``ans_kit``: every
-    document passes the official XSD and six schematrons first; a failing one is not written (named in
-    ``failures``). ``parallel``: build on every core (False for one report: no worker start-up)."""
+    ``dmp-request.mime``, the TD2.1 signed with the configured DMP certificates (else a demo one made for this
+    run). ``ans_kit``: every document passes the official XSD and six schematrons first; a failing one is not
+    written (named in ``failures``). ``parallel``: build on every core (False for one report: no worker start-up)."""
     with offline_gate(config, ans_kit, parallel=parallel) as gate:
         return _OfflineBuild(out_dir, config, gate, dmp=dmp).run(inputs, progress)
 
@@ -110,7 +119,7 @@ class _OfflineBuild:
     def run(self, inputs: list[Path], progress: Callable[[int], object] | None) -> BuildResults:
         with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
             self.directory = _directory(self.config, Path(scratch))
-            self.dmp_setup = demo_settings(self.settings.lab, Path(scratch) / "dmp-pki") if self.dmp else None
+            self.dmp_setup = _dmp_signing(self.config, Path(scratch), self.results.notes) if self.dmp else None
             for path in inputs:
                 if progress is not None:
                     progress(1)

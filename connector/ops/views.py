@@ -6,6 +6,7 @@ work at once). No patient data is ever read here: only ids, states, reasons, cod
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,19 @@ from connector.errors import KitError
 from connector.logs import event
 from connector.model import RecipientKind
 from connector.states import ReportState
-from connector.store import RecipientRow, Store, age_seconds
+from connector.store import FoundReport, RecipientRow, Store, age_seconds
 
-__all__ = ["purge_released", "quarantine_items", "release_item", "retry_reports", "show_data", "status_data",
-           "validation_status"]
+__all__ = [
+    "find_reports",
+    "instances_data",
+    "purge_released",
+    "quarantine_items",
+    "release_item",
+    "retry_reports",
+    "show_data",
+    "status_data",
+    "validation_status",
+]
 
 
 
@@ -26,17 +36,39 @@ def status_data(config: Config) -> dict[str, Any]:
     store = Store(store_settings(config))
     try:
         oldest = store.oldest_waiting()
-        return {
+        data: dict[str, Any] = {
             "counts": {s.value: store.counts().get(s.value, 0) for s in ReportState
                        if store.counts().get(s.value, 0)},
             "oldest_in_progress": None if oldest is None else {
                 "report_id": oldest.report_id, "state": oldest.state.value, "reason": oldest.reason,
                 "age_seconds": age_seconds(oldest.received_at)},
             "input_errors": len(store.input_errors()),
+            "dmp": _dmp_status(store),
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],
             "validation": validation_status(config),
         }
+        if store.db.shared:  # several instances may share it: each one, its heartbeat and its leases
+            data["instances"] = instances_data(store)
+        return data
+    finally:
+        store.close()
+
+
+def instances_data(store: Store) -> list[dict[str, Any]]:
+    """The group as the store sees it: every instance that said it runs, alive or silent, and its leases."""
+    leases = store.leases()
+    return [{"instance": r.instance_id, "host": r.host, "pid": r.pid, "started_at": r.started_at,
+             "seen_seconds_ago": round(r.seen_seconds_ago, 1), "alive": r.alive,
+             "leases": leases.get(r.instance_id, 0)} for r in store.instances()]
+
+
+def find_reports(config: Config, query: str, *, sending_application: str = "",
+                 sending_facility: str = "") -> list[FoundReport]:
+    """The reports a report id, MSH-10, order number or input file name designates."""
+    store = Store(store_settings(config))
+    try:
+        return store.find_reports(query, sending_application=sending_application, sending_facility=sending_facility)
     finally:
         store.close()
 
@@ -78,11 +110,26 @@ def show_data(config: Config, report_id: str) -> dict[str, Any] | None:
             "report_id": row.report_id, "state": row.state.value, "reason": row.reason,
             "attempts": row.attempts, "message_id": row.message_id, "control_id": row.control_id,
             "document": store.document_of(report_id),
+            "dmp": _dmp_feed(store, report_id),
             "recipients": [_masked(r) for r in store.recipients(report_id)],
             "events": [{"at": at, "event": ev, "detail": d} for at, ev, d in store.events(report_id)],
         }
     finally:
         store.close()
+
+
+def _dmp_status(store: Store) -> dict[str, Any]:
+    """The DMP channel: feeds per state, and the age of the oldest one still owed."""
+    oldest = store.dmp_oldest_pending()
+    return {"counts": store.dmp_counts(), "oldest_pending_seconds": age_seconds(oldest) if oldest else None}
+
+
+def _dmp_feed(store: Store, report_id: str) -> dict[str, Any] | None:
+    """The report's DMP feed: state, action, uniqueId (and entryUUID when known), last code and reason."""
+    row = store.dmp_row(report_id)
+    if row is None:
+        return None
+    return {**dataclasses.asdict(row), "state": row.state.value}
 
 
 def _masked(recipient: RecipientRow) -> dict[str, str]:
@@ -100,7 +147,9 @@ def retry_reports(config: Config, *, report_id: str | None, failed: bool) -> lis
     try:
         ids = [report_id] if report_id else [
             r.report_id for r in store.reports_in(ReportState.QUARANTINED, ReportState.WAITING)]
-        done = [rid for rid in ids if store.retry(rid)]
+        ids += [] if report_id else [rid for rid in store.failed_dmp() if rid not in ids]
+        # A report's MSSanté path and its DMP feed are two channels: the retry applies to whichever failed.
+        done = [rid for rid in ids if [store.retry(rid), store.retry_dmp(rid)] != [False, False]]
         for rid in done:
             event("report.retry", report_id=rid)
         return done

@@ -27,12 +27,11 @@ from connector.model import (
 from ._times import parse_instant, to_xds_dtm
 from .cda_header import RPPS_ORG_OID, CdaHeader, Code, Person, read_header
 from .ids import derived_uuid, entry_uuid, submission_set_oid, submission_set_uuid
+from .rim import RIM, RimElements
 
 __all__ = ["DOCUMENT_URI", "build_metadata", "patient_id_of"]
 
 LCM = "urn:oasis:names:tc:ebxml-regrep:xsd:lcm:3.0"
-RIM = "urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0"
-XML_NS = "http://www.w3.org/XML/1998/namespace"
 DOCUMENT_URI = "DOC0001.XML"  # the CDA's name inside IHE_XDM/SUBSET01/
 
 # XDS classification and identification schemes (ITI TF-3 table 4.2.5-1).
@@ -111,7 +110,7 @@ def _xon(person: Person, lab: LabIdentity) -> str:
     return f"{hl7_escape(name)}^^^^^&{RPPS_ORG_OID}&ISO^IDNST^^^{hl7_escape(struct_id)}"
 
 
-class _Writer:
+class _Writer(RimElements):
     """Builds rim elements with deterministic ids (uuid5 of the owner and a counter) for a byte-stable file."""
 
     def __init__(self, seed: str) -> None:
@@ -121,23 +120,6 @@ class _Writer:
     def next_id(self) -> str:
         self.count += 1
         return derived_uuid(self.seed, self.count)
-
-    @staticmethod
-    def el(parent: etree._Element, tag: str, **attrs: str) -> etree._Element:
-        return etree.SubElement(parent, f"{{{RIM}}}{tag}", attrs)
-
-    def slot(self, parent: etree._Element, name: str, *values: str) -> None:
-        values = tuple(v for v in values if v)
-        if not values:
-            return
-        value_list = self.el(self.el(parent, "Slot", name=name), "ValueList")
-        for value in values:
-            self.el(value_list, "Value").text = value
-
-    def name(self, parent: etree._Element, text: str) -> None:
-        if text:
-            string = self.el(self.el(parent, "Name"), "LocalizedString", charset="UTF-8", value=text)
-            string.set(f"{{{XML_NS}}}lang", "fr-FR")
 
     def classification(self, parent: etree._Element, scheme: str, owner: str, code: Code | None) -> etree._Element:
         node = self.el(

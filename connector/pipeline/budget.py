@@ -59,11 +59,14 @@ class BuildBudget:
         self._lock = threading.Lock()
         self.running_abandoned = 0  # builds past their budget whose thread has not ended yet
 
-    async def run(self, build: Callable[[Ticket], T], *, seconds: float, report_id: str) -> T | None:
-        """``build(ticket)`` in its own thread; its result, or None when it was abandoned at ``seconds``."""
+    async def run(self, build: Callable[[Ticket], T], *, seconds: float, report_id: str,
+                  ticket: Ticket | None = None) -> T | None:
+        """``build(ticket)`` in its own thread; its result, or None when it was abandoned at ``seconds``.
+
+        ``ticket``: one that also asks something else before the build commits (the instance's lease)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[T] = loop.create_future()
-        ticket = Ticket()
+        ticket = ticket if ticket is not None else Ticket()
         abandoned = threading.Event()
 
         def settle(outcome: Callable[[], None]) -> None:

@@ -13,19 +13,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from connector.cda import XsdValidator
-from connector.errors import NoAddressYet, PermanentError, TransientError, UnmappedCode
+from connector.dmp import plain_oid
+from connector.errors import LoincUnitConflict, NoAddressYet, PermanentError, TransientError, UnitNotUcum, UnmappedCode
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.model import Artifacts, DocumentIdentity, LabReport, Recipient
+from connector.model import Artifacts, DocumentIdentity, LabReport, MappedReport, Recipient
 from connector.send import Directory, recipients_for
 from connector.states import DmpState, ReportState
-from connector.store import ReportRow
+from connector.store import Gap, GapKind, ReportRow
 from connector.validation import GateVerdict, ValidationGate
 
 from .acks import AckStep
 from .budget import Ticket
 from .compose import cda_time, compose_artifacts, corrects, prepare
 from .context import PipelineContext
+from .dmp import dmp_state, not_eligible_z01
 from .loader import ReportLoader
 from .workers import BuildJob, WorkerDefect, build_in_worker
 
@@ -86,9 +88,11 @@ class BuildStep:
             try:
                 turn.wait()
                 report = self._loader.load(row, settings.parse)
+                dmp = dmp_state(report, discrete_feed=settings.dmp_discrete_feed)
                 ids = None if report.documents else ctx.store.document_identity(  # shape B keeps the SIL's ids
                     report_id, oid_root=settings.lab.oid_root, corrects=corrects(report),
-                    effective_time=cda_time(datetime.now(UTC), settings.lab.timezone))
+                    effective_time=cda_time(datetime.now(UTC), settings.lab.timezone),
+                    root_only=plain_oid if dmp is DmpState.TO_SEND else None)  # the DMP takes root-only OIDs
             finally:
                 turn.done()
             recipients = recipients_for(report, self._directory_or_fail(), settings.routing)
@@ -101,8 +105,14 @@ class BuildStep:
             if row.state is not ReportState.WAITING:
                 self._acks.tell_sil_no_address(row)
             return ctx.wait(row, str(exc))
-        except (UnmappedCode, TransientError) as exc:
-            # UnmappedCode waits for a mapping (config hold_unmapped): lab IT adds it, the service reloads.
+        except UnmappedCode as exc:
+            # Waits for a mapping (config hold_unmapped, a unit without UCUM form): lab IT adds it, the
+            # service reloads; `connector mappings unmapped` lists it meanwhile.
+            if not may_commit():
+                return ReportState.QUARANTINED
+            ctx.store.record_gaps(report_id, [gap_of(exc)])
+            return ctx.wait(row, str(exc))
+        except TransientError as exc:
             return ctx.wait(row, str(exc)) if may_commit() else ReportState.QUARANTINED
         except PermanentError as exc:
             return ctx.quarantine(report_id, str(exc)) if may_commit() else ReportState.QUARANTINED
@@ -117,11 +127,13 @@ class BuildStep:
             return ReportState.QUARANTINED
         ctx.store.mark_built(report_id, email=artifacts.email, message_id=artifacts.message_id,
                              envid=artifacts.envid, recipients=recipients, ids=artifacts.ids,
-                             lifecycle=artifacts.lifecycle, dmp_state=dmp_state(report),
-                             dsn=not (report.flags is not None and report.flags.get("ACK_RECEPTION") is False))
+                             lifecycle=artifacts.lifecycle, dmp_state=dmp,
+                             dsn=not (report.flags is not None and report.flags.get("ACK_RECEPTION") is False),
+                             zam=not_eligible_z01(ctx, report) if dmp is DmpState.NOT_ELIGIBLE else None)
         unmapped = len(artifacts.mapped.unmapped_codes)
         if unmapped:
             ctx.observer.unmapped(unmapped)
+            ctx.store.record_gaps(report_id, gaps_of(artifacts.mapped))
         event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version if ids else 0,
               unmapped_codes=unmapped)
         return ReportState.BUILT
@@ -169,16 +181,24 @@ class BuildStep:
         return directory
 
 
+def gaps_of(mapped: MappedReport) -> list[Gap]:
+    """The local codes a built report carried unmapped (sent under the lab's code only, or in a unit
+    its mapping cannot convert); a code the lab mapped on purpose without LOINC is not a gap."""
+    unmapped = set(mapped.unmapped_codes)
+    return [Gap(kind=GapKind.CODE, code=r.local.code, system=r.local.system, label=r.local.display,
+                unit=r.result.units.code.strip() if r.result.units else "")
+            for r in mapped.results if r.loinc is None and r.local.code in unmapped]
+
+
+def gap_of(exc: UnmappedCode) -> Gap:
+    """What a held report waits for, as `connector mappings unmapped` lists it."""
+    if isinstance(exc, UnitNotUcum):
+        return Gap(kind=GapKind.UNIT, code=exc.local_code, unit=exc.unit)
+    if isinstance(exc, LoincUnitConflict):
+        return Gap(kind=GapKind.LOINC_UNIT, code=exc.local_code, unit=exc.unit)
+    return Gap(kind=GapKind.CODE, code=exc.local_code)
+
+
 def _always() -> bool:
     return True
 
-
-def dmp_state(report: LabReport) -> DmpState:
-    """The DMP link: asked by the SIL (DESTDMP=Y) and possible only with a qualified INS.
-
-    The DMP feed itself (ITI-41) is a separate channel still to come: ``to_send`` reports are
-    recorded with the ids a later replace or delete needs (see ``Store.document_of``).
-    """
-    if report.flags is None or not report.flags.get("DESTDMP"):
-        return DmpState.NOT_ASKED
-    return DmpState.TO_SEND if report.patient.ins_qualified else DmpState.NOT_ELIGIBLE

@@ -26,6 +26,9 @@ class Observer(Protocol):
     def ack(self, kind: str, state: str) -> None:
         """An acknowledgement (dsn, mdn, ko) applied with its recipient state."""
 
+    def dmp_outcome(self, action: str, state: str) -> None:
+        """A DMP feed ended: ``action`` feed / replace / delete, ``state`` sent / failed / refused."""
+
 
 class _NoObserver:
     """Offline use (``connector build``, the demo): nothing is recorded."""
@@ -43,6 +46,9 @@ class _NoObserver:
         pass
 
     def ack(self, kind: str, state: str) -> None:
+        pass
+
+    def dmp_outcome(self, action: str, state: str) -> None:
         pass
 
 

@@ -21,16 +21,17 @@ from connector.embedded import check_embedded
 from connector.errors import InputError, PermanentError, TransientError
 from connector.intake import Receipt
 from connector.logs import event
+from connector.model import LabReport
 from connector.parse import parse_message, split_messages
 from connector.states import ReportState
-from connector.store import NewReport
+from connector.store import KeyKind, NewReport, utcnow
 
 from .bounds import check_structure, check_values
 from .compose import series_key
 from .context import PipelineContext
 from .loader import ReportLoader
 
-__all__ = ["Receiver"]
+__all__ = ["Receiver", "lookup_keys"]
 
 _NOT_SENT = (ReportState.RECEIVED, ReportState.PARSED, ReportState.BUILT, ReportState.WAITING)
 
@@ -42,6 +43,9 @@ class Receiver:
         self._ctx = ctx
         self._loader = loader
         self._xsd = xsd
+        # When an input of this process was last left committed but not split (store down between the two
+        # commits): the loop's periodic recovery runs until a pass covers that moment. "": none.
+        self._unsplit_at = ""
 
     def receive(self, data: bytes, *, source: str, dedup_key: tuple[str, str, str] | None = None) -> Receipt:
         store = self._ctx.store
@@ -75,8 +79,8 @@ class Receiver:
                            "release this item)", source=source, segment="MSH", field="MSH-10", message_index=0)
         return self._record(record.input_id, [], [(0, error)], source=source)
 
-    def remember_ack(self, input_id: int, ack: bytes) -> None:
-        self._ctx.store.set_ack(input_id, ack)
+    def remember_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        return self._ctx.store.set_ack(input_id, ack)
 
     def refuse(self, data: bytes, *, source: str, error: InputError) -> Receipt:
         """Record an input the intake refuses before parsing (an incomplete file), quarantined with ``error``."""
@@ -106,9 +110,10 @@ class Receiver:
         """
         try:
             new, errors = self._read(data, source=source)
-            self._refuse_reused_ids(new, errors, source)
+            self._refuse_reused_ids(new, errors, source, input_id)
             return self._record(input_id, new, errors, source=source)
         except TransientError:
+            self._unsplit_at = utcnow()  # committed, not split: its resend or the periodic recovery finishes it
             raise
         except Exception as exc:  # noqa: BLE001 - a defect outside one message: the whole input is quarantined
             event("input.split_failed", level=logging.ERROR, input_id=input_id, source=source,
@@ -148,7 +153,7 @@ class Receiver:
             if report.documents:  # shape B: the SIL's own CDA is checked now, so the SIL gets AR
                 check_embedded(report, lab=settings.lab, xsd=self._xsd)
         new = [NewReport(report_id=report.report_id, message_index=index, patient_index=patient_index,
-                         control_id=report.header.control_id, series_key=series_key(report))
+                         control_id=report.header.control_id, series_key=series_key(report), keys=lookup_keys(report))
                for patient_index, report in enumerate(reports)]
         for report in reports:
             self._loader.remember(report)
@@ -160,10 +165,19 @@ class Receiver:
 
     def _record(self, input_id: int, new: list[NewReport], errors: list[tuple[int, InputError]], *,
                 source: str) -> Receipt:
-        created = self._ctx.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
-        if len(created) != len(new):  # the same id from two inputs at the same instant: the first one won
-            event("input.report_id_race", level=logging.WARNING, input_id=input_id,
-                  ignored=",".join(sorted({r.report_id for r in new} - set(created))))
+        try:
+            created = self._ctx.store.record_split(input_id, new, [(i, e.describe()) for i, e in errors])
+        except TransientError:
+            self._unsplit_at = utcnow()
+            raise
+        if len(created) != len(new):
+            # Split at the same time elsewhere (another instance got the same MLLP message, or recovered
+            # the input): the reports are this input's all the same. Else the same id came from two inputs
+            # at the same instant: the first one won.
+            known = dict(self._ctx.store.known_reports([r.report_id for r in new if r.report_id not in created]))
+            elsewhere = sorted(rid for rid, owner in known.items() if owner != input_id)
+            if elsewhere:
+                event("input.report_id_race", level=logging.WARNING, input_id=input_id, ignored=",".join(elsewhere))
         for index, error in errors:
             event("input.quarantined", level=logging.WARNING, input_id=input_id, source=source,
                   message_index=index, segment=error.segment, field=error.field, reason=error.describe())
@@ -171,29 +185,50 @@ class Receiver:
             event("report.parsed", report_id=rep.report_id, input_id=input_id)
         return Receipt(input_id, errors=tuple(e for _, e in errors), reports=tuple(r.report_id for r in new))
 
-    def _refuse_reused_ids(self, new: list[NewReport], errors: list[tuple[int, InputError]], source: str) -> None:
+    def _refuse_reused_ids(self, new: list[NewReport], errors: list[tuple[int, InputError]], source: str,
+                           input_id: int) -> None:
         """A report id already in the store means the SIL sent this MSH-3/4/10 before with other bytes
-        (the same bytes are caught as a duplicate input): never dropped silently, never sent twice."""
+        (the same bytes are caught as a duplicate input): never dropped silently, never sent twice.
+        A report of this very input is no reuse: the input was split meanwhile by another instance."""
         known = dict(self._ctx.store.known_reports([r.report_id for r in new]))
-        for rep in [r for r in new if r.report_id in known]:
+        for rep in [r for r in new if r.report_id in known and known[r.report_id] != input_id]:
             new.remove(rep)
             errors.append((rep.message_index, InputError(
                 f"a new MSH-10: this control id already gave report {rep.report_id} (input {known[rep.report_id]}); "
                 "the SIL reused it or resent an edited message", source=source, segment="MSH", field="MSH-10",
                 message_index=rep.message_index)))
 
-    def recover(self) -> int:
+    def recover(self, *, received_before: str = "") -> int:
         """Inputs committed but never split (a crash between the two commits), each on its own.
 
         One input never blocks the others: a defect quarantines it (in :meth:`split`), a store
-        that cannot commit now leaves it for the next start or its resend.
+        that cannot commit now leaves it for the next pass, the next start or its resend.
+        ``received_before``: only inputs older than that (see :meth:`Store.unsplit_inputs`).
         """
-        count = 0
-        for input_id in self._ctx.store.unsplit_inputs():
+        count, left = 0, False
+        for input_id in self._ctx.store.unsplit_inputs(received_before=received_before):
             count += 1
             try:
                 source, data = self._ctx.store.input_data(input_id)
                 self.split(input_id, data, source=source)
             except Exception as exc:  # noqa: BLE001 - the next input must still be recovered
+                left = left or isinstance(exc, TransientError)
                 event("input.recovery_failed", level=logging.ERROR, input_id=input_id, error=type(exc).__name__)
+        if not left and self._unsplit_at and (not received_before or self._unsplit_at < received_before):
+            self._unsplit_at = ""
         return count
+
+    @property
+    def left_unsplit(self) -> bool:
+        return bool(self._unsplit_at)
+
+def lookup_keys(report: LabReport) -> tuple[tuple[KeyKind, str], ...]:
+    """What a person at the lab may find the report by (`connector show`): the sender and the order numbers."""
+    keys = [(KeyKind.SENDING_APPLICATION, report.header.sending_application),
+            (KeyKind.SENDING_FACILITY, report.header.sending_facility)]
+    for order in report.orders:
+        for kind, ident in ((KeyKind.PLACER_ORDER, order.placer_number), (KeyKind.FILLER_ORDER, order.filler_number),
+                            (KeyKind.PLACER_GROUP, order.placer_group)):
+            if ident is not None and ident.value:
+                keys.append((kind, ident.value))
+    return tuple(dict.fromkeys(keys))

@@ -35,3 +35,4 @@ class PipelineSettings:
     retry: RetryPolicy
     sil: SilIdentity
     build_budget_seconds: float  # past it a build is abandoned and its report quarantined (pipeline/budget.py)
+    dmp_discrete_feed: bool  # reports of discrete results (shape A) go to the DMP too when the INS is qualified

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from connector.states import ReportState
+from connector.states import DmpState, ReportState
 from connector.store import Store, age_seconds
 
 __all__ = ["Metrics", "MetricsServer"]
@@ -43,6 +43,16 @@ class _StoreCollector(Collector):
                                 value=age)
         yield GaugeMetricFamily("connector_quarantined_inputs", "Inputs that could not be read, not released",
                                 value=len(self.store.input_errors()))
+        dmp = self.store.dmp_counts()
+        feeds = GaugeMetricFamily("connector_dmp_feeds", "Reports addressed to the DMP, by feed state",
+                                  labels=["state"])
+        for dmp_state in DmpState:
+            if dmp_state is not DmpState.NOT_ASKED:
+                feeds.add_metric([dmp_state.value], dmp.get(dmp_state.value, 0))
+        yield feeds
+        oldest_feed = self.store.dmp_oldest_pending()
+        yield GaugeMetricFamily("connector_dmp_oldest_pending_seconds", "Age of the oldest DMP feed still owed",
+                                value=age_seconds(oldest_feed) if oldest_feed else 0.0)
 
 
 class Metrics:
@@ -60,6 +70,10 @@ class Metrics:
         self.imap_errors = Counter("connector_imap_errors_total", "IMAP failures", ["kind"], registry=self.registry)
         self.acks = Counter("connector_acks_total", "Acknowledgements applied", ["kind", "state"],
                             registry=self.registry)
+        self.dmp_outcomes = Counter("connector_dmp_outcomes_total", "DMP feeds ended (sent, failed, refused)",
+                                    ["action", "state"], registry=self.registry)
+        self.dmp_paused = Gauge("connector_dmp_paused", "1 while the DMP queue is paused (a cause of ours: "
+                                "certificates, TLS)", registry=self.registry)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -80,6 +94,9 @@ class Metrics:
 
     def ack(self, kind: str, state: str) -> None:
         self.acks.labels(kind=kind, state=state).inc()
+
+    def dmp_outcome(self, action: str, state: str) -> None:
+        self.dmp_outcomes.labels(action=action, state=state).inc()
 
 
 class MetricsServer:

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connector.config import Config
-from connector.config.settings import pipeline_settings, smtp_settings, store_settings, validation_settings
+from connector.config.settings import (
+    dmp_settings,
+    instance_name,
+    pipeline_settings,
+    smtp_settings,
+    store_settings,
+    validation_settings,
+)
+from connector.dmp import DmpClient, load_credentials
 from connector.errors import MappingFileError
 from connector.logs import event
 from connector.mapping import Mappings
@@ -93,6 +101,7 @@ class Runtime:
 
     def close(self) -> None:
         try:
+            self.pipeline.close_dmp()
             self.store.close()
         finally:
             if self.owns_gate:
@@ -110,13 +119,10 @@ def open_runtime(config: Config, *, with_smtp: bool = True, gate: ValidationGate
     if gate is None:
         settings = validation_settings(config)
         gate = ValidationGate.from_settings(settings, builds=settings.builds_in_workers)
+    dmp = store = None
     try:
-        store = Store(store_settings(config))
-    except BaseException:
-        if owns_gate:
-            gate.close()
-        raise
-    try:
+        dmp = _dmp_client(config)  # before the store opens: a refused certificate leaves nothing open
+        store = Store(store_settings(config), instance=instance_name(config))
         mappings = MappingsHolder(config.mappings_path, config.loinc_path)
         smtp = smtp_context = None
         if with_smtp and config.smtp.tls.cafile:
@@ -124,10 +130,21 @@ def open_runtime(config: Config, *, with_smtp: bool = True, gate: ValidationGate
             smtp_context = create_ssl_context(smtp.tls, production=config.production)
         pipeline = Pipeline(settings=pipeline_settings(config), store=store, mappings=mappings,
                             directory=DirectoryHolder(config.directory_path), xsd=gate.xsd, smtp=smtp,
-                            smtp_context=smtp_context, gate=gate)
+                            smtp_context=smtp_context, gate=gate, dmp=dmp)
     except BaseException:
-        store.close()
+        if dmp is not None:
+            dmp.close()
+        if store is not None:
+            store.close()
         if owns_gate:
             gate.close()
         raise
     return Runtime(config, store, mappings, pipeline, gate, owns_gate)
+
+
+def _dmp_client(config: Config) -> DmpClient | None:
+    """The DMP client when the feed is enabled (its settings were checked when the file was read)."""
+    if not config.dmp.enabled:
+        return None
+    settings = dmp_settings(config)
+    return DmpClient(settings, load_credentials(settings))

@@ -38,7 +38,8 @@ def read_acks_once(runtime: Runtime) -> int:
 def deliver_outbox_once(runtime: Runtime) -> int:
     outbox = sil_outbox(runtime.config)
     sent = 0
-    for outbox_id, name, data in runtime.store.pending_outbox():
+    # Claimed: with several instances on one store each ZAM is handed over by one of them (a lease).
+    for outbox_id, name, data in runtime.store.claim_outbox():
         try:
             outbox.deliver(data, name=name)
         except PermanentError as exc:  # the SIL answered AR: resending the same bytes cannot help

@@ -39,7 +39,12 @@ TABLES: dict[str, tuple[str, str]] = {
     "imap_cursor": ("mailbox", ""),
     "outbox": ("id", "id"),
     "instances": ("instance_id", ""),
+    "report_keys": ("report_id, kind, value", ""),
+    "mapping_gaps": ("report_id, kind, code, system, unit", ""),
+    "dmp_feed": ("report_id", ""),
 }
+# Tables a later schema version added: a store at an older version has none of them.
+_SINCE = {"instances": 2, "report_keys": 3, "mapping_gaps": 3, "dmp_feed": 4}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -86,7 +91,7 @@ def check_store(db: Backend) -> StoreCheck:
 
 
 def _tables_at(version: int) -> list[str]:
-    return [t for t in TABLES if version >= 2 or t != "instances"] if version else []
+    return [t for t in TABLES if version >= _SINCE.get(t, 1)] if version else []
 
 
 def copy_store(source: Backend, target: Backend, *, batch: int = COPY_BATCH) -> CopyReport:

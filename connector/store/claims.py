@@ -27,11 +27,13 @@ from connector.store.backend import Channel, Listener, Singleton, Tx
 from connector.store.db import utcnow
 from connector.store.rows import CLAIM_BATCH, ReportRow, StoreBase, row_of
 
-__all__ = ["LEASE_SECONDS", "ClaimStore", "InstanceRow"]
+__all__ = ["ALIVE_SECONDS", "HEARTBEAT_SECONDS", "LEASE_SECONDS", "ClaimStore", "InstanceRow"]
 
 # Long enough to build and send a batch (a schematron run is ~0.5 s a document), short enough that
 # the work of a dead instance waits at most this long.
 LEASE_SECONDS = 60.0
+HEARTBEAT_SECONDS = 5.0  # how often a running instance says so (its `seen_at`)
+ALIVE_SECONDS = 30.0  # an instance silent longer is shown as gone (killed, host lost, or cut from the store)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +43,10 @@ class InstanceRow:
     pid: int
     started_at: str  # UTC ISO 8601
     seen_seconds_ago: float  # since its last heartbeat, by the database clock
+
+    @property
+    def alive(self) -> bool:
+        return self.seen_seconds_ago <= ALIVE_SECONDS
 
 
 class ClaimStore(StoreBase):
@@ -160,6 +166,20 @@ class ClaimStore(StoreBase):
     def heartbeat(self) -> None:
         with self.db.transaction() as c:
             c.execute(f"UPDATE instances SET seen_at = {self.db.epoch_now} WHERE instance_id = ?", (self.instance,))
+
+    def deregister_instance(self) -> None:
+        """A clean stop: this instance's leases are given back at once and its row goes from the group."""
+        with self.db.transaction() as c:
+            for table in ("reports", "outbox", "dmp_feed"):  # every table claim_* leases rows of
+                c.execute(f"UPDATE {table} SET owner = NULL, lease_until = NULL WHERE owner = ?", (self.instance,))
+            c.execute("DELETE FROM instances WHERE instance_id = ?", (self.instance,))
+
+    def forget_instances(self, *, silent_seconds: float) -> int:
+        """Remove the rows of instances not seen for ``silent_seconds`` (killed, hosts gone): their leases
+        have long ended; without this every ``<host>-<pid>`` ever started would stay listed."""
+        with self.db.transaction() as c:
+            return c.execute(f"DELETE FROM instances WHERE seen_at < {self.db.epoch_now} - ? AND instance_id <> ?",
+                             (float(silent_seconds), self.instance)).rowcount
 
     def instances(self) -> list[InstanceRow]:
         return [InstanceRow(instance_id=r[0], host=r[1], pid=r[2], started_at=r[3], seen_seconds_ago=float(r[4]))

@@ -8,6 +8,7 @@ configuration selects PostgreSQL; :mod:`connector.config.settings` turns the key
 from __future__ import annotations
 
 import os
+import re
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,13 @@ def is_postgres_url(text: str) -> bool:
 
 
 def default_instance() -> str:
-    """This process's name in claims and `connector status`: host and pid (a restart is a new instance)."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's name in claims and `connector status`: ``<host>-<pid>`` (a restart is a new instance).
+
+    Only letters, digits, ``.``, ``_`` and ``-``: the name is also a folder name (the instance's
+    drop-folder claims) and a metrics label.
+    """
+    host = re.sub(r"[^A-Za-z0-9._-]", "_", socket.gethostname().split(".")[0]).lstrip("._-") or "host"
+    return f"{host[:48]}-{os.getpid()}"
 
 
 def open_backend(location: Path | str | StoreSettings) -> Backend:

@@ -11,6 +11,7 @@ leaves the file, nothing is acknowledged, and the next attempt gets a fresh conn
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,10 @@ _CONNECT_DEFAULTS = {"connect_timeout": str(int(CONNECT_TIMEOUT)), "keepalives":
                      "keepalives_interval": "10", "keepalives_count": "3", "application_name": APPLICATION_NAME}
 _DURABLE_COMMITS = frozenset({"on", "remote_apply", "remote_write", "local"})  # all wait for the local flush
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# psycopg's pool logs each failed (re)connection as free text, which Python's last-resort handler writes to
+# stderr in the middle of the JSON-lines log. The store says the same in its own events, once per outage
+# (pipeline.store_unavailable, mllp.not_committed, folder.store_unavailable, instance.heartbeat_failed).
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 @functools.lru_cache(maxsize=1024)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TypeVar
 
-from connector.states import ReportState
+from connector.states import DMP_PENDING, ReportState
 from connector.store.backend import Tx
 from connector.store.db import utcnow
 from connector.store.rows import StoreBase
@@ -25,11 +25,13 @@ PRUNED_EVENT = "retention.pruned"
 
 _T = TypeVar("_T")
 _DONE = (ReportState.DELIVERED.value, ReportState.READ.value)
+# A report the DMP feed still owes work on keeps its e-mail (the CDA's source) and its input (the patient's INS).
+_DMP_DONE = f"dmp_state NOT IN ({', '.join(repr(s.value) for s in sorted(DMP_PENDING))})"
 
 
 # Reports past retention: done, and unchanged since the cutoff. Re-checked in every statement,
 # so a report that changed since it was listed (a late MDN) is left alone.
-_OLD_REPORT = f"state IN ({', '.join(repr(s) for s in _DONE)}) AND updated_at < :store_cut"
+_OLD_REPORT = f"state IN ({', '.join(repr(s) for s in _DONE)}) AND updated_at < :store_cut AND {_DMP_DONE}"
 
 _IN_OLD = f"report_id IN (SELECT report_id FROM reports WHERE report_id IN ({{ids}}) AND {_OLD_REPORT})"
 # (kind, table, rows concerned, how they are pruned)
@@ -47,7 +49,7 @@ _OLD_INPUT = (
     " AND (EXISTS (SELECT 1 FROM reports r WHERE r.input_id = inputs.id)"
     "      OR EXISTS (SELECT 1 FROM input_errors e WHERE e.input_id = inputs.id))"
     " AND NOT EXISTS (SELECT 1 FROM reports r WHERE r.input_id = inputs.id AND NOT"
-    f"      (r.state IN ({', '.join(repr(s) for s in _DONE)}) AND r.updated_at < :store_cut))"
+    f"      (r.state IN ({', '.join(repr(s) for s in _DONE)}) AND r.updated_at < :store_cut AND r.{_DMP_DONE}))"
     " AND NOT EXISTS (SELECT 1 FROM input_errors e WHERE e.input_id = inputs.id AND e.at >= :quarantine_cut)"
 )
 

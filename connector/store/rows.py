@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from connector.model import RecipientKind
+from connector.model import DocumentIdentity, RecipientKind
 from connector.states import RecipientState, ReportState
 from connector.store.backend import Backend, Tx
 from connector.store.db import utcnow
@@ -13,13 +14,25 @@ from connector.store.db import utcnow
 __all__ = [
     "CLAIM_BATCH",
     "InputRecord",
+    "KeyKind",
     "NewReport",
     "RecipientRow",
     "ReportRow",
     "StoreBase",
+    "identity_of",
     "recipient_of",
     "row_of",
 ]
+
+class KeyKind(StrEnum):
+    """What a report may be found by besides its id (table ``report_keys``)."""
+
+    SENDING_APPLICATION = "msh3"
+    SENDING_FACILITY = "msh4"
+    PLACER_ORDER = "placer"  # ORC-2 / OBR-2
+    FILLER_ORDER = "filler"  # ORC-3 / OBR-3
+    PLACER_GROUP = "group"  # ORC-4
+
 
 # Rows read back per claim: a small batch keeps memory flat whatever the backlog.
 CLAIM_BATCH = 64
@@ -40,6 +53,7 @@ class NewReport:
     patient_index: int
     control_id: str
     series_key: str
+    keys: tuple[tuple[KeyKind, str], ...] = ()  # what a person may find it by (MSH-3/4, order numbers)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,6 +101,20 @@ def row_of(r: Any) -> ReportRow:
         reason=r["reason"], attempts=r["attempts"], next_attempt_at=r["next_attempt_at"],
         message_id=r["message_id"] or "", envid=r["envid"] or "", received_at=r["received_at"],
         updated_at=r["updated_at"], sent_at=r["sent_at"], dsn=bool(r["dsn"]),
+    )
+
+
+def identity_of(r: Any) -> DocumentIdentity:
+    """A report row's minted document ids (``replaces`` is stored as ``root^extension``)."""
+    replaces = tuple(r["replaces"].split("^", 1)) if r["replaces"] else None
+    return DocumentIdentity(
+        document_id_root=r["document_root"],
+        document_id_extension=r["document_ext"],
+        set_id_root=r["set_root"],
+        set_id_extension=r["set_ext"],
+        version=r["version"],
+        replaces=replaces,
+        effective_time=r["effective_time"],
     )
 
 

@@ -8,26 +8,28 @@ duplicate delivery can only ever repeat the same identity.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from connector.model import DocumentIdentity, Recipient
-from connector.states import RecipientState, ReportState
+from connector.states import DmpState, RecipientState, ReportState
 from connector.store.acks import AckStore
 from connector.store.backend import Channel, Engine, Tx
 from connector.store.claims import ClaimStore
 from connector.store.db import utcnow
+from connector.store.dmp import DmpStore, Zam
 from connector.store.engines import StoreSettings, default_instance, open_backend
+from connector.store.lookup import LookupStore
 from connector.store.migrations import migrate, require_current
 from connector.store.retention import RetentionStore
-from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, row_of
+from connector.store.rows import CLAIM_BATCH, InputRecord, NewReport, ReportRow, identity_of, row_of
 from connector.store.views import OperatorViews
 
 __all__ = ["InputRecord", "NewReport", "ReportRow", "Store"]
 
 
-class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
+class Store(AckStore, ClaimStore, DmpStore, LookupStore, OperatorViews, RetentionStore):
     """The store on either engine: ``Store(path)`` (SQLite), ``Store("postgresql://…")`` or ``Store(settings)``.
 
     SQLite is migrated here (after a backup copy beside the file); a PostgreSQL store must already be at
@@ -72,16 +74,28 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
             return InputRecord(row["id"], True, row["ack"], same_bytes=row["sha256"] == digest,
                                split=bool(row["split"]))
 
-    def set_ack(self, input_id: int, ack: bytes) -> None:
+    def set_ack(self, input_id: int, ack: bytes) -> bytes | None:
+        """Keep the ACK for an input, replayed to its resends; returns the one stored, to send.
+
+        The first one stored stays: two instances answering the same message at once (a SIL that gave
+        up on a slow one and resent to the other) both send that one, and a later resend gets it too."""
         with self.db.transaction() as c:
-            c.execute("UPDATE inputs SET ack = ? WHERE id = ?", (ack, input_id))
+            c.execute("UPDATE inputs SET ack = ? WHERE id = ? AND ack IS NULL", (ack, input_id))
+            row = c.execute("SELECT ack FROM inputs WHERE id = ?", (input_id,)).fetchone()
+        return None if row is None or row[0] is None else bytes(row[0])
 
     def input_data(self, input_id: int) -> tuple[str, bytes]:
         row = self.db.query("SELECT source, data FROM inputs WHERE id = ?", (input_id,))[0]
         return row["source"], row["data"]
 
-    def unsplit_inputs(self) -> list[int]:
-        """Inputs committed but not yet split into reports (a crash in between): redone at start."""
+    def unsplit_inputs(self, *, received_before: str = "") -> list[int]:
+        """Inputs committed but not yet split into reports (a crash in between): redone at start.
+
+        ``received_before`` (UTC ISO 8601): only inputs older than that, so a periodic recovery leaves
+        alone the inputs an intake (of this or another instance) is splitting right now."""
+        if received_before:
+            return [r["id"] for r in self.db.query(
+                "SELECT id FROM inputs WHERE split = 0 AND received_at < ? ORDER BY id", (received_before,))]
         return [r["id"] for r in self.db.query("SELECT id FROM inputs WHERE split = 0 ORDER BY id")]
 
     def known_reports(self, report_ids: Sequence[str]) -> list[tuple[str, int]]:
@@ -112,6 +126,7 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
                 )
                 if cur.rowcount:
                     created.append(rep.report_id)
+                    self.record_keys(c, rep.report_id, rep.keys)
                     self._event(c, rep.report_id, "report.parsed", f"input {input_id}")
             for index, reason in errors:
                 c.execute(
@@ -169,33 +184,31 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
         return rows[0]["email"] if rows else None
 
     def document_identity(
-        self, report_id: str, *, oid_root: str, effective_time: str, corrects: bool
+        self, report_id: str, *, oid_root: str, effective_time: str, corrects: bool,
+        root_only: Callable[[str, str], str] | None = None,
     ) -> DocumentIdentity:
         """The report's document ids, minted once and committed.
 
         A report of an already-documented series (same order) that ``corrects`` it becomes
         that series' next version and replaces (RPLC) the last one; otherwise it starts a series.
+        ``root_only`` (a DMP-bound report: ``connector.dmp.plain_oid``) mints the document id as one
+        root-only OID, the form the DMP takes; the same document goes to the doctors.
         """
         with self.db.transaction() as c:
             # Locked: an id is minted once even when two instances build the same report.
             r = c.execute(f"SELECT * FROM reports WHERE report_id = ?{self.db.for_update}", (report_id,)).fetchone()
             if not r["document_root"]:
-                self._mint(c, r, oid_root=oid_root, effective_time=effective_time, corrects=corrects)
+                self._mint(c, r, oid_root=oid_root, effective_time=effective_time, corrects=corrects,
+                           root_only=root_only)
                 r = c.execute("SELECT * FROM reports WHERE report_id = ?", (report_id,)).fetchone()
-        replaces = tuple(r["replaces"].split("^", 1)) if r["replaces"] else None
-        return DocumentIdentity(
-            document_id_root=r["document_root"],
-            document_id_extension=r["document_ext"],
-            set_id_root=r["set_root"],
-            set_id_extension=r["set_ext"],
-            version=r["version"],
-            replaces=replaces,
-            effective_time=r["effective_time"],
-        )
+        return identity_of(r)
 
-    def _mint(self, c: Tx, r: Any, *, oid_root: str, effective_time: str, corrects: bool) -> None:
+    def _mint(self, c: Tx, r: Any, *, oid_root: str, effective_time: str, corrects: bool,
+              root_only: Callable[[str, str], str] | None = None) -> None:
         report_id, key = r["report_id"], r["series_key"]
         doc_root, doc_ext = f"{oid_root}.1", report_id
+        if root_only is not None:
+            doc_root, doc_ext = root_only(doc_root, doc_ext), ""
         if key:  # two corrections of one order minted at once must not both become the same next version
             self.db.lock_key(c, "series", key)
         series = c.execute("SELECT * FROM series WHERE series_key = ?", (key,)).fetchone() if key else None
@@ -221,8 +234,12 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
     def mark_built(
         self, report_id: str, *, email: bytes, message_id: str, envid: str, recipients: Sequence[Recipient],
         ids: DocumentIdentity | None = None, lifecycle: str = "F", dmp_state: str = "", dsn: bool = True,
+        zam: Zam | None = None,
     ) -> None:
-        """Commit the built e-mail and its ids; ``ids`` records a document the SIL identified (shape B)."""
+        """Commit the built e-mail and its ids; ``ids`` records a document the SIL identified (shape B).
+
+        A report addressed to the DMP gets its feed queued in the same commit; ``zam`` is a ZAM the
+        build owes the SIL (a ZAM^Z01 N when the DMP cannot take the identity)."""
         now = utcnow()
         with self.db.transaction() as c:
             c.execute(
@@ -247,6 +264,9 @@ class Store(AckStore, ClaimStore, OperatorViews, RetentionStore):
                     (report_id, rcpt.address, rcpt.kind, rcpt.idnps, RecipientState.PENDING.value, now),
                 )
             self._event(c, report_id, "report.built", f"{len(recipients)} recipient(s)")
+            self._queue_dmp(c, report_id, DmpState(dmp_state))
+            if zam is not None:
+                self._queue_zam(c, report_id, zam)
 
     def mark_sending(self, report_id: str) -> None:
         with self.db.transaction() as c:

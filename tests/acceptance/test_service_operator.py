@@ -35,11 +35,17 @@ def test_drop_to_delivered_with_status_show_metrics_and_health(
         operator_sim: OperatorSim, tmp_path: Path, service_factory: Callable[[Site], ServiceProcess]) -> None:
     site = write_site(tmp_path, operator_sim)
     service = service_factory(site)
-    site.drop_file("report.hl7", unique_oru("ACC"))
+    message = unique_oru("ACC")
+    site.drop_file("report.hl7", message)
     report_id = only_report(site)
     wait_for(lambda: site.reports()[report_id] in ("delivered", "read"), timeout=FLOW_TIMEOUT_SECONDS,
              what=f"{report_id} delivered (now {site.reports()[report_id]})")
     assert not list(site.drop.iterdir())
+    control_id = message.split(b"|", 10)[9].decode()
+    # Found from what the SIL knows: its MSH-10, the filler order number, the file it dropped.
+    for query in (control_id, f"DOS{control_id}", "report.hl7"):
+        assert cli_json("show", query, "--config", site.config)["report_id"] == report_id, query
+    assert cli_json("mappings", "unmapped", "--config", site.config) == []  # the demo mappings cover this message
 
     status = cli_json("status", "--config", site.config)
     assert status["counts"].get("delivered") == 1, status

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from connector.cda import build_tree, serialize
 from connector.config import demo_config
+from connector.config.settings import dmp_settings
 from connector.config.settings import lab_identity as lab_identity_of
 from connector.dmp import DmpCredentials, DmpDocument, DmpSettings, plain_oid_identity
 from connector.dmp.pki import DemoPki
@@ -75,14 +76,11 @@ def write_pki(pki: DemoPki, folder: Path) -> dict[str, str]:
 
 
 def settings_for(base_url: str, pki_files: dict[str, str], **overrides: object) -> DmpSettings:
-    lab_identity = lab()
-    values: dict[str, object] = dict(
-        base_url=base_url, structure_id="1" + lab_identity.finess, structure_name=lab_identity.name,
-        responsible_id="810000000002", software_name="lab-results-connector", software_version="0.1.0",
-        homologation_number="TEST-HOMOLOGATION", source_oid=lab_identity.oid_root, read_timeout=1.0,
-        connect_timeout=2.0, **pki_files)
+    """The demo configuration's DMP settings (its defaults, its lab) pointing at the double."""
+    values: dict[str, object] = dict(base_url=base_url, homologation_number="TEST-HOMOLOGATION", read_timeout=1.0,
+                                     connect_timeout=2.0, **pki_files)
     values.update(overrides)
-    return DmpSettings(**values)  # type: ignore[arg-type]
+    return dataclasses.replace(dmp_settings(demo_config()), **values)  # type: ignore[arg-type]
 
 
 def credentials_of(pki: DemoPki) -> DmpCredentials:

@@ -177,6 +177,20 @@ def test_archive_name_collision_never_overwrites(settings: FolderSettings, sink:
     assert (settings.archive / "a~1.hl7").read_bytes() == oru(1)
 
 
+def test_a_crash_between_link_and_unlink_leaves_one_archived_copy(settings: FolderSettings, sink: FakeSink) -> None:
+    """What a crash after the file was linked into archive/ and before its claim was unlinked leaves:
+    the same file under both names. The restart receives it again (the store dedups it) and must not
+    archive it a second time as ``a~1.hl7`` (issue 14)."""
+    claimed = settings.archive / ".claim" / "0" / "a.hl7"
+    claimed.parent.mkdir(parents=True)
+    claimed.write_bytes(oru(1))
+    os.utime(claimed, (OLD, OLD))
+    os.link(claimed, settings.archive / "a.hl7")
+    assert DropFolder(settings, sink).scan_once() == 1
+    assert sink.received == [("a.hl7", oru(1))]
+    assert sorted(p.name for p in settings.archive.iterdir()) == ["a.hl7"]  # no a~1.hl7, claim folder gone
+
+
 def test_store_failure_leaves_files_in_place_and_retries(settings: FolderSettings, sink: FakeSink) -> None:
     folder = DropFolder(settings, sink)
     drop_file(settings, "a.hl7", oru(1), mtime=OLD)
@@ -247,9 +261,9 @@ def test_failed_directory_fsync_keeps_the_file_in_drop(
         folder.scan_once()
     assert (settings.drop / "a.hl7").exists()  # never unlinked before the archive was durable
     monkeypatch.undo()
-    assert folder.scan_once() == 1  # received again (duplicate), archived under a free name
+    assert folder.scan_once() == 1  # received again (duplicate), its earlier link in archive/ kept
     assert not (settings.drop / "a.hl7").exists()
-    assert sorted(p.name for p in settings.archive.iterdir()) == ["a.hl7", "a~1.hl7"]
+    assert sorted(p.name for p in settings.archive.iterdir()) == ["a.hl7"]  # one archived copy, not a~1
 
 
 def test_file_names_can_be_kept_out_of_logs_and_store(

@@ -7,12 +7,14 @@ accepting ACK and that a deliberate resend got the stored ACK back, byte for byt
 
 from __future__ import annotations
 
+import random
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from tests.ledger.oru import LedgerEntry
 from tests.support.mllp import TIMEOUT_SECONDS, frame, read_frame
 
 RECONNECT_PAUSE_SECONDS = 0.2  # a real SIL waits longer; short keeps the test fast
@@ -90,3 +92,37 @@ def paced(items: list, action: Callable[[object], None], *, pause: Callable[[], 
     thread.start()
     return thread
 
+
+
+@dataclass(frozen=True, kw_only=True)
+class Pacing:
+    """How a SIL hands its inputs over: mostly in bursts (flushing its queue), with pauses between bursts."""
+
+    seed: int
+    burst_share: float  # share of the gaps that are a burst's (``burst_pause``) rather than a pause
+    burst_pause: float
+    pause: tuple[float, float]  # seconds between two bursts
+    replay_every: int  # every n-th MLLP message (by its control id) is resent once after its AA
+
+
+def feed(entries: list[LedgerEntry], *, drop_file: Callable[[str, bytes], None], sil: SilSender,
+         pacing: Pacing, stop: threading.Event) -> list[threading.Thread]:
+    """The ledger's SIL: file entries written into the drop folder, MLLP entries sent until accepted (some
+    replayed), each channel in a thread of its own; the threads, to join."""
+    file_rng, mllp_rng = random.Random(pacing.seed + 1), random.Random(pacing.seed + 2)
+
+    def pause(r: random.Random) -> Callable[[], float]:
+        return lambda: pacing.burst_pause if r.random() < pacing.burst_share else r.uniform(*pacing.pause)
+
+    def write(entry: object) -> None:
+        assert isinstance(entry, LedgerEntry)
+        drop_file(entry.file_name, entry.data)
+
+    def send(entry: object) -> None:
+        assert isinstance(entry, LedgerEntry)
+        ack = sil.send_until_accepted(entry.control_id, entry.data, stop)
+        if int(entry.control_id[-4:]) % pacing.replay_every == 1:
+            sil.replay(entry.control_id, entry.data, ack, stop)
+
+    return [paced([e for e in entries if e.channel == "file"], write, pause=pause(file_rng), stop=stop),
+            paced([e for e in entries if e.channel == "mllp"], send, pause=pause(mllp_rng), stop=stop)]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.states import RecipientState, ReportState
+from connector.states import DmpState, RecipientState, ReportState
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "connector"
@@ -23,6 +23,7 @@ CALL = re.compile(r"(?<![\w.])(?:logs\.)?event\(\s*(f?)(['\"])(.+?)\2", re.DOTAL
 FAMILIES: dict[str, list[str]] = {
     "report": [s.value for s in ReportState],
     "recipient": [s.value for s in RecipientState],
+    "dmp": [s.value for s in (DmpState.SENT, DmpState.FAILED, DmpState.REFUSED)],  # a feed's final outcomes
 }
 NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 

@@ -42,6 +42,8 @@ class Migration:
 MIGRATIONS = (
     Migration(version=1, description="the first release's schema"),
     Migration(version=2, description="claims with leases (owner, lease_until), instances, reports by input"),
+    Migration(version=3, description="reports findable by MSH-10, order number and input file; mapping gaps"),
+    Migration(version=4, description="the DMP feed: dmp_feed, one row per report addressed to the DMP"),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

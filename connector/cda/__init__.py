@@ -1,9 +1,12 @@
-"""cda stage: MappedReport → CR-BIO CDA R2 document, and its validation (XSD + ANS schematrons)."""
+"""cda stage: MappedReport → CR-BIO CDA R2 document.
+
+The validation names are re-exported from ``connector.validation`` (where they moved) for the
+callers that still import them from here.
+"""
+
+from connector.validation import Failure, FileReport, SchematronValidator, XsdValidator, validate_files
 
 from .builder import build_document, build_tree, serialize
-from .schematron import Failure, SchematronValidator
-from .validate import FileReport, validate_files
-from .xsd import XsdValidator, default_kit_dir, default_xsd_path
 
 __all__ = [
     "Failure",
@@ -12,8 +15,6 @@ __all__ = [
     "XsdValidator",
     "build_document",
     "build_tree",
-    "default_kit_dir",
-    "default_xsd_path",
     "serialize",
     "validate_files",
 ]

@@ -17,7 +17,15 @@ from connector.cda import XsdValidator, build_tree, serialize
 from connector.embedded import artifacts_from_embedded
 from connector.errors import CdaBuildError
 from connector.mapping import Mappings, MappingSettings, map_report
-from connector.model import Artifacts, DocumentIdentity, LabIdentity, LabReport, Lifecycle, Recipient
+from connector.model import (
+    Artifacts,
+    DocumentIdentity,
+    LabIdentity,
+    LabReport,
+    Lifecycle,
+    MappedReport,
+    Recipient,
+)
 from connector.package import (
     MessageSettings,
     build_email_bytes,
@@ -30,7 +38,7 @@ from connector.pdf import pdf_filename, render_pdf
 
 from .bounds import check_values
 
-__all__ = ["cda_time", "compose_artifacts", "corrects", "series_key"]
+__all__ = ["assemble", "cda_time", "compose_artifacts", "corrects", "prepare", "series_key"]
 
 
 def compose_artifacts(
@@ -55,6 +63,32 @@ def compose_artifacts(
     if ids is None:
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
     mapped = map_report(report, mappings, mapping_settings)
+    return assemble(mapped, report_id=report.report_id, lab=lab, ids=ids, recipients=recipients,
+                    message_settings=message_settings, xsd=xsd, message_id=message_id)
+
+
+def prepare(report: LabReport, *, mappings: Mappings, mapping_settings: MappingSettings) -> MappedReport:
+    """The main-process half of a shape-A build when the rest runs in a worker: the value limits, the mapping."""
+    check_values(report, source=report.source)
+    return map_report(report, mappings, mapping_settings)
+
+
+def assemble(
+    mapped: MappedReport,
+    *,
+    report_id: str,
+    lab: LabIdentity,
+    ids: DocumentIdentity,
+    recipients: Sequence[Recipient],
+    message_settings: MessageSettings,
+    xsd: XsdValidator | None,
+    message_id: str = "",
+) -> Artifacts:
+    """The CPU half of a build, from the mapped report on: PDF/A, CDA (XSD-checked), XDM zip, e-mail.
+
+    Pure on picklable values, so a worker process can run it (issue 16: every core builds); the
+    mapping, which needs the live mapping files, stays with the caller.
+    """
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     # One tree: the XSD check, the zip's METADATA and the e-mail's subject all read the very
     # tree that is serialised and sent, so they cannot disagree with it.
@@ -63,8 +97,8 @@ def compose_artifacts(
         errors = xsd.errors_tree(root)
         if errors:
             # XSD messages name elements and lines of *our* document, not patient values.
-            raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
-    header = header_from_tree(root, report_id=report.report_id)
+            raise CdaBuildError(f"report {report_id}: CDA fails the XSD: {errors[0]}")
+    header = header_from_tree(root, report_id=report_id)
     cda = serialize(root)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, header=header)

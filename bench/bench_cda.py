@@ -22,10 +22,10 @@ from connector.cda import (
     XsdValidator,
     build_document,
     build_tree,
-    default_kit_dir,
-    default_xsd_path,
     serialize,
 )
+from tests.support.paths import ans_kit_or_none as default_kit_dir
+from tests.support.paths import cda_xsd_or_none as default_xsd_path
 from tests.support.samples import sample_ids, sample_lab, sample_mapped_report, tiny_pdf
 
 SAMPLE_RESULTS = 13  # results in sample_mapped_report() before extra_numeric

@@ -118,7 +118,7 @@ def commit_ms(directory: Path, count: int = 200) -> float:
         db.close()
 
 
-def end_to_end(server, n: int, profile: bool = False) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def end_to_end(server, n: int, profile: bool = False, workers: int = 1) -> dict[str, object]:  # type: ignore[no-untyped-def]
     """N distinct reports received then stepped to SENT; parse-only and transport-only on the same data."""
     from connector.config.settings import smtp_settings
     from connector.parse import parse_message, split_messages
@@ -127,7 +127,7 @@ def end_to_end(server, n: int, profile: bool = False) -> dict[str, object]:  # t
     messages = [oru(i) for i in range(n)]
     out: dict[str, object] = {"message_kb": len(messages[0]) / 1024}
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        rt = open_bench_runtime(bench_config(Path(tmp), server))
+        rt = open_bench_runtime(bench_config(Path(tmp), server, workers=workers))
         pipeline = rt.pipeline
         try:
             out["commit_ms"] = commit_ms(Path(tmp))
@@ -206,7 +206,7 @@ def _cda_of(mail: bytes) -> bytes:
         return z.read("IHE_XDM/SUBSET01/DOC0001.XML")
 
 
-def latency(server, rate: float, seconds: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def latency(server, rate: float, seconds: float, workers: int = 1) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Offered load: an arrival loop calls receive at ``rate``/s while connector.service.Service runs."""
     from connector.demo.run import drain
     from connector.service import Service
@@ -214,7 +214,7 @@ def latency(server, rate: float, seconds: float) -> dict[str, float]:  # type: i
     count = int(rate * seconds)
     messages = [oru(20_000_000 + i) for i in range(count)]
     with tempfile.TemporaryDirectory(prefix="bench-lat-") as tmp:
-        rt = open_bench_runtime(bench_config(Path(tmp), server))
+        rt = open_bench_runtime(bench_config(Path(tmp), server, workers=workers))
         try:
             for i in range(WARMUP_REPORTS):
                 rt.pipeline.receive(oru(WARMUP_OFFSET + 100 + i), source=f"warm{i}.hl7")
@@ -357,9 +357,9 @@ def schematron_cost(cdas: list[bytes], server) -> dict[str, float]:  # type: ign
     from connector.cda import (
         SchematronValidator,
         XsdValidator,
-        default_kit_dir,
-        default_xsd_path,
     )
+    from tests.support.paths import ans_kit_or_none as default_kit_dir
+    from tests.support.paths import cda_xsd_or_none as default_xsd_path
 
     kit, xsd_path = default_kit_dir(), default_xsd_path()
     if kit is None or xsd_path is None:

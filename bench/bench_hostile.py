@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connector.cda import XsdValidator, default_xsd_path
+from connector.cda import XsdValidator
 from connector.config import demo_config
 from connector.config.settings import pipeline_settings
 from connector.intake import DropFolder, Receipt
@@ -39,6 +39,7 @@ from connector.pipeline import compose_artifacts
 from connector.pipeline.bounds import check_structure, check_values
 from connector.send import Directory, import_directory, recipients_for
 from tests.support.hostile import NFS, with_comment
+from tests.support.paths import cda_xsd_or_none as default_xsd_path
 from tests.support.settings import folder_settings
 
 

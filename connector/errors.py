@@ -5,7 +5,8 @@
     │   ├── StoreUnavailable      the store could not commit (no ACK is sent)
     │   ├── SmtpTemporaryError    4xx, connection lost, timeout, TLS handshake not completed
     │   ├── ImapUnavailable       IMAP down or refusing login
-    │   └── DmpUnavailable        the DMP could not be reached or was busy (the request did not land)
+    │   ├── DmpUnavailable        the DMP could not be reached or was busy (the request did not land)
+    │   └── ValidationUnavailable the validation gate could not check the document (a worker stopped)
     └── PermanentError            the input or report goes to quarantine with the reason
         ├── InputError            bad input: the message names file, segment, field, expectation
         │   └── MalformedHL7
@@ -14,12 +15,14 @@
         │   └── LoincUnitConflict a LOINC code whose property contradicts the unit: the report WAITS
         ├── MappingFileError      a mapping file that does not load or lint (file, line, key)
         ├── CdaBuildError         the document could not be built or failed validation
-        │   └── ReportRefused     the report cannot be a valid CR-BIO document: ``reason`` says why
+        │   ├── ReportRefused     the report cannot be a valid CR-BIO document: ``reason`` says why
+        │   └── DocumentRejected  it fails the official XSD or an ANS schematron: held, never sent
         ├── RoutingError          a MetaDMPMSS combination outside the matrix, no possible recipient
         │   └── NoAddressYet      no directory entry yet: the report WAITS and is retried (not quarantined)
         ├── SmtpRejected          5xx for a recipient or for the whole message
         ├── DmpRefused            the DMP (or our own DMP rules) refused the document: Z01 N with the code
         └── ConfigError           the configuration is wrong (file, line, key, expectation)
+            └── KitError          the ANS validation kit is absent, incomplete or does not compile
 
 Rules for every class here: ``str(exc)`` never holds patient data (names, birth
 dates, INS/NIR, result values, raw segments). Errors carry *where* (file, segment,
@@ -37,8 +40,10 @@ __all__ = [
     "ConnectorError",
     "DmpRefused",
     "DmpUnavailable",
+    "DocumentRejected",
     "ImapUnavailable",
     "InputError",
+    "KitError",
     "LoincUnitConflict",
     "MalformedHL7",
     "MappingFileError",
@@ -52,6 +57,7 @@ __all__ = [
     "TransientError",
     "UnitNotUcum",
     "UnmappedCode",
+    "ValidationUnavailable",
 ]
 
 
@@ -84,6 +90,10 @@ class SmtpTemporaryError(TransientError):
 
 class ImapUnavailable(TransientError):
     """The IMAP server is unreachable or refused the login."""
+
+
+class ValidationUnavailable(TransientError):
+    """The validation gate could not check the document (a worker stopped or timed out): retried later."""
 
 
 class DmpUnavailable(TransientError):
@@ -209,6 +219,7 @@ class _FileLocated(PermanentError):
         self.path = path
         self.line = line
         self.key = key
+        self.detail = message  # without the location: for a caller that names the file another way
         where = path + (f":{line}" if line is not None else "")
         where += f" [{key}]" if key else ""
         super().__init__(f"{where}: {message}" if where else message)
@@ -233,6 +244,18 @@ class ReportRefused(CdaBuildError):
         self.reason = reason
 
 
+class DocumentRejected(CdaBuildError):
+    """The CDA document fails the official XSD or an ANS schematron: it is held and never sent.
+
+    ``problems`` are one line each: the schematron (or ``xsd``), the location in the document
+    and the assertion's text with any value from the document replaced by ``…``.
+    """
+
+    def __init__(self, message: str, *, problems: tuple[str, ...] = ()) -> None:
+        self.problems = problems
+        super().__init__(message)
+
+
 class RoutingError(PermanentError):
     """No valid recipient could be determined for the report."""
 
@@ -251,3 +274,7 @@ class SmtpRejected(PermanentError):
 
 class ConfigError(_FileLocated):
     """The configuration is invalid."""
+
+
+class KitError(ConfigError):
+    """The ANS validation kit is absent, incomplete or does not compile."""

@@ -1,10 +1,13 @@
-"""cda stage: MappedReport → CR-BIO CDA R2 document, and its validation (XSD + ANS schematrons)."""
+"""cda stage: MappedReport → CR-BIO CDA R2 document.
+
+The validation names are re-exported from ``connector.validation`` (where they moved) for the
+callers that still import them from here.
+"""
+
+from connector.validation import Failure, FileReport, SchematronValidator, XsdValidator, validate_files
 
 from .biologist import Signer, resolve_biologist, validating_biologist
 from .builder import build_document, build_tree, refuse_without_results, serialize
-from .schematron import Failure, SchematronValidator
-from .validate import FileReport, validate_files
-from .xsd import XsdValidator, default_kit_dir, default_xsd_path
 
 __all__ = [
     "Failure",
@@ -14,8 +17,6 @@ __all__ = [
     "XsdValidator",
     "build_document",
     "build_tree",
-    "default_kit_dir",
-    "default_xsd_path",
     "refuse_without_results",
     "resolve_biologist",
     "serialize",

@@ -13,6 +13,7 @@ import click
 
 from connector.cli.common import EXIT_FAILED, EXIT_OK, EXIT_SERVICE, EXIT_USAGE
 from connector.cli.documents import build, preview, validate
+from connector.cli.kit import kit
 from connector.cli.ops import prune, quarantine, retry, show, status
 from connector.cli.reference import directory, loinc, mappings
 from connector.cli.service import demo, init, run
@@ -32,6 +33,7 @@ for _command in (demo, init, run,                                # service.py
                  status, show, retry, prune, quarantine,   # ops.py
                  mappings, loinc, directory,               # reference.py
                  build, validate, preview,                 # documents.py
-                 store):                                   # store.py
+                 store,                                    # store.py
+                 kit):                                     # kit.py
     main.add_command(_command)
 del _command

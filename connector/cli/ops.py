@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,6 +36,7 @@ def status(config_path: Path | None, as_json: bool) -> int:
             oldest_feed = dmp["oldest_pending_seconds"]
             click.echo("DMP feeds by state: " + ", ".join(f"{k} {v}" for k, v in dmp["counts"].items())
                        + (f" (oldest owed: {oldest_feed:.0f} s)" if oldest_feed is not None else ""))
+        click.echo(validation_line(data["validation"]))
         for err in data["last_errors"]:
             click.echo(f"  {err['at']}  {err['report_id']}  {err['event']}  {err['detail']}")
         if "instances" in data:  # a shared store (PostgreSQL): the group
@@ -46,6 +48,19 @@ def status(config_path: Path | None, as_json: bool) -> int:
 
     emit(as_json, data, text)
     return EXIT_OK
+
+
+def validation_line(v: dict[str, Any]) -> str:
+    """One line for `connector status`: validation OFF is said loudly, a kit by its digest."""
+    state = v["state"]
+    if state == "off":
+        return "validation: OFF (validation.mode: off): documents are sent without the official checks"
+    if state == "no-kit":
+        return f"validation: {v['mode']}, NO USABLE KIT at {v['kit']} ({v['problem']}): the service will not start"
+    if state == "reduced":
+        return f"validation: reduced (test mode, no ANS kit at {v['kit']}: `connector kit install ZIP-or-DIR`)"
+    installed = f", installed {v['installed_at']}" if v["installed_at"] else ""
+    return f"validation: {v['mode']}, kit {v['kit']} digest {v['kit_digest'][:16]}{installed}"
 
 
 @click.command()

@@ -20,7 +20,7 @@ from connector.errors import ConfigError
 from connector.model import IdentityStatus
 
 from .checks import check_secret_files, check_values
-from .schema import MAX_STORE_POOL, Config
+from .schema import MAX_STORE_POOL, VALIDATION_MODES, Config
 from .settings import dmp_settings
 
 __all__ = ["load_config", "parse_config"]
@@ -186,6 +186,10 @@ def _check(config: Config, node: yaml.Node, source: str) -> None:
              "sil.zam_file_mode")
     if config.routing.mailbox_choice not in ("all", "first"):
         fail("expected all or first", "routing.mailbox_choice")
+    if config.validation.mode not in VALIDATION_MODES:
+        fail(f"expected one of: {', '.join(VALIDATION_MODES)}", "validation.mode")
+    if config.validation.workers < 0:
+        fail("expected a whole number of worker processes, 0 for one per core", "validation.workers")
     check_values(config, fail)
     check_secret_files(config, fail)
     _check_store(config, fail)

@@ -14,8 +14,10 @@ from connector.errors import ConfigError
 from connector.limits import MAX_MESSAGE_BYTES
 from connector.mapping import default_mappings_dir
 from connector.model.labtime import DEFAULT_ZONE
+from connector.validation.install import INSTALL_DIR
 
 __all__ = [
+    "VALIDATION_MODES",
     "BuildConfig",
     "Config",
     "DmpConfig",
@@ -184,11 +186,18 @@ class SilConfig:
     zam_port: int = 0
 
 
+VALIDATION_MODES = ("full", "xsd", "off")  # connector.validation.ValidationMode's values
+
+
 @dataclass(frozen=True)
 class ValidationConfig:
-    xsd: str = ""  # CDA_extended.xsd of the ANS kit; empty: the kit beside the checkout when present
-    schematron: bool = False  # gate every document on the six ANS schematrons (costs ~0.5 s/document)
-    ans_kit: str = ""
+    """The gate every document passes before it is sent (issue 12): the ANS kit's XSD and six schematrons."""
+
+    # full: XSD + the six CR-BIO schematrons; xsd: the XSD only; off: nothing (logged at every start).
+    # Production refuses to start without a usable kit unless this says off.
+    mode: str = "full"
+    ans_kit: str = ""  # the kit's folder; "": <data_dir>/ans-kit, where `connector kit install` puts it
+    workers: int = 0  # worker processes for the builds and the schematrons; 0: one per core
 
 
 @dataclass(frozen=True)
@@ -332,6 +341,12 @@ class Config:
     @property
     def store_path(self) -> Path:
         return self.path(self.data_dir) / "connector.sqlite"
+
+    @property
+    def ans_kit_path(self) -> Path:
+        """The validation kit: ``validation.ans_kit``, else the one `connector kit install` put in ``data_dir``."""
+        kit = self.validation.ans_kit
+        return self.path(kit) if kit else self.path(self.data_dir) / INSTALL_DIR
 
     @property
     def directory_path(self) -> Path:

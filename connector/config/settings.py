@@ -20,6 +20,7 @@ from connector.pipeline import PipelineSettings, RetryPolicy, SilIdentity
 from connector.send import RoutingSettings, SmtpSettings, TlsSettings
 from connector.store import StoreSettings, default_instance
 from connector.track import FolderOutbox, ImapSettings, MllpOutbox, SilOutbox
+from connector.validation import GateSettings, ValidationMode
 
 from .schema import Config, TlsFiles
 
@@ -38,6 +39,7 @@ __all__ = [
     "smtp_settings",
     "store_settings",
     "tls_settings",
+    "validation_settings",
 ]
 
 # Where secrets may come from instead of a file (systemd credentials, a vault agent): never the YAML itself.
@@ -188,3 +190,14 @@ def sil_outbox(config: Config) -> SilOutbox:
     if sil.zam_folder:
         return FolderOutbox(directory=config.path(sil.zam_folder), mode=int(sil.zam_file_mode, 8))
     return MllpOutbox(sil.zam_host, sil.zam_port)
+
+
+def validation_settings(config: Config) -> GateSettings:
+    """The gate: its mode, the kit (configured, else installed in ``data_dir``), workers (0: one per core).
+
+    In production a missing kit stops the start unless ``validation.mode`` is ``off``; in test mode
+    it leaves the gate reduced (nothing official checked), said once at start.
+    """
+    v = config.validation
+    return GateSettings(mode=ValidationMode(v.mode), kit=config.ans_kit_path, workers=v.workers or None,
+                        required=config.production)

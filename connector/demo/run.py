@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles, demo_config
+from connector.config import FolderConfig, IntakeConfig, SmtpConfig, TlsFiles, ValidationConfig, demo_config
 from connector.config.settings import folder_settings
 from connector.demo.server import DemoSmtpServer
 from connector.intake import DropFolder
@@ -22,7 +22,7 @@ from connector.pipeline import Pipeline
 from connector.send import import_directory
 from connector.service.runtime import open_runtime
 
-__all__ = ["drain", "run_demo"]
+__all__ = ["drain", "installed_kit", "run_demo"]
 
 # The demo's reports all finish in a few steps; the bound only stops a runaway loop.
 MAX_STEPS = 50
@@ -39,11 +39,21 @@ async def drain(pipeline: Pipeline) -> None:
         await pipeline.close()
 
 
+def installed_kit() -> Path:
+    """Where `connector kit install` without --config puts the kit (the embedded defaults' data_dir).
+
+    The demo runs in a fresh folder each time; it validates with that kit when the lab installed one,
+    and otherwise runs reduced (the builder's own checks only), which the demo command says once.
+    """
+    return demo_config().ans_kit_path
+
+
 def run_demo() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="connector-demo-") as tmp, DemoSmtpServer() as server:
         base = Path(tmp)
         config = demo_config(
             data_dir=str(base / "var"),
+            validation=ValidationConfig(ans_kit=str(installed_kit())),
             smtp=SmtpConfig(host=server.host, port=server.port, timeout=10,
                             tls=TlsFiles(cafile=str(server.cafile), certfile=str(server.client_pem))),
             intake=IntakeConfig(folder=FolderConfig(drop=str(base / "drop"), archive=str(base / "archive"),

@@ -9,28 +9,34 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from connector.cda import XsdValidator, default_xsd_path
 from connector.config import Config
-from connector.config.settings import dmp_credentials, dmp_settings, pipeline_settings
+from connector.config.settings import dmp_credentials, dmp_settings, pipeline_settings, validation_settings
 from connector.dmp import DmpCredentials, DmpSettings, plain_oid_identity
 from connector.dmp.demo import demo_settings
 from connector.dmp.offline import REQUEST_FILE, dmp_request_for
-from connector.errors import ConnectorError, InputError, RoutingError
+from connector.errors import ConnectorError, DocumentRejected, InputError, KitError, RoutingError
 from connector.files import DIR_MODE, fsync_dir, write_private
 from connector.mapping import Mappings
-from connector.model import DocumentIdentity, LabReport, Recipient
+from connector.model import Artifacts, DocumentIdentity, LabReport, Recipient
 from connector.model.labtime import with_zone
 from connector.model.oids import IdKind, offline_extension, oid_for
 from connector.parse import parse_message, split_messages
 from connector.pipeline import compose_artifacts
+from connector.pipeline.build import KILL_MARGIN
+from connector.pipeline.compose import prepare
+from connector.pipeline.workers import BuildJob, WorkerDefect, artifacts_of
 from connector.send import Directory, RoutingSettings, import_directory, route
+from connector.validation import AnsKit, ValidationGate, ValidationMode
 
-__all__ = ["BuildResults", "build_files", "offline_identity"]
+__all__ = ["BuildResults", "build_files", "offline_gate", "offline_identity"]
+
+MAX_LISTED = 20  # problems listed per rejected document: a broken builder would otherwise print thousands
 
 
 _MSH7 = re.compile(r"(\d{4,14})(?:\.\d+)?([+-]\d{4})?")
@@ -100,70 +106,169 @@ def _dmp_signing(config: Config, scratch: Path, notes: list[str]) -> tuple[DmpSe
     return demo_settings(dmp_settings(config), scratch / "dmp-pki")
 
 
+def offline_gate(config: Config, ans_kit: Path | None, *, parallel: bool = True) -> ValidationGate:
+    """``--ans-kit DIR``: the service's full gate (XSD + the six schematrons) on that kit. Without it, the
+    configured kit's XSD when there is one (a quick check, no minute of schematron compilation).
+    ``parallel``: the builds too run in the worker processes (issue 16), when there are several."""
+    settings = validation_settings(config)
+    builds = parallel and settings.builds_in_workers
+    if ans_kit is not None:
+        return ValidationGate.open(mode=ValidationMode.FULL, kit=AnsKit.at(ans_kit), workers=settings.workers,
+                                   builds=True)
+    if settings.mode is ValidationMode.OFF:
+        return ValidationGate.open(mode=ValidationMode.OFF, workers=settings.workers, builds=builds)
+    try:
+        kit = AnsKit.at(settings.kit)
+    except KitError:
+        return ValidationGate.open(mode=ValidationMode.OFF, reduced=True, workers=settings.workers, builds=builds)
+    return ValidationGate.open(mode=ValidationMode.XSD, kit=kit, workers=settings.workers, builds=builds)
+
+
 def build_files(inputs: list[Path], out_dir: Path, config: Config,
-                progress: Callable[[int], object] | None = None, *, dmp: bool = False) -> BuildResults:
+                progress: Callable[[int], object] | None = None, *, dmp: bool = False,
+                ans_kit: Path | None = None, parallel: bool = True) -> BuildResults:
     """``dmp``: documents get root-only OID ids (the DMP's rule) and each report with a qualified INS also gets
-    ``dmp-request.mime``, the TD2.1 signed with the configured DMP certificates (else a demo one made for this run)."""
-    results = BuildResults()
-    settings = pipeline_settings(config)
-    lab = settings.lab
-    mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
-    xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
-    xsd = XsdValidator(xsd_path) if xsd_path else None
-    folders: dict[str, str] = {}  # report id → the document extension written under that folder name
-    with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
-        directory = _directory(config, Path(scratch))
-        if directory is None:
-            results.notes.append(f"no MSSanté directory at {config.directory_path}: recipients are not looked up "
-                                 "(each one the messages name is a warning); `connector directory import FILE`")
-        dmp_setup = _dmp_signing(config, Path(scratch), results.notes) if dmp else None
-        for path in inputs:
-            if progress is not None:
-                progress(1)
-            data = path.read_bytes()
-            messages = split_messages(data, source=path.name)
-            if not messages:
-                results.failures.append(InputError("at least one HL7 message starting with MSH",
-                                                   source=str(path)).describe())
-            for index, message in enumerate(messages):
-                try:
-                    reports = parse_message(message, source=str(path), index=index, settings=settings.parse)
-                except InputError as exc:
-                    results.failures.append(exc.located(str(path)).describe())
-                    continue
-                for report in reports:
-                    try:
-                        recipients, warnings = _route_offline(report, directory, settings.routing, f"{path}")
-                        ids = offline_identity(report, message=message, oid_root=lab.oid_root, zone=lab.timezone)
-                        extension = ids.document_id_extension  # before the DMP's root-only form
-                        ids = plain_oid_identity(ids) if dmp else ids
-                        art = compose_artifacts(report, mappings=mappings, mapping_settings=settings.mapping,
-                                                lab=lab, ids=ids, recipients=recipients,
-                                                message_settings=settings.message, xsd=xsd, draft=True)
-                    except ConnectorError as exc:  # its message names the report, the segment and the field
-                        text = str(exc)
-                        results.failures.append(f"{path}: {text}" if text.startswith("report ")
-                                                else f"{path}: report {report.report_id}: {text}")
-                        continue
-                    # Two inputs that reuse an MSH-10 share a report id: never let one overwrite the other
-                    # (the same bytes twice are the same document: same ids, same folder).
-                    folder_name = report.report_id
-                    if folders.setdefault(folder_name, extension) != extension:
-                        folder_name = f"{report.report_id}-{extension[:8]}"
-                    folder = out_dir / folder_name
-                    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-                    files = [("cda.xml", art.cda), ("IHE_XDM.ZIP", art.xdm), ("message.eml", art.email),
-                             ("report.pdf", art.pdf)]
-                    if dmp_setup is not None:
-                        request, why = dmp_request_for(report, cda=art.cda, ids=art.ids, lab=lab,
-                                                       settings=dmp_setup[0], credentials=dmp_setup[1])
-                        if request is not None:
-                            files.append((REQUEST_FILE, request))
-                        else:
-                            results.notes.append(why)
-                    for name, data in files:
-                        write_private(folder / name, data, sync_dir=False)
-                    fsync_dir(folder)  # one folder fsync for the files of a report
-                    results.warnings += warnings
-                    results.built.append((report.report_id, folder))
-    return results
+    ``dmp-request.mime``, the TD2.1 signed with the configured DMP certificates (else a demo one made for this
+    run). ``ans_kit``: every document passes the official XSD and six schematrons first; a failing one is not
+    written (named in ``failures``). ``parallel``: build on every core (False for one report: no worker start-up)."""
+    with offline_gate(config, ans_kit, parallel=parallel) as gate:
+        return _OfflineBuild(out_dir, config, gate, dmp=dmp).run(inputs, progress)
+
+
+Result = Callable[[], Artifacts]  # the report's artifacts, gated; raises what the build or the gate refused
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Pending:
+    """A report in flight: where it came from, its folder's extension, its warnings, and its result."""
+
+    path: Path
+    report: LabReport
+    extension: str
+    warnings: list[str]
+    result: Result
+
+
+class _OfflineBuild:
+    """Parse and map here, build and validate on the workers, write in input order."""
+
+    def __init__(self, out_dir: Path, config: Config, gate: ValidationGate, *, dmp: bool) -> None:
+        self.out_dir, self.config, self.gate, self.dmp = out_dir, config, gate, dmp
+        self.results = BuildResults()
+        self.settings = pipeline_settings(config)
+        self.mappings = Mappings.load(config.mappings_path, loinc_dir=config.loinc_path)
+        # Reports in flight on the workers: enough to keep each busy while this process maps the next ones.
+        self.window = 2 * gate.pool.size if gate.builds and gate.pool is not None else 0
+        self.pending: deque[_Pending] = deque()
+        self.folders: dict[str, str] = {}  # report id → the document extension written under that folder name
+
+    def run(self, inputs: list[Path], progress: Callable[[int], object] | None) -> BuildResults:
+        with tempfile.TemporaryDirectory(prefix="connector-build-") as scratch:
+            self.directory = _directory(self.config, Path(scratch))
+            if self.directory is None:
+                self.results.notes.append(
+                    f"no MSSanté directory at {self.config.directory_path}: recipients are not looked up (each one "
+                    "the messages name is a warning); `connector directory import FILE`")
+            self.dmp_setup = _dmp_signing(self.config, Path(scratch), self.results.notes) if self.dmp else None
+            for path in inputs:
+                if progress is not None:
+                    progress(1)
+                for report, message in self._reports(path):
+                    self._start(path, report, message)
+                    while len(self.pending) > self.window:
+                        self._finish(self.pending.popleft())
+            while self.pending:
+                self._finish(self.pending.popleft())
+        return self.results
+
+    def _reports(self, path: Path) -> list[tuple[LabReport, bytes]]:
+        """Each report with the message bytes it came from (its offline ids derive from them)."""
+        messages = split_messages(path.read_bytes(), source=path.name)
+        if not messages:
+            self.results.failures.append(InputError("at least one HL7 message starting with MSH",
+                                                    source=str(path)).describe())
+        out: list[tuple[LabReport, bytes]] = []
+        for index, message in enumerate(messages):
+            try:
+                out += [(report, message) for report in
+                        parse_message(message, source=str(path), index=index, settings=self.settings.parse)]
+            except InputError as exc:
+                self.results.failures.append(exc.located(str(path)).describe())
+        return out
+
+    def _start(self, path: Path, report: LabReport, message: bytes) -> None:
+        settings, lab, gate = self.settings, self.settings.lab, self.gate
+        try:
+            recipients, warnings = _route_offline(report, self.directory, settings.routing, f"{path}")
+            ids = offline_identity(report, message=message, oid_root=lab.oid_root, zone=lab.timezone)
+            extension = ids.document_id_extension  # before the DMP's root-only form: names the folder
+            ids = plain_oid_identity(ids) if self.dmp else ids
+            if self.window and not report.documents:
+                mapped = prepare(report, mappings=self.mappings, mapping_settings=settings.mapping)
+                job = BuildJob(mapped=mapped, report_id=report.report_id, lab=lab, ids=ids, recipients=recipients,
+                               message_settings=settings.message, draft=True)
+                future = gate.submit_task(job, timeout=settings.build_budget_seconds + KILL_MARGIN)
+                self.pending.append(_Pending(path=path, report=report, extension=extension, warnings=warnings,
+                                             result=lambda: _gated(gate, job, future.result())))
+                return
+            art = compose_artifacts(report, mappings=self.mappings, mapping_settings=settings.mapping, lab=lab,
+                                    ids=ids, recipients=recipients, message_settings=settings.message, xsd=gate.xsd,
+                                    draft=True)
+            if gate.runs_schematrons:
+                gate.check(art.cda).raise_if_rejected(report_id=report.report_id)
+        except ConnectorError as exc:
+            self._failed(path, report, exc)
+            return
+        self.pending.append(_Pending(path=path, report=report, extension=extension, warnings=warnings,
+                                     result=lambda: art))
+
+    def _failed(self, path: Path, report: LabReport, exc: ConnectorError) -> None:
+        if isinstance(exc, DocumentRejected):  # written nowhere: each problem named, values never quoted
+            self.results.failures.append(f"{path}: {exc}")
+            self.results.failures.extend(f"  {problem}" for problem in exc.problems[1:MAX_LISTED])
+        else:  # its message names the report, the segment and the field
+            text = str(exc)
+            self.results.failures.append(f"{path}: {text}" if text.startswith("report ")
+                                         else f"{path}: report {report.report_id}: {text}")
+
+    def _finish(self, pending: _Pending) -> None:
+        path, report = pending.path, pending.report
+        try:
+            art = pending.result()
+        except ConnectorError as exc:
+            self._failed(path, report, exc)
+            return
+        except WorkerDefect as exc:
+            self.results.failures.append(f"{path}: report {report.report_id}: internal error ({exc.kind}) at "
+                                         f"{exc.where}: report it to the connector's maintainers")
+            return
+        # Two inputs that reuse an MSH-10 share a report id: never let one overwrite the other
+        # (the same bytes twice are the same document: same ids, same folder).
+        folder_name = report.report_id
+        if self.folders.setdefault(folder_name, pending.extension) != pending.extension:
+            folder_name = f"{report.report_id}-{pending.extension[:8]}"
+        folder = self.out_dir / folder_name
+        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        files = [("cda.xml", art.cda), ("IHE_XDM.ZIP", art.xdm), ("message.eml", art.email), ("report.pdf", art.pdf)]
+        if self.dmp_setup is not None:
+            request, why = dmp_request_for(report, cda=art.cda, ids=art.ids, lab=self.settings.lab,
+                                           settings=self.dmp_setup[0], credentials=self.dmp_setup[1])
+            if request is not None:
+                files.append((REQUEST_FILE, request))
+            else:
+                self.results.notes.append(why)
+        for name, data in files:
+            write_private(folder / name, data, sync_dir=False)
+        fsync_dir(folder)  # one folder fsync for the files of a report
+        self.results.warnings += pending.warnings
+        if art.standin is not None:  # never silent
+            self.results.warnings.append(f"{path}: report {report.report_id}: signed by the lab's biologist "
+                                         f"{art.standin.idnps} in place of one the message does not identify "
+                                         f"({art.standin.missing}; lab.biologist_standin)")
+        self.results.built.append((report.report_id, folder))
+
+
+def _gated(gate: ValidationGate, job: BuildJob, reply: object) -> Artifacts:
+    art, verdict = artifacts_of(gate, job, reply)
+    verdict.raise_if_rejected(report_id=job.report_id)
+    return art

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from connector.config import Config
-from connector.config.settings import store_settings
+from connector.config.settings import store_settings, validation_settings
+from connector.errors import KitError
 from connector.logs import event
 from connector.model import RecipientKind
 from connector.states import ReportState
@@ -26,6 +27,7 @@ __all__ = [
     "retry_reports",
     "show_data",
     "status_data",
+    "validation_status",
 ]
 
 
@@ -44,6 +46,7 @@ def status_data(config: Config) -> dict[str, Any]:
             "dmp": _dmp_status(store),
             "last_errors": [{"at": at, "report_id": rid, "event": ev, "detail": detail}
                             for at, rid, ev, detail in store.last_errors()],
+            "validation": validation_status(config),
         }
         if store.db.shared:  # several instances may share it: each one, its heartbeat and its leases
             data["instances"] = instances_data(store)
@@ -68,6 +71,33 @@ def find_reports(config: Config, query: str, *, sending_application: str = "",
         return store.find_reports(query, sending_application=sending_application, sending_facility=sending_facility)
     finally:
         store.close()
+
+
+def validation_status(config: Config) -> dict[str, Any]:
+    """What the service validates with this configuration: the mode, the kit and its digest (issue 12).
+
+    Read from the configuration and the kit's files (their digest is computed again, ~1 s), so it
+    holds whether the service runs or not. ``state`` says it in one word: ``full``/``xsd`` (the
+    kit checks out), ``off`` (configured off: documents leave unchecked), ``reduced`` (test mode
+    without a kit) or ``no-kit`` (production: the service refuses to start).
+    """
+    from connector.validation import ValidationMode, check_kit
+
+    settings = validation_settings(config)
+    out: dict[str, Any] = {"mode": settings.mode.value, "kit": str(settings.kit), "kit_digest": "",
+                           "installed_at": "", "state": settings.mode.value, "problem": ""}
+    if settings.mode is ValidationMode.OFF:
+        out["kit"] = ""
+        return out
+    try:
+        report = check_kit(settings.kit, compile=False)
+    except KitError as exc:
+        missing = not settings.kit.exists()
+        out["state"] = "reduced" if missing and not settings.required else "no-kit"
+        out["problem"] = exc.detail
+        return out
+    out.update(kit_digest=report.digest, installed_at=report.installed_at)
+    return out
 
 
 def show_data(config: Config, report_id: str) -> dict[str, Any] | None:

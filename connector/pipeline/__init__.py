@@ -9,7 +9,6 @@
     driver.py    :class:`Pipeline`: the steps in order, one call per loop turn
 """
 
-from .build import SchematronCheck
 from .compose import cda_time, compose_artifacts, corrects, series_key
 from .dmp import DmpStep, DmpStepOutcome, dmp_state
 from .driver import Pipeline, StepOutcome
@@ -25,7 +24,6 @@ __all__ = [
     "Pipeline",
     "PipelineSettings",
     "RetryPolicy",
-    "SchematronCheck",
     "SilIdentity",
     "StepOutcome",
     "cda_time",

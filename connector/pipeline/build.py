@@ -8,6 +8,7 @@ a transient failure) or QUARANTINED (the report cannot be built: the reason says
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -16,22 +17,44 @@ from connector.dmp import plain_oid
 from connector.errors import LoincUnitConflict, NoAddressYet, PermanentError, TransientError, UnitNotUcum, UnmappedCode
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.model import MappedReport
+from connector.model import Artifacts, DocumentIdentity, LabReport, MappedReport, Recipient
 from connector.send import Directory, no_address_reason, route
 from connector.states import DmpState, ReportState
 from connector.store import Gap, GapKind, ReportRow
+from connector.validation import GateVerdict, ValidationGate
 
 from .acks import AckStep
 from .budget import Ticket
-from .compose import cda_time, compose_artifacts, corrects
+from .compose import cda_time, compose_artifacts, corrects, prepare
 from .context import PipelineContext
 from .dmp import dmp_state, not_eligible_z01
 from .loader import ReportLoader
+from .workers import BuildJob, WorkerDefect, build_in_worker
 
-__all__ = ["BuildStep", "SchematronCheck"]
+__all__ = ["BuildStep", "Turn"]
 
-# The schematron gate: failures as "schematron: location: assert text" lines, [] when the document passes.
-SchematronCheck = Callable[[bytes], list[str]]
+KILL_MARGIN = 5.0  # seconds after the build budget before its worker is killed (the budget holds the report first)
+
+
+class Turn:
+    """Builds side by side mint their ids in the order they were due: a correction after its original.
+
+    Each build waits for the previous one's ids (``after``) and lets the next go (``mine``) once its
+    own are minted, or when it fails before, or when the budget abandons it (:meth:`release`).
+    """
+
+    def __init__(self, after: threading.Event | None = None) -> None:
+        self._after = after
+        self.mine = threading.Event()
+
+    def wait(self) -> None:
+        if self._after is not None:
+            self._after.wait()
+
+    def done(self) -> None:
+        self.mine.set()
+
+    release = done
 
 
 class BuildStep:
@@ -44,7 +67,7 @@ class BuildStep:
         mappings: Callable[[], Mappings],
         directory: Callable[[], Directory | None],
         xsd: XsdValidator | None,
-        schematron: SchematronCheck | None = None,
+        gate: ValidationGate | None = None,
     ) -> None:
         self._ctx = ctx
         self._loader = loader
@@ -52,20 +75,26 @@ class BuildStep:
         self._mappings = mappings
         self._directory = directory
         self._xsd = xsd
-        self._schematron = schematron
+        self._gate = gate
 
-    def __call__(self, row: ReportRow, ticket: Ticket | None = None) -> ReportState:
-        """``ticket``: the time budget's say (:mod:`.budget`): past it this build commits nothing."""
+    def __call__(self, row: ReportRow, ticket: Ticket | None = None, *, turn: Turn | None = None) -> ReportState:
+        """``ticket``: the time budget's say (:mod:`.budget`): past it this build commits nothing.
+        ``turn``: builds run side by side (issue 16); their ids are minted in the order they were due."""
         ctx, report_id = self._ctx, row.report_id
         settings = ctx.settings
         may_commit = ticket.may_commit if ticket is not None else _always
+        turn = turn or Turn()
         try:
-            report = self._loader.load(row, settings.parse)
-            dmp = dmp_state(report, discrete_feed=settings.dmp_discrete_feed)
-            ids = None if report.documents else ctx.store.document_identity(  # shape B keeps the SIL's ids
-                report_id, oid_root=settings.lab.oid_root, corrects=corrects(report),
-                effective_time=cda_time(datetime.now(UTC), settings.lab.timezone),
-                root_only=plain_oid if dmp is DmpState.TO_SEND else None)  # the DMP takes root-only OIDs
+            try:
+                turn.wait()
+                report = self._loader.load(row, settings.parse)
+                dmp = dmp_state(report, discrete_feed=settings.dmp_discrete_feed)
+                ids = None if report.documents else ctx.store.document_identity(  # shape B keeps the SIL's ids
+                    report_id, oid_root=settings.lab.oid_root, corrects=corrects(report),
+                    effective_time=cda_time(datetime.now(UTC), settings.lab.timezone),
+                    root_only=plain_oid if dmp is DmpState.TO_SEND else None)  # the DMP takes root-only OIDs
+            finally:
+                turn.done()
             if ids is not None and ids.version == 1 and corrects(report):  # see Store.document_identity
                 event("document.correction_without_original", level=logging.WARNING, report_id=report_id,
                       set_id=ids.set_id_extension)
@@ -73,15 +102,7 @@ class BuildStep:
             recipients = routed.recipients
             if not recipients:
                 raise NoAddressYet(no_address_reason(report, settings.routing))
-            artifacts = compose_artifacts(
-                report, mappings=self._mappings(), mapping_settings=settings.mapping, lab=settings.lab,
-                ids=ids, recipients=recipients, message_settings=settings.message, xsd=self._xsd,
-                message_id=row.message_id)
-            if self._schematron is not None:
-                failures = self._schematron(artifacts.cda)
-                if failures:
-                    ctx.observer.validation_failed("schematron")
-                    raise PermanentError(f"report {report_id}: CDA fails the ANS schematrons: {failures[0]}")
+            artifacts = self._compose(row, report, ids, recipients)
         except NoAddressYet as exc:
             if not may_commit():
                 return ReportState.QUARANTINED  # held by the pipeline at the budget
@@ -104,7 +125,8 @@ class BuildStep:
         except Exception as exc:  # noqa: BLE001 - a defect: quarantined (not retried every second), class name only
             if not may_commit():
                 return ReportState.QUARANTINED
-            return ctx.quarantine(report_id, f"internal error ({type(exc).__name__}) while building the report: "
+            kind = exc.kind if isinstance(exc, WorkerDefect) else type(exc).__name__
+            return ctx.quarantine(report_id, f"internal error ({kind}) while building the report: "
                                   "report it to the connector's maintainers, then `connector retry`",
                                   level=logging.ERROR)
         if not may_commit():
@@ -117,6 +139,9 @@ class BuildStep:
                              zam=not_eligible_z01(ctx, report) if dmp is DmpState.NOT_ELIGIBLE else None,
                              unresolved=unresolved, zams=self._acks.unresolved_zams(row, unresolved),
                              standin=artifacts.standin)
+        if artifacts.standin is not None:  # never silent: logged here, on the timeline by mark_built
+            event("report.biologist_standin", level=logging.WARNING, report_id=report_id,
+                  standin_idnps=artifacts.standin.idnps, missing=artifacts.standin.missing)
         for missing in unresolved:  # ids and codes only: a professional's national or local id, never a name
             event("recipient.unresolved", level=logging.WARNING, report_id=report_id, kind=missing.kind.value,
                   field=missing.field, problem=missing.problem.value, idnps=missing.idnps,
@@ -128,6 +153,42 @@ class BuildStep:
         event("report.built", report_id=report_id, recipients=len(recipients), version=ids.version if ids else 0,
               unmapped_codes=unmapped)
         return ReportState.BUILT
+
+    def _compose(self, row: ReportRow, report: LabReport, ids: DocumentIdentity | None,
+                 recipients: tuple[Recipient, ...]) -> Artifacts:
+        """The artifacts, gated: in a worker process when the gate has a pool for builds (shape A), else here."""
+        settings, gate = self._ctx.settings, self._gate
+        if gate is not None and gate.builds and gate.pool is not None and ids is not None:
+            mapped = prepare(report, mappings=self._mappings(), mapping_settings=settings.mapping)
+            job = BuildJob(mapped=mapped, report_id=row.report_id, lab=settings.lab, ids=ids,
+                           recipients=recipients, message_settings=settings.message, message_id=row.message_id)
+            # Past the budget the worker is killed and replaced: a hostile input does not keep a core busy.
+            artifacts, verdict = build_in_worker(gate, job, timeout=settings.build_budget_seconds + KILL_MARGIN)
+            self._judge(row.report_id, verdict)
+            return artifacts
+        artifacts = compose_artifacts(
+            report, mappings=self._mappings(), mapping_settings=settings.mapping, lab=settings.lab,
+            ids=ids, recipients=recipients, message_settings=settings.message, xsd=self._xsd,
+            message_id=row.message_id)
+        if gate is not None and gate.runs_schematrons:  # the XSD ran on the tree in compose
+            self._judge(row.report_id, gate.check(artifacts.cda))
+        return artifacts
+
+    def _judge(self, report_id: str, verdict: GateVerdict) -> None:
+        """The gate's verdict on the very bytes that will be sent, before the report is BUILT (issue 12).
+
+        A failing document raises DocumentRejected (held, never sent: the schematron, the assert
+        and the result's codes named); a gate that cannot give a verdict has raised
+        ValidationUnavailable before (a TransientError: the build is tried again later).
+        """
+        if verdict.passed:
+            return
+        check = "xsd" if verdict.xsd_errors else "schematron"
+        self._ctx.observer.validation_failed(check)
+        first = verdict.failures[0].schematron if verdict.failures else "xsd"
+        event("validation.rejected", level=logging.WARNING, report_id=report_id, check=check, rule=first,
+              problems=len(verdict.problems))
+        verdict.raise_if_rejected(report_id=report_id)
 
     def _directory_or_fail(self) -> Directory:
         directory = self._directory()

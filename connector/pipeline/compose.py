@@ -10,16 +10,22 @@ rebuild after a crash gives the same document and the same Message-ID.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 from connector.cda import XsdValidator, build_tree, refuse_without_results, resolve_biologist, serialize
 from connector.embedded import artifacts_from_embedded
 from connector.errors import CdaBuildError, ReportRefused
-from connector.logs import event
 from connector.mapping import Mappings, MappingSettings, map_report
-from connector.model import Artifacts, DocumentIdentity, LabIdentity, LabReport, Lifecycle, Recipient
+from connector.model import (
+    Artifacts,
+    DocumentIdentity,
+    LabIdentity,
+    LabReport,
+    Lifecycle,
+    MappedReport,
+    Recipient,
+)
 from connector.model.labtime import now_ts
 from connector.model.oids import unique_id_problem
 from connector.model.outcomes import RefusalReason
@@ -35,7 +41,7 @@ from connector.pdf import pdf_filename, render_pdf
 
 from .bounds import check_values
 
-__all__ = ["cda_time", "compose_artifacts", "corrects", "series_key"]
+__all__ = ["assemble", "cda_time", "compose_artifacts", "corrects", "prepare", "series_key"]
 
 
 def compose_artifacts(
@@ -62,12 +68,44 @@ def compose_artifacts(
                                        message_id=message_id, draft=draft)
     if ids is None:
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
+    mapped = map_report(report, mappings, mapping_settings)
+    return assemble(mapped, report_id=report.report_id, lab=lab, ids=ids, recipients=recipients,
+                    message_settings=message_settings, xsd=xsd, message_id=message_id, draft=draft)
+
+
+def prepare(report: LabReport, *, mappings: Mappings, mapping_settings: MappingSettings) -> MappedReport:
+    """The main-process half of a shape-A build when the rest runs in a worker: the value limits, the mapping."""
+    check_values(report, source=report.source)
+    return map_report(report, mappings, mapping_settings)
+
+
+def assemble(
+    mapped: MappedReport,
+    *,
+    report_id: str,
+    lab: LabIdentity,
+    ids: DocumentIdentity,
+    recipients: Sequence[Recipient],
+    message_settings: MessageSettings,
+    xsd: XsdValidator | None,
+    message_id: str = "",
+    draft: bool = False,
+) -> Artifacts:
+    """The CPU half of a build, from the mapped report on: PDF/A, CDA (XSD-checked), XDM zip, e-mail.
+
+    Pure on picklable values, so a worker process can run it (issue 16: every core builds); the
+    mapping, which needs the live mapping files, stays with the caller.
+
+    Raises :class:`ReportRefused` (with its reason) for a report that cannot be a valid CR-BIO document:
+    a document id XDS cannot carry, no identified validating biologist without a stand-in allowed, no
+    result left; the header's own refusals (PID-3, PID-5, PID-7, INS traits) come from the CDA builder.
+    The stand-in, when one signs, is on ``Artifacts.standin`` for the caller to log and store.
+    """
     problem = unique_id_problem(ids.document_id_root, ids.document_id_extension)
     if problem is not None:  # ClinicalDocument/id is the XDS uniqueId: refuse before anything is built
-        raise ReportRefused(f"report {report.report_id}: document id: expected {problem}",
+        raise ReportRefused(f"report {report_id}: document id: expected {problem}",
                             reason=RefusalReason.IDENTIFIER_TOO_LONG)
-    signer = resolve_biologist(report, lab)  # held here when nobody validated and no stand-in is allowed
-    mapped = map_report(report, mappings, mapping_settings)
+    signer = resolve_biologist(mapped.report, lab)  # held when nobody validated and no stand-in is allowed
     refuse_without_results(mapped)
     pdf = render_pdf(mapped, lab=lab, ids=ids)
     # One tree: the XSD check, the zip's METADATA and the e-mail's subject all read the very
@@ -77,8 +115,8 @@ def compose_artifacts(
         errors = xsd.errors_tree(root)
         if errors:
             # XSD messages name elements and lines of *our* document, not patient values.
-            raise CdaBuildError(f"report {report.report_id}: CDA fails the XSD: {errors[0]}")
-    header = header_from_tree(root, report_id=report.report_id)
+            raise CdaBuildError(f"report {report_id}: CDA fails the XSD: {errors[0]}")
+    header = header_from_tree(root, report_id=report_id)
     cda = serialize(root)
     xdm = build_xdm(cda, mapped=mapped, lab=lab, ids=ids, recipients=recipients,
                     submission_time=ids.effective_time, header=header)
@@ -88,9 +126,6 @@ def compose_artifacts(
     email = build_email_bytes(mapped=mapped, lab=lab, ids=ids, xdm=xdm, pdf=pdf, pdf_name=name,
                         recipients=recipients, message_id=message_id, settings=message_settings,
                         date=_email_date(ids.effective_time), header=header, draft=draft)
-    if signer.standin is not None:
-        event("report.biologist_standin", level=logging.WARNING, report_id=report.report_id,
-              standin_idnps=signer.standin.idnps, missing=signer.standin.missing)
     return Artifacts(mapped=mapped, cda=cda, pdf=pdf, pdf_name=name, xdm=xdm, email=email, message_id=message_id,
                      envid=envid_for(message_id), ids=ids,
                      lifecycle=Lifecycle.REPLACES if ids.replaces else Lifecycle.NEW, standin=signer.standin)

@@ -26,10 +26,11 @@ from connector.send import Directory, SmtpSettings
 from connector.states import ReportState
 from connector.store import LEASE_SECONDS, ReportRow, Store, utcnow
 from connector.store.dmp import DmpRow
+from connector.validation import ValidationGate
 
 from .acks import AckStep
 from .budget import BuildBudget
-from .build import BuildStep, SchematronCheck
+from .build import BuildStep, Turn
 from .context import PipelineContext
 from .dmp import DmpStep, DmpStepOutcome
 from .leases import Claim, Leases, LeaseTicket
@@ -61,7 +62,7 @@ class Pipeline:
         xsd: XsdValidator | None,
         smtp: SmtpSettings | None = None,
         smtp_context: ssl.SSLContext | None = None,
-        schematron: SchematronCheck | None = None,
+        gate: ValidationGate | None = None,
         observer: Observer = NO_OBSERVER,
         leases: Leases | None = None,
         dmp: DmpClient | None = None,
@@ -73,10 +74,14 @@ class Pipeline:
         self._receiver = Receiver(self._ctx, self._loader, xsd=xsd)
         self._acks = AckStep(self._ctx, self._loader)
         self._build = BuildStep(self._ctx, self._loader, self._acks, mappings=mappings, directory=directory,
-                                xsd=xsd, schematron=schematron)
+                                xsd=xsd, gate=gate)
         self._send = SendStep(self._ctx, smtp=smtp, context=smtp_context)
         self._budget = BuildBudget()
         self._dmp = DmpStep(self._ctx, self._loader, dmp) if dmp is not None else None
+        # Builds in flight: one more than the workers, so a worker never waits for the main process's
+        # share of a build (load, ids, mapping); one when everything is built in this process.
+        pool = gate.pool if gate is not None and gate.builds else None
+        self._parallel = pool.size + 1 if pool is not None else 1
 
     @property
     def settings(self) -> PipelineSettings:
@@ -177,7 +182,18 @@ class Pipeline:
         async with self.leases.claim(utcnow()) as claim:
 
             async def builds() -> list[StepOutcome]:
-                return [StepOutcome(r.report_id, await self._budgeted_build(r, claim)) for r in claim.build]
+                if self._parallel == 1:
+                    return [StepOutcome(r.report_id, await self._budgeted_build(r, claim)) for r in claim.build]
+                slots = asyncio.Semaphore(self._parallel)
+                turns: list[Turn] = []
+                for _ in claim.build:  # each build mints its ids after the one before (a correction after its original)
+                    turns.append(Turn(turns[-1].mine if turns else None))
+
+                async def one(row: ReportRow, turn: Turn) -> StepOutcome:
+                    async with slots:
+                        return StepOutcome(row.report_id, await self._budgeted_build(row, claim, turn))
+
+                return list(await asyncio.gather(*(one(r, t) for r, t in zip(claim.build, turns, strict=True))))
 
             async def sends() -> list[StepOutcome]:
                 return [StepOutcome(r.report_id, await self._leased_send(r, claim)) for r in claim.send]
@@ -193,14 +209,16 @@ class Pipeline:
         finally:
             claim.finish(row.report_id)
 
-    async def _budgeted_build(self, row: ReportRow, claim: Claim) -> ReportState:
+    async def _budgeted_build(self, row: ReportRow, claim: Claim, turn: Turn | None = None) -> ReportState:
         seconds = self._ctx.settings.build_budget_seconds
         try:
-            state = await self._budget.run(lambda ticket: self._build(row, ticket), seconds=seconds,
+            state = await self._budget.run(lambda ticket: self._build(row, ticket, turn=turn), seconds=seconds,
                                            report_id=row.report_id,
                                            ticket=LeaseTicket(lambda: claim.holds(row.report_id)))
         finally:
             claim.finish(row.report_id)
+            if turn is not None:
+                turn.release()  # abandoned (or cancelled) before its ids: the next build goes on
         if state is not None:
             return state
         if not claim.holds(row.report_id):

@@ -10,16 +10,23 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from connector.cda import SchematronValidator, XsdValidator, default_xsd_path
 from connector.config import Config
-from connector.config.settings import dmp_settings, instance_name, pipeline_settings, smtp_settings, store_settings
+from connector.config.settings import (
+    dmp_settings,
+    instance_name,
+    pipeline_settings,
+    smtp_settings,
+    store_settings,
+    validation_settings,
+)
 from connector.dmp import DmpClient, load_credentials
 from connector.errors import MappingFileError
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.pipeline import Pipeline, SchematronCheck
+from connector.pipeline import Pipeline
 from connector.send import Directory, create_ssl_context
 from connector.store import Store
+from connector.validation import ValidationGate
 
 __all__ = ["MappingsHolder", "Runtime", "open_runtime"]
 
@@ -89,21 +96,50 @@ class Runtime:
     store: Store
     mappings: MappingsHolder
     pipeline: Pipeline
+    gate: ValidationGate
+    owns_gate: bool = True  # False: the caller's gate (shared by tests), closed by the caller
 
     def close(self) -> None:
-        self.pipeline.close_dmp()
-        self.store.close()
+        try:
+            self.pipeline.close_dmp()
+            self.store.close()
+        finally:
+            if self.owns_gate:
+                self.gate.close()
 
 
-def _schematron_check(config: Config) -> SchematronCheck | None:
-    if not config.validation.schematron:
-        return None
-    validator = SchematronValidator(config.path(config.validation.ans_kit))
+def open_runtime(config: Config, *, with_smtp: bool = True, gate: ValidationGate | None = None) -> Runtime:
+    """The service's parts from ``config``. ``gate``: an already started gate to use instead of opening the
+    configured one (its workers compile the schematrons for a minute; tests share one per session).
 
-    def check(document: bytes) -> list[str]:
-        return [f"{f.schematron}: {f.location}: {f.text}" for f in validator.failures(document)]
-
-    return check
+    The gate opens first: in production a missing or broken kit stops the start (KitError, exit 2)
+    before anything else is touched.
+    """
+    owns_gate = gate is None
+    if gate is None:
+        settings = validation_settings(config)
+        gate = ValidationGate.from_settings(settings, builds=settings.builds_in_workers)
+    dmp = store = None
+    try:
+        dmp = _dmp_client(config)  # before the store opens: a refused certificate leaves nothing open
+        store = Store(store_settings(config), instance=instance_name(config))
+        mappings = MappingsHolder(config.mappings_path, config.loinc_path)
+        smtp = smtp_context = None
+        if with_smtp and config.smtp.tls.cafile:
+            smtp = smtp_settings(config)
+            smtp_context = create_ssl_context(smtp.tls, production=config.production)
+        pipeline = Pipeline(settings=pipeline_settings(config), store=store, mappings=mappings,
+                            directory=DirectoryHolder(config.directory_path), xsd=gate.xsd, smtp=smtp,
+                            smtp_context=smtp_context, gate=gate, dmp=dmp)
+    except BaseException:
+        if dmp is not None:
+            dmp.close()
+        if store is not None:
+            store.close()
+        if owns_gate:
+            gate.close()
+        raise
+    return Runtime(config, store, mappings, pipeline, gate, owns_gate)
 
 
 def _dmp_client(config: Config) -> DmpClient | None:
@@ -112,22 +148,3 @@ def _dmp_client(config: Config) -> DmpClient | None:
         return None
     settings = dmp_settings(config)
     return DmpClient(settings, load_credentials(settings))
-
-
-def open_runtime(config: Config, *, with_smtp: bool = True) -> Runtime:
-    dmp = _dmp_client(config)  # before the store opens: a refused certificate leaves nothing open
-    store = Store(store_settings(config), instance=instance_name(config))
-    mappings = MappingsHolder(config.mappings_path, config.loinc_path)
-    xsd_path = config.path(config.validation.xsd) if config.validation.xsd else default_xsd_path()
-    xsd = XsdValidator(xsd_path) if xsd_path is not None else None
-    if xsd is None:
-        event("validation.xsd_missing", level=logging.WARNING,
-              hint="set validation.xsd to the ANS kit's CDA_extended.xsd")
-    smtp = smtp_context = None
-    if with_smtp and config.smtp.tls.cafile:
-        smtp = smtp_settings(config)
-        smtp_context = create_ssl_context(smtp.tls, production=config.production)
-    pipeline = Pipeline(settings=pipeline_settings(config), store=store, mappings=mappings,
-                        directory=DirectoryHolder(config.directory_path), xsd=xsd, smtp=smtp,
-                        smtp_context=smtp_context, schematron=_schematron_check(config), dmp=dmp)
-    return Runtime(config, store, mappings, pipeline)

@@ -66,12 +66,24 @@ def test_build_names_file_segment_and_field_of_bad_input(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_validate_reports_xsd_failures(tmp_path: Path, cda_xsd: Path) -> None:
+def test_validate_reports_xsd_failures(tmp_path: Path, ans_kit: Path) -> None:
     broken = tmp_path / "broken.xml"
     broken.write_bytes(b'<ClinicalDocument xmlns="urn:hl7-org:v3"><bogus/></ClinicalDocument>')
-    result = connector("validate", str(broken))
+    config = tmp_path / "c.yaml"  # the configured kit's XSD (no --ans-kit: the six schematrons do not run)
+    config.write_text(f"mode: test\ndata_dir: {tmp_path / 'var'}\nvalidation: {{ans_kit: {ans_kit}}}\n")
+    result = connector("validate", str(broken), "--config", str(config))
     assert result.returncode == 1
     assert "FAILED" in result.stdout
+
+
+def test_validate_without_any_kit_says_where_it_looked(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_bytes(b"<ClinicalDocument/>")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"mode: test\ndata_dir: {tmp_path / 'var'}\n")
+    result = connector("validate", str(broken), "--config", str(config))
+    assert result.returncode == 2  # a configuration matter: install the kit or name it
+    assert str(tmp_path / "var" / "ans-kit") in result.stderr and "connector kit install" in result.stderr
 
 
 @pytest.mark.parametrize("args", [["status"], ["quarantine", "list"]])

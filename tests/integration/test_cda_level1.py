@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from connector.cda import SchematronValidator
-from connector.cda.schematron import LEVEL1_WAIVER, is_level1
+from connector.validation.schematron import LEVEL1_WAIVER, is_level1
 
 pytestmark = pytest.mark.schematron
 N1_EXAMPLE = "BIO-CR-BIO_2021.01_CDA-R2-Niveau-1.xml"

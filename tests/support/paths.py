@@ -20,3 +20,12 @@ CDA_XSD = ANS_KIT / "infrastructure" / "cda" / "CDA_extended.xsd"
 
 # sitecustomize.py for the service subprocess: a slow build when HOSTILE_SLOW_BUILD is set (issue 13 tests).
 HOOKS = ROOT / "tests" / "support" / "hooks"
+
+
+def ans_kit_or_none() -> Path | None:
+    """The shared ANS kit when it is there (benchmarks; tests use the ``ans_kit`` fixture, which skips)."""
+    return ANS_KIT if (ANS_KIT / "schematrons").is_dir() else None
+
+
+def cda_xsd_or_none() -> Path | None:
+    return CDA_XSD if CDA_XSD.is_file() else None

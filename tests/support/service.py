@@ -31,7 +31,7 @@ import yaml
 
 from tests.simulator.plugin import OperatorSim
 from tests.support.logs import json_lines
-from tests.support.paths import DIRECTORY, ROOT
+from tests.support.paths import DIRECTORY, ROOT, ans_kit_or_none
 from tests.support.ports import free_port
 
 # Start-up loads the XSD and mappings (~1–2 s); more than this is a hang, not a slow machine.
@@ -162,6 +162,9 @@ def write_site(base: Path, sim: OperatorSim | None, *, smtp_port: int | None = N
         "metrics": {"enabled": metrics, "host": "127.0.0.1", "port": metrics_port or 9464},
         "imap": {"enabled": False},
     }
+    kit = ans_kit_or_none()  # the kit's XSD, as before the gate (the six schematrons are tested on their own);
+    # one worker: builds in the service's process, no worker start-up per service start
+    config["validation"] = {"mode": "xsd", "ans_kit": str(kit), "workers": 1} if kit is not None else {"workers": 1}
     if sim is not None:
         tls = {"cafile": str(sim.pki.ca), "certfile": str(sim.pki.client_cert), "keyfile": str(sim.pki.client_key)}
         config["smtp"] = {"host": sim.smtp_host, "port": smtp_port or sim.submission_port, "timeout": smtp_timeout,

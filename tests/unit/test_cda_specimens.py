@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from lxml import etree
 
-from connector.cda import default_kit_dir
 from connector.cda.specimens import _FROM_SNOMED, SNOMED_CT, SPECIMEN_TYPE_SYSTEM, SPECIMEN_TYPES, specimen_code
 from connector.model import Coded
 
-KIT = default_kit_dir()
 
-
-def test_every_code_we_write_is_in_the_kit_value_set() -> None:
-    if KIT is None:
-        pytest.skip("ANS kit absent: ../shared/ref/cda/testcontenucda (set CONNECTOR_SHARED_REF)")
-    root = etree.parse(str(KIT / "jeuxDeValeurs" / "JDV_HL7_SpecimenType_CISIS.xml"),
+def test_every_code_we_write_is_in_the_kit_value_set(ans_kit: Path) -> None:
+    root = etree.parse(str(ans_kit / "jeuxDeValeurs" / "JDV_HL7_SpecimenType_CISIS.xml"),
                        etree.XMLParser(resolve_entities=False, no_network=True)).getroot()
     jdv = {(c.get("code"), c.get("codeSystem")) for c in root.iter("{urn:ihe:iti:svs:2008}Concept")}
     written = {*SPECIMEN_TYPES, *_FROM_SNOMED.values()}

@@ -27,7 +27,8 @@ DOCTYPES = ['<!DOCTYPE d>', '<!DOCTYPE d SYSTEM "file:///etc/hostname">',
 
 
 def _xsd():  # type: ignore[no-untyped-def]
-    from connector.cda import XsdValidator, default_xsd_path
+    from connector.cda import XsdValidator
+    from tests.support.paths import cda_xsd_or_none as default_xsd_path
 
     path = default_xsd_path()
     if path is None:

@@ -7,7 +7,6 @@ its own error log copy under a lock.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from pathlib import Path
@@ -16,36 +15,12 @@ from lxml import etree
 
 from connector.errors import CdaBuildError
 
-__all__ = ["XsdValidator", "default_kit_dir", "default_xsd_path"]
+__all__ = ["XSD_RELATIVE", "XsdValidator"]
 
-KIT_RELATIVE = Path("cda") / "testcontenucda"
+# Where the CDA schema sits in an ANS kit (testContenuCDA layout, kept by `connector kit install`).
 XSD_RELATIVE = Path("infrastructure") / "cda" / "CDA_extended.xsd"
 # Enough to locate a problem; a broken builder would otherwise flood logs with thousands of lines.
 MAX_REPORTED_ERRORS = 50
-
-
-def _shared_ref() -> Path:
-    env = os.environ.get("CONNECTOR_SHARED_REF")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / ".." / "shared" / "ref"
-
-
-def default_kit_dir() -> Path | None:
-    """The ANS test kit (``testcontenucda``) next to the checkout, or None."""
-    kit = (_shared_ref() / KIT_RELATIVE).resolve()
-    return kit if (kit / "schematrons").is_dir() else None
-
-
-def default_xsd_path() -> Path | None:
-    """Env ``CONNECTOR_CDA_XSD``, else the kit's ``CDA_extended.xsd`` when present, else None."""
-    env = os.environ.get("CONNECTOR_CDA_XSD")
-    if env:
-        return Path(env)
-    kit = default_kit_dir()
-    if kit is None or not (kit / XSD_RELATIVE).is_file():
-        return None
-    return kit / XSD_RELATIVE
 
 
 class XsdValidator:

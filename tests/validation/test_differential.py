@@ -1,0 +1,30 @@
+"""The gate's rewritten schematrons agree with the untouched official run on generated documents.
+
+A few hundred documents here (fixed seed; ``CONNECTOR_DIFFERENTIAL_DOCS`` for more), valid and
+broken on purpose (tests/validation/documents.py), compared in two processes. The run of
+thousands is ``python -m tests.validation.differential`` (its figures: bench/results-gate.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from connector.validation import AnsKit
+from tests.validation.differential import run
+
+pytestmark = pytest.mark.schematron
+DOCUMENTS = int(os.environ.get("CONNECTOR_DIFFERENTIAL_DOCS", "300"))
+SEED = 20261203
+
+
+def test_the_gate_agrees_with_the_official_run(ans_kit: AnsKit, kit_cache: Path, prepared: Path) -> None:
+    summary = run(DOCUMENTS, seed=SEED, kit_root=ans_kit.root, cache=kit_cache, workers=2)
+    report = "\n".join(summary.lines())
+    assert summary.documents == DOCUMENTS
+    # The corpus must exercise failures, or agreeing would prove little.
+    assert summary.failing_documents >= DOCUMENTS // 3, report
+    assert len({name for name, _ in summary.distinct_failures}) == 6, report
+    assert not summary.disagreements, report

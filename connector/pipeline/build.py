@@ -17,7 +17,7 @@ from connector.dmp import plain_oid
 from connector.errors import LoincUnitConflict, NoAddressYet, PermanentError, TransientError, UnitNotUcum, UnmappedCode
 from connector.logs import event
 from connector.mapping import Mappings
-from connector.model import Artifacts, DocumentIdentity, LabReport, MappedReport, Recipient
+from connector.model import Artifacts, DocumentIdentity, LabReport, Lifecycle, MappedReport, Recipient
 from connector.send import Directory, no_address_reason, route
 from connector.states import DmpState, ReportState
 from connector.store import Gap, GapKind, ReportRow
@@ -37,24 +37,40 @@ KILL_MARGIN = 5.0  # seconds after the build budget before its worker is killed 
 
 
 class Turn:
-    """Builds side by side mint their ids in the order they were due: a correction after its original.
+    """Builds side by side keep the order they were due where it matters (issue 16).
 
-    Each build waits for the previous one's ids (``after``) and lets the next go (``mine``) once its
-    own are minted, or when it fails before, or when the budget abandons it (:meth:`release`).
+    Ids: each build mints its ids after the previous one's (:meth:`wait`, :meth:`done`): a correction
+    after its original. Commits: a replacement or a deletion fed to the DMP commits only once every build
+    due before it has settled (:meth:`wait_earlier`): committed its outcome, failed, or been abandoned at
+    the budget. Its DMP feed row is then queued after the version it replaces or deletes, which the
+    feed's order between versions relies on (store/dmp.py), whatever order the builds finish in.
     """
 
-    def __init__(self, after: threading.Event | None = None) -> None:
-        self._after = after
-        self.mine = threading.Event()
+    def __init__(self, before: Turn | None = None) -> None:
+        self._before = before
+        self.mine = threading.Event()  # this build's ids are minted (or it will mint none)
+        self.settled = threading.Event()  # this build has committed its outcome (or will commit none)
 
     def wait(self) -> None:
-        if self._after is not None:
-            self._after.wait()
+        if self._before is not None:
+            self._before.mine.wait()
 
     def done(self) -> None:
         self.mine.set()
 
-    release = done
+    def wait_earlier(self) -> None:
+        turn = self._before
+        while turn is not None:
+            turn.settled.wait()
+            turn = turn._before
+
+    def settle(self) -> None:
+        self.settled.set()
+
+    def release(self) -> None:
+        """Abandoned (or cancelled): the builds after it go on."""
+        self.mine.set()
+        self.settled.set()
 
 
 class BuildStep:
@@ -80,10 +96,16 @@ class BuildStep:
     def __call__(self, row: ReportRow, ticket: Ticket | None = None, *, turn: Turn | None = None) -> ReportState:
         """``ticket``: the time budget's say (:mod:`.budget`): past it this build commits nothing.
         ``turn``: builds run side by side (issue 16); their ids are minted in the order they were due."""
+        turn = turn or Turn()
+        try:
+            return self._build(row, ticket, turn)
+        finally:
+            turn.settle()
+
+    def _build(self, row: ReportRow, ticket: Ticket | None, turn: Turn) -> ReportState:
         ctx, report_id = self._ctx, row.report_id
         settings = ctx.settings
         may_commit = ticket.may_commit if ticket is not None else _always
-        turn = turn or Turn()
         try:
             try:
                 turn.wait()
@@ -129,6 +151,8 @@ class BuildStep:
             return ctx.quarantine(report_id, f"internal error ({kind}) while building the report: "
                                   "report it to the connector's maintainers, then `connector retry`",
                                   level=logging.ERROR)
+        if dmp is DmpState.TO_SEND and _follows(artifacts):
+            turn.wait_earlier()  # its feed row after the earlier version's, whichever build finished first
         if not may_commit():
             return ReportState.QUARANTINED
         unresolved = routed.unresolved
@@ -213,6 +237,12 @@ def gap_of(exc: UnmappedCode) -> Gap:
     if isinstance(exc, LoincUnitConflict):
         return Gap(kind=GapKind.LOINC_UNIT, code=exc.local_code, unit=exc.unit)
     return Gap(kind=GapKind.CODE, code=exc.local_code)
+
+
+def _follows(artifacts: Artifacts) -> bool:
+    """A version that replaces or deletes an earlier one (its DMP feed waits for that one's)."""
+    ids = artifacts.ids
+    return artifacts.lifecycle is not Lifecycle.NEW or (ids is not None and ids.replaces is not None)
 
 
 def _always() -> bool:

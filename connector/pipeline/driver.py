@@ -186,8 +186,8 @@ class Pipeline:
                     return [StepOutcome(r.report_id, await self._budgeted_build(r, claim)) for r in claim.build]
                 slots = asyncio.Semaphore(self._parallel)
                 turns: list[Turn] = []
-                for _ in claim.build:  # each build mints its ids after the one before (a correction after its original)
-                    turns.append(Turn(turns[-1].mine if turns else None))
+                for _ in claim.build:  # ids minted in the order due; a replacement committed after the builds before it
+                    turns.append(Turn(turns[-1] if turns else None))
 
                 async def one(row: ReportRow, turn: Turn) -> StepOutcome:
                     async with slots:

@@ -61,18 +61,20 @@ class SchematronValidator:
                     out.append((name, None))
             return out
 
-    def failures(self, document: bytes, *, waive_level1: bool = True) -> list[Failure]:
+    def failures(self, document: bytes, *, waive_level1: bool = True,
+                 reports: list[tuple[str, str]] | None = None) -> list[Failure]:
         """SVRL ``failed-assert`` of the six schematrons (warnings and info ignored).
 
         For a level-1 document (``nonXMLBody``) the :data:`LEVEL1_WAIVER` assert is left
         out unless ``waive_level1`` is False (tests that prove the contradiction).
+        ``reports``: this document's :meth:`reports`, when the caller already ran them.
         """
         refused = refused_input(document)
         if refused is not None:
             return [refused]
         level1 = waive_level1 and is_level1(document)
         failures: list[Failure] = []
-        for name, svrl in self.reports(document):
+        for name, svrl in self.reports(document) if reports is None else reports:
             if not svrl:
                 failures.append(Failure(name, "/", "schematron produced no report"))
                 continue

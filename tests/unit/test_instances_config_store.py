@@ -5,6 +5,7 @@ inputs found by age. The store parts run on SQLite and on PostgreSQL (``store_lo
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -59,7 +60,9 @@ def test_unsplit_inputs_by_age(store_location: Path | str) -> None:
     store = Store(store_location, instance="a")
     try:
         old = store.record_input(b"MSH|old", source="a.hl7").input_id
+        time.sleep(0.002)  # stamps are to the millisecond: "before" must not tie
         cutoff = utcnow()
+        time.sleep(0.002)
         young = store.record_input(b"MSH|young", source="b.hl7").input_id
         done = store.record_input(b"MSH|done", source="c.hl7").input_id
         store.record_split(done, [NewReport(report_id="r-1", message_index=0, patient_index=0, control_id="1",

@@ -61,14 +61,14 @@ def compose_artifacts(
     acknowledgements of the first sends still find it; "" derives it from the document and recipients.
     ``draft``: ``connector build`` (never sent): an e-mail with no recipient is still written, addressed
     ``To: undisclosed-recipients:;``; the service never sets it (a report without recipients waits)."""
-    check_values(report, source=report.source)  # what one value may cost (also for reports received before)
     if report.documents:  # shape B: forward the SIL's own CDA with its own ids (`ids` is None), no mapping
+        check_values(report, source=report.source)  # what one value may cost (also for reports received before)
         return artifacts_from_embedded(report, lab=lab, recipients=recipients, message_settings=message_settings,
                                        xsd=xsd, message_id_domain=lab.mailbox.rpartition("@")[2] or "connector.invalid",
                                        message_id=message_id, draft=draft)
     if ids is None:
         raise CdaBuildError(f"report {report.report_id}: no document ids for a report the connector builds")
-    mapped = map_report(report, mappings, mapping_settings)
+    mapped = prepare(report, mappings=mappings, mapping_settings=mapping_settings)
     return assemble(mapped, report_id=report.report_id, lab=lab, ids=ids, recipients=recipients,
                     message_settings=message_settings, xsd=xsd, message_id=message_id, draft=draft)
 

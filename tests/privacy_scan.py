@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -104,8 +105,20 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if _scanner.hits:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:  # a pytest-xdist worker: its counts go to the controller, which judges
+        worker_output["privacy_scan"] = {"lines": _scanner.lines, "hits": _scanner.hits}
+    elif _scanner.hits:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist's controller: add up what each worker scanned (the events were logged there)."""
+    scanned = getattr(node, "workeroutput", {}).get("privacy_scan")
+    if scanned:
+        _scanner.lines += scanned["lines"]
+        _scanner.hits += scanned["hits"]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

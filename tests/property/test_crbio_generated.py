@@ -32,12 +32,9 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from connector.cda import SchematronValidator, XsdValidator
-from connector.validation import AnsKit
 from connector.validation.engine import GateEngine
-from connector.validation.kit import prepare_kit
 from tests.support.crbio_harness import Harness, Outcome, Schematrons
 from tests.support.oru_strategy import GeneratedMessage, messages
-from tests.validation.support import cache_dir
 
 pytestmark = pytest.mark.schematron
 
@@ -50,14 +47,14 @@ H = "{urn:hl7-org:v3}"
 
 
 @pytest.fixture(scope="module")
-def schematrons(ans_kit: Path, request: pytest.FixtureRequest) -> Schematrons:
+def schematrons(request: pytest.FixtureRequest) -> Schematrons:
     """The six schematrons as the service runs them: the validation gate's engine (connector/validation,
     checked against the official run by tests/validation/test_differential.py). ``CRBIO_VALIDATOR=official``:
     the kit's own stylesheets (SchematronValidator, ~10× slower), as the README's long run used."""
     if VALIDATOR == "official":
         official: SchematronValidator = request.getfixturevalue("schematron")
         return lambda cda: [str(f) for f in official.failures(cda)]
-    engine = GateEngine(prepare_kit(AnsKit.at(ans_kit), work_dir=cache_dir()))
+    engine: GateEngine = request.getfixturevalue("gate_engine")
     return lambda cda: [str(f) for f in engine.check(cda).failures]
 
 

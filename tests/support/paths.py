@@ -8,6 +8,7 @@ here, so the benchmarks can import it; the fixtures that skip when a file is abs
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,14 @@ CDA_XSD = ANS_KIT / "infrastructure" / "cda" / "CDA_extended.xsd"
 
 # sitecustomize.py for the service subprocess: a slow build when HOSTILE_SLOW_BUILD is set (issue 13 tests).
 HOOKS = ROOT / "tests" / "support" / "hooks"
+
+
+def kit_cache_dir() -> Path:
+    """Where the kit's compiled stylesheets are kept between runs (compiling takes 15–40 s): a private
+    folder per user, or ``$CONNECTOR_SCHEMATRON_CACHE``. Every test and tool that compiles the kit uses it."""
+    env = os.environ.get("CONNECTOR_SCHEMATRON_CACHE")
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(env) if env else Path(tempfile.gettempdir()) / f"connector-test-kit-cache-{uid}"
 
 
 def ans_kit_or_none() -> Path | None:

@@ -6,7 +6,6 @@ Registered once by tests/conftest.py (``pytest_plugins``). Paths come from tests
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,10 @@ import pytest
 from lxml import etree
 
 from connector.cda import SchematronValidator, XsdValidator
-from tests.support.paths import ANS_KIT, CDA_XSD, SHARED_REF
+from connector.validation import AnsKit
+from connector.validation.engine import GateEngine
+from connector.validation.kit import prepare_kit
+from tests.support.paths import ANS_KIT, CDA_XSD, SHARED_REF, kit_cache_dir
 
 HOW = "set CONNECTOR_SHARED_REF to the shared/ref folder"
 ANS_HL7_EXAMPLES = ("mssante", "hl7v2-ans-exemples")  # the ANS's HL7 v2 examples (CR-BIO shape B, ACK, ZAM)
@@ -36,6 +38,12 @@ def ref_params(folder: Path, pattern: str, keep: Callable[[Path], bool] = bool) 
     return found or [pytest.param(None, marks=pytest.mark.skip(reason=f"no {pattern} in {folder} ({HOW})"))]
 
 
+def _kit_dir() -> Path:
+    if not (ANS_KIT / "schematrons").is_dir():
+        pytest.skip(f"the ANS CDA kit is absent: {ANS_KIT} ({HOW})")
+    return ANS_KIT
+
+
 @pytest.fixture(scope="session")
 def shared_ref() -> Path:
     if not SHARED_REF.is_dir():
@@ -46,9 +54,7 @@ def shared_ref() -> Path:
 @pytest.fixture(scope="session")
 def ans_kit() -> Path:
     """The ANS CDA test kit (``testcontenucda``: XSD, schematrons, ExemplesCDA)."""
-    if not (ANS_KIT / "schematrons").is_dir():
-        pytest.skip(f"the ANS CDA kit is absent: {ANS_KIT} ({HOW})")
-    return ANS_KIT
+    return _kit_dir()
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +83,18 @@ def cda_validator(cda_xsd: Path) -> XsdValidator:
     return XsdValidator(cda_xsd)
 
 
-@pytest.fixture(scope="session")
-def schematron(ans_kit: Path, tmp_path_factory: pytest.TempPathFactory) -> SchematronValidator:
-    """The six ANS schematrons, compiled once for the session (~8–12 s).
+# The compiled kit is costly (15–40 s a run, about 1 GB): one of each per test process, shared by every
+# folder (tests/validation names them ``official`` and ``engine``), and kept on one pytest-xdist worker
+# (tests/conftest.py groups the tests that ask for them, by these fixture names).
 
-    The compiled XSLT is cached outside the per-run temp dir (or in ``$CONNECTOR_SCHEMATRON_CACHE``),
-    so the next run of the suite reuses it.
-    """
-    work = Path(os.environ.get("CONNECTOR_SCHEMATRON_CACHE")
-                or tmp_path_factory.getbasetemp().parent / "cda-kit-cache")
-    return SchematronValidator(ans_kit, work_dir=work)
+
+@pytest.fixture(scope="session")
+def schematron() -> SchematronValidator:
+    """The official run: the six ANS schematrons as the kit compiles them (stylesheets cached on disk)."""
+    return SchematronValidator(_kit_dir(), work_dir=kit_cache_dir())
+
+
+@pytest.fixture(scope="session")
+def gate_engine() -> GateEngine:
+    """The six schematrons as the service's gate runs them (connector/validation, rewritten for speed)."""
+    return GateEngine(prepare_kit(AnsKit.at(_kit_dir()), work_dir=kit_cache_dir()))

@@ -1,7 +1,8 @@
 """Session fixtures for the validation tests: the kit, its compiled stylesheets, the runs.
 
 Compiling the six schematrons takes 15–40 s per process, so each run (official, gate engine,
-gate pool) is built once per session; the compiled files are cached across sessions.
+gate pool) is built once per session (the first two in tests/support/refkit.py, shared with the
+other folders); the compiled files are cached across sessions.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ def prepared(ans_kit: AnsKit, kit_cache: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def engine(prepared: Path) -> GateEngine:
-    return GateEngine(prepared)
+def engine(gate_engine: GateEngine) -> GateEngine:
+    return gate_engine  # tests/support/refkit.py: one per process for every folder
 
 
 @pytest.fixture(scope="session")
-def official(ans_kit: AnsKit, kit_cache: Path) -> SchematronValidator:
-    return SchematronValidator(ans_kit.root, work_dir=kit_cache)
+def official(schematron: SchematronValidator) -> SchematronValidator:
+    return schematron
 
 
 @pytest.fixture(scope="session")

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
+from tests.support.paths import ANS_KIT as KIT_DIR
+from tests.support.paths import ROOT, SHARED_REF
+from tests.support.paths import kit_cache_dir as cache_dir
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED_REF = Path(os.environ.get("CONNECTOR_SHARED_REF", ROOT.parent / "shared" / "ref"))
-KIT_DIR = SHARED_REF / "cda" / "testcontenucda"
 SKIP = f"ANS kit absent: {KIT_DIR} (set CONNECTOR_SHARED_REF)"
-
-
-def cache_dir() -> Path:
-    """Compiled stylesheets outlive a test run (compiling takes ≈15 s): a private folder per user."""
-    env = os.environ.get("CONNECTOR_SCHEMATRON_CACHE")
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return Path(env) if env else Path(tempfile.gettempdir()) / f"connector-test-kit-cache-{uid}"
+__all__ = ["KIT_DIR", "ROOT", "SHARED_REF", "SKIP", "cache_dir"]

@@ -1,7 +1,8 @@
 """The gate's rewritten schematrons agree with the untouched official run on generated documents.
 
 A few hundred documents here (fixed seed; ``CONNECTOR_DIFFERENTIAL_DOCS`` for more), valid and
-broken on purpose (tests/validation/documents.py), compared in two processes. The run of
+broken on purpose (tests/validation/documents.py), compared in this process on the session's
+compiled runs. The run of
 thousands is ``python -m tests.validation.differential`` (its figures: bench/results-gate.md).
 """
 
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.validation import AnsKit
+from connector.validation import AnsKit, SchematronValidator
+from connector.validation.engine import GateEngine
 from tests.validation.differential import run
 
 pytestmark = pytest.mark.schematron
@@ -20,8 +22,10 @@ DOCUMENTS = int(os.environ.get("CONNECTOR_DIFFERENTIAL_DOCS", "300"))
 SEED = 20261203
 
 
-def test_the_gate_agrees_with_the_official_run(ans_kit: AnsKit, kit_cache: Path, prepared: Path) -> None:
-    summary = run(DOCUMENTS, seed=SEED, kit_root=ans_kit.root, cache=kit_cache, workers=2)
+def test_the_gate_agrees_with_the_official_run(ans_kit: AnsKit, kit_cache: Path, official: SchematronValidator,
+                                               engine: GateEngine) -> None:
+    summary = run(DOCUMENTS, seed=SEED, kit_root=ans_kit.root, cache=kit_cache, workers=0,
+                  compiled=(official, engine))
     report = "\n".join(summary.lines())
     assert summary.documents == DOCUMENTS
     # The corpus must exercise failures, or agreeing would prove little.

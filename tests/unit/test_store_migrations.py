@@ -176,3 +176,35 @@ def test_migrating_postgresql_twice_at_once_applies_each_step_once(pg_cluster: P
                                detail="") is ReportState.DELIVERED
     finally:
         store.close()
+
+
+def _columns_sqlite(path: Path) -> dict[str, list[tuple[str, bool, str]]]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                             "AND name NOT LIKE 'sqlite_%'")]
+        return {t: sorted((c[1], bool(c[3]) or bool(c[5]), str(c[4] or "").strip("'"))
+                          for c in conn.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        conn.close()
+
+
+def test_both_dialects_build_the_same_tables_and_columns(tmp_path: Path, pg_cluster: PgCluster,
+                                                         pg_url: str) -> None:
+    """Each step is written twice (v00N_sqlite.sql, v00N_postgresql.sql): the two may differ in types and
+    collation only, never in a table, a column, whether it may be NULL or its default."""
+    Store(tmp_path / "connector.sqlite").close()
+    sqlite = _columns_sqlite(tmp_path / "connector.sqlite")
+    rows = pg_cluster.admin(
+        "SELECT c.table_name, c.column_name, c.is_nullable = 'NO' OR k.column_name IS NOT NULL, "
+        "coalesce(c.column_default, '') FROM information_schema.columns c "
+        "LEFT JOIN information_schema.key_column_usage k ON k.table_name = c.table_name "
+        "AND k.column_name = c.column_name AND k.constraint_name LIKE '%pkey' "
+        "WHERE c.table_schema = 'public'",
+        dbname=pg_url.rsplit("/", 1)[1])
+    postgresql: dict[str, list[tuple[str, bool, str]]] = {}
+    for table, column, required, default in rows:
+        # PostgreSQL spells a default with its type ('x'::text) and an identity column with nextval(...)
+        default = "" if default.startswith("nextval(") else default.split("::")[0].strip("'")
+        postgresql.setdefault(table, []).append((column, required in (True, "t"), default))
+    assert {t: sorted(c) for t, c in postgresql.items()} == sqlite

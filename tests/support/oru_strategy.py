@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from hypothesis import strategies as st
 
 from connector.cda.methods import TECHNIQUES
+from tests.support.directory import extract, row
 
 __all__ = [
     "BIOLOGISTS",
@@ -518,16 +519,5 @@ def messages(draw: st.DrawFn) -> tuple[GeneratedMessage, ...]:
 
 def directory_extract() -> str:
     """The national-directory extract (MSSanté format) knowing :data:`DIRECTORY_DOCTORS`."""
-    header = ("Type de BAL|Adresse BAL|Type Identifiant PP|Identifiant PP|Identification nationale PP|"
-              "Type identifiant structure|Identification Structure|Service de rattachement|Civilité d'exercice|"
-              "Nom d'exercice|Prénom d'exercice|Catégorie profession|Libellé de catégorie profession|"
-              "Code Profession|Libellé Profession|Code savoir-faire|Libellé savoir-faire|Dématérialisation|"
-              "Raison Sociale structure BAL|Enseigne commerciale structure BAL|L2COMPLEMENTLOCALISATION|"
-              "L3COMPLEMENTDISTRIBUTION|L4NUMEROVOIE|L4COMPLEMENTNUMEROVOIE|NL4TYPEVOIE|L4LIBELLEVOIE|"
-              "L5LIEUDITMENTION|L6LIGNEACHEMINEMENT|Code postal|Département|Pays")
-    rows = [header]
-    for idnps, family, given, address in DIRECTORY_DOCTORS:
-        kind = idnps[0]
-        rows.append(f"PER|{address}|{kind}|{idnps[1:]}|{idnps}||||DR|{family}|{given}|C|Civil|10|Médecin"
-                    + "|" * 16)
-    return "\n".join(rows) + "\n"
+    return extract(row(address, idnps, family=family, given=given, civility="DR")
+                   for idnps, family, given, address in DIRECTORY_DOCTORS)

@@ -9,24 +9,12 @@ import pytest
 
 from connector.errors import ConfigError
 from connector.send import Directory, import_directory
+from tests.support.directory import row, write_extract
 from tests.support.refkit import ref_file
-
-HEADER = (
-    "Type de BAL|Adresse BAL|Type Identifiant PP|Identifiant PP|Identification nationale PP|"
-    + "|".join(f"c{i}" for i in range(5, 31))
-)
 
 
 def line(bal: str, address: str, idnps: str, family: str = "TEST", given: str = "DOC") -> str:
-    cols = [""] * 31
-    cols[0], cols[1], cols[2], cols[3], cols[4] = bal, address, idnps[0], idnps[1:], idnps
-    cols[9], cols[10], cols[14] = family, given, "Médecin"
-    return "|".join(cols)
-
-
-def write_extract(path: Path, lines: list[str]) -> Path:
-    path.write_text("\n".join([HEADER, *lines]) + "\n", encoding="utf-8")
-    return path
+    return row(address, idnps, family=family, given=given, bal=bal)
 
 
 def test_synthetic_sample_imports(tmp_path: Path) -> None:

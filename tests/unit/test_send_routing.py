@@ -18,29 +18,21 @@ from connector.model import (
     Patient,
     Practitioner,
 )
-from connector.send import Directory, import_directory, recipients_for
+from connector.send import Directory, recipients_for
+from tests.support.directory import directory_of, row
 from tests.support.settings import routing_settings
 
 PRESCRIBER = "810000000001"
 COPY = "810000000002"
 SYNTHETIC_INS = "199990000000042"  # synthetic, not a real NIR
-HEADER = "Type de BAL|Adresse BAL|" + "|".join(f"c{i}" for i in range(2, 31))
-
-
-def _row(address: str, idnps: str, bal: str = "PER") -> str:
-    cols = [""] * 31
-    cols[0], cols[1], cols[4], cols[9], cols[10] = bal, address, idnps, "TESTEUR", "JEAN"
-    return "|".join(cols)
 
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory) -> Directory:
-    d = tmp_path_factory.mktemp("dir")
-    rows = [_row("presc@hopital.test", PRESCRIBER), _row("presc2@cabinet.test", PRESCRIBER),
-            _row("copy@cabinet.test", COPY), _row("PRESC@hopital.test", COPY)]
-    (d / "x.txt").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
-    import_directory(d / "x.txt", db_path=d / "dir.sqlite")
-    return Directory(d / "dir.sqlite")
+    return directory_of(tmp_path_factory.mktemp("dir"), [
+        row(address, idnps, family="TESTEUR", given="JEAN")
+        for address, idnps in (("presc@hopital.test", PRESCRIBER), ("presc2@cabinet.test", PRESCRIBER),
+                               ("copy@cabinet.test", COPY), ("PRESC@hopital.test", COPY))])
 
 
 def doctor(idnps: str) -> Practitioner:

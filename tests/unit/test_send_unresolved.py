@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -24,21 +23,16 @@ from connector.model import (
 )
 from connector.model.outcomes import RecipientProblem
 from connector.parse import parse_message
-from connector.send import Directory, import_directory, route
+from connector.send import Directory, route
+from tests.support.directory import directory_of, row
 from tests.support.settings import PARSE, routing_settings
 
 LISTED, UNLISTED = "810000000101", "810000000901"
-HEADER = "Type de BAL|Adresse BAL|" + "|".join(f"c{i}" for i in range(2, 31))
 
 
 @pytest.fixture(scope="module")
 def directory(tmp_path_factory: pytest.TempPathFactory) -> Directory:
-    d: Path = tmp_path_factory.mktemp("dir")
-    cols = [""] * 31
-    cols[0], cols[1], cols[4], cols[9] = "PER", "listed@cabinet.test", LISTED, "LISTE"
-    (d / "x.txt").write_text(HEADER + "\n" + "|".join(cols) + "\n", encoding="utf-8")
-    import_directory(d / "x.txt", db_path=d / "dir.sqlite")
-    return Directory(d / "dir.sqlite")
+    return directory_of(tmp_path_factory.mktemp("dir"), [row("listed@cabinet.test", LISTED, family="LISTE")])
 
 
 def _doctor(kind: str) -> Practitioner:

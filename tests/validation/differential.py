@@ -9,7 +9,7 @@ as ``SchematronValidator.failures``. One disagreement fails the run.
     python -m tests.validation.differential --docs 3000 --seed 20261203 --workers 2
 
 The test suite runs a few hundred (tests/validation/test_differential.py); the thousands run is
-quoted in bench/results-gate.md.
+quoted in bench/results-differential.md.
 """
 
 from __future__ import annotations

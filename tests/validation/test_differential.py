@@ -3,7 +3,7 @@
 A few hundred documents here (fixed seed; ``CONNECTOR_DIFFERENTIAL_DOCS`` for more), valid and
 broken on purpose (tests/validation/documents.py), compared in this process on the session's
 compiled runs. The run of
-thousands is ``python -m tests.validation.differential`` (its figures: bench/results-gate.md).
+thousands is ``python -m tests.validation.differential`` (its figures: bench/results-differential.md).
 """
 
 from __future__ import annotations

@@ -18,15 +18,19 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 
-# The README's test command runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). A compiled
-# ANS kit costs 15–40 s of CPU and about 1 GB per process, so the tests that use one are grouped: those that
-# need the official run (``schematron``; the differential needs the gate's too) on one worker, those that need
-# only the gate's (``gate_engine``, tests/validation's pool ``gate``) on the other. The groups, the longest
-# units, are handed out first; the other tests fill in around them.
+# The README's test command runs the suite on two pytest-xdist workers (``-n 2 --dist loadgroup``). Each file is
+# one unit, so a module-scoped fixture (a service, a built wheel) is set up once, not on both workers. A compiled
+# ANS kit costs 15–40 s of CPU and about 1 GB per process, so the tests that use one are grouped across files:
+# those that need the official run (``schematron``; the differential needs the gate's too) on one worker, those
+# that need only the gate's (``gate_engine``, tests/validation's pool ``gate``) on the other. The largest units
+# are handed out first; the others fill in around them.
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if "schematron" in names:
-            item.add_marker(pytest.mark.xdist_group("ans-kit-official"))
+            group = "ans-kit-official"
         elif names & {"gate_engine", "gate"}:
-            item.add_marker(pytest.mark.xdist_group("ans-kit-gate"))
+            group = "ans-kit-gate"
+        else:
+            group = item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -97,7 +97,7 @@ def test_unreadable_or_hostile_input_is_a_verdict_not_a_crash(gate: ValidationGa
     assert [f.schematron for f in verdict.failures] == ["input"]
 
 
-def test_a_lost_worker_costs_one_retry_and_is_replaced(gate: ValidationGate, ans_kit: AnsKit) -> None:
+def test_a_lost_worker_costs_at_most_one_retry_and_is_replaced(gate: ValidationGate, ans_kit: AnsKit) -> None:
     before = {w.slot: w.pid for w in gate.status().workers}
     assert len(before) == 2
     victim = before[0]
@@ -109,7 +109,9 @@ def test_a_lost_worker_costs_one_retry_and_is_replaced(gate: ValidationGate, ans
         except ValidationUnavailable as exc:
             assert isinstance(exc, TransientError)
             outcomes.append(None)
-    assert outcomes.count(None) == 1 and outcomes.count(True) == 2
+    # One retry when the document reached the dying worker; none when the kill had already taken effect
+    # when the worker was next taken (found dead while idle: replaced, no report pays for it).
+    assert outcomes.count(None) <= 1 and outcomes.count(True) == len(outcomes) - outcomes.count(None)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:  # the replacement compiles in the background
         now = {w.slot: w.pid for w in gate.status().workers}

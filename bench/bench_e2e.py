@@ -118,8 +118,11 @@ def commit_ms(directory: Path, count: int = 200) -> float:
         db.close()
 
 
-def end_to_end(server, n: int, profile: bool = False, workers: int = 1) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    """N distinct reports received then stepped to SENT; parse-only and transport-only on the same data."""
+def end_to_end(server, n: int, profile: bool = False, workers: int = 1,  # type: ignore[no-untyped-def]
+               schematron: bool = False) -> dict[str, object]:
+    """N distinct reports received then stepped to SENT; parse-only and transport-only on the same data.
+
+    ``schematron``: the gate in mode full (XSD + the six schematrons) instead of the XSD only."""
     from connector.config.settings import smtp_settings
     from connector.parse import parse_message, split_messages
     from connector.send import SmtpClient, create_ssl_context
@@ -127,7 +130,7 @@ def end_to_end(server, n: int, profile: bool = False, workers: int = 1) -> dict[
     messages = [oru(i) for i in range(n)]
     out: dict[str, object] = {"message_kb": len(messages[0]) / 1024}
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp:
-        rt = open_bench_runtime(bench_config(Path(tmp), server, workers=workers))
+        rt = open_bench_runtime(bench_config(Path(tmp), server, workers=workers, schematron=schematron))
         pipeline = rt.pipeline
         try:
             out["commit_ms"] = commit_ms(Path(tmp))

@@ -81,7 +81,8 @@ class BuildJob:
         except TransientError as exc:
             return BuildReply(outcome=Outcome.RETRY, message=str(exc))
         if engine.schematrons:
-            check = engine.check(art.cda)
+            # assemble() refused the tree if it failed the XSD; the bytes are that tree serialised.
+            check = engine.check(art.cda, xsd=engine.xsd is None)
             if check.xsd_errors or check.failures:
                 return BuildReply(outcome=Outcome.REJECTED, xsd_errors=check.xsd_errors, failures=check.failures)
         return BuildReply(outcome=Outcome.BUILT, cda=art.cda, pdf=art.pdf, pdf_name=art.pdf_name, xdm=art.xdm,

@@ -25,6 +25,14 @@ R5  ``//hl7:ClinicalDocument[...]/…``, repeated in 766 StrucMin rules, is eval
     into a local variable (``E1/E2`` is ``(E1)/E2``).
 R6, R8, R9  Value sets: parsed once per worker process instead of once per document, looked
     up by key, their availability listed once (:mod:`connector.validation.valuesets`).
+R10 A pattern whose rules can neither fail nor raise is not run: every assertion and report in
+    its rules has a constant role that does not fail (warning, info), every test is ``not(.)``
+    and every text names the document's structure only (``name(.)``, its location). StrucMin's
+    closed-template pattern is one (148 "this element is not defined" warnings; a quarter of
+    its time). The gate's verdict counts failing assertions only (:mod:`.svrl`), so it cannot
+    change; the pattern's ``svrl:active-pattern`` is marked ``gate:verdict-free`` so that the
+    differential compares every other pattern entry by entry and checks that the official run
+    never failed in this one.
 R7  Not for speed: every ``xsl:value-of`` in an assertion's text is wrapped in a
     ``<gate:value>`` element, so the gate can print ``…`` where the ANS text quotes the
     document (INS, birth date, result values). The text with values is unchanged.
@@ -43,12 +51,13 @@ from pathlib import Path
 
 from lxml import etree
 
+from .svrl import NON_FAILING_ROLES, VERDICT_FREE
 from .valuesets import GATE_NS, documents_as_parameters
 from .xpath_text import leading_step, split_top_level
 
 __all__ = ["GATE_NS", "REWRITE_VERSION", "Rewrite", "rewrite_stylesheet", "rewritten_path"]
 
-REWRITE_VERSION = 2  # part of the rewritten file's name: a new rewrite never reuses an old file
+REWRITE_VERSION = 3  # part of the rewritten file's name: a new rewrite never reuses an old file
 XSL = "http://www.w3.org/1999/XSL/Transform"
 SVRL = "http://purl.oclc.org/dsdl/svrl"
 HL7 = "urn:hl7-org:v3"
@@ -69,6 +78,7 @@ class Rewrite:
 
     patterns_selected: int  # R3: patterns reached by selecting their nodes
     patterns_walked: int  # patterns left with the official walk
+    patterns_verdict_free: int = 0  # R10: patterns not run, as they can neither fail nor raise
     documents: tuple[tuple[str, str], ...] = ()  # R6: (parameter name, URI relative to the stylesheet)
     keyed_lookups: int = 0  # R8
     availability_checks: int = 0  # R9
@@ -89,10 +99,12 @@ def rewrite_stylesheet(tree: etree._ElementTree) -> Rewrite:
         return Rewrite(patterns_selected=0, patterns_walked=0, documents=())
     _drop_default_walks(main[0])  # R1
     _drop_fired_rules(root)  # R2
+    verdict_free = _drop_verdict_free_patterns(root, main[0])  # R10
     selected, walked = _select_pattern_nodes(root, main[0])  # R3, R4, R5
     value_sets = documents_as_parameters(root)  # R6, R8, R9
     _mark_values(root)  # R7
-    return Rewrite(patterns_selected=selected, patterns_walked=walked, documents=value_sets.documents,
+    return Rewrite(patterns_selected=selected, patterns_walked=walked, patterns_verdict_free=verdict_free,
+                   documents=value_sets.documents,
                    keyed_lookups=value_sets.keyed_lookups, availability_checks=value_sets.availability_checks)
 
 
@@ -187,13 +199,19 @@ def _is_recursion(element: etree._Element, name: str, mode: _Mode) -> bool:
             and element.get("select") == mode.walk and len(element) == 0)
 
 
-def _select_pattern_nodes(root: etree._Element, main: etree._Element) -> tuple[int, int]:
-    modes = _modes(root)
-    calls: dict[str, int] = {}  # a mode applied from anywhere but its own rules, more than once: left alone
+def _outside_calls(root: etree._Element) -> dict[str, int]:
+    """How often each mode is applied from anywhere but its own rules (more than once: left alone)."""
+    calls: dict[str, int] = {}
     for call in root.iter(_q("apply-templates")):
         owner = next(call.iterancestors(_q("template")), None)
         if owner is not None and owner.get("mode") != call.get("mode"):
             calls[call.get("mode") or ""] = calls.get(call.get("mode") or "", 0) + 1
+    return calls
+
+
+def _select_pattern_nodes(root: etree._Element, main: etree._Element) -> tuple[int, int]:
+    modes = _modes(root)
+    calls = _outside_calls(root)
     prefixes: dict[str, str] = {}
     empty_walks: list[etree._Element] = []
     uses_key = False
@@ -283,6 +301,78 @@ def _keyed(step: tuple[str, str, str], nsmap: dict[str | None, str]) -> str | No
         return None
     head = f"key('{TEMPLATE_ID_KEY}', {match.group(2)})"
     return head + ("" if name == "*" else f"[self::{name}]") + rest
+
+
+# ---------------------------------------------------------------------------------- R10
+
+# What a verdict-free rule may hold besides literal SVRL: the skeleton's assertion scaffolding.
+_SCAFFOLDING = frozenset({"choose", "when", "otherwise", "if", "attribute", "text", "value-of", "apply-templates"})
+_CANNOT_FAIL = frozenset({"not(.)"})  # false on every node a rule fires on: the assertion always reports
+_LOCATION = (".", "schematron-select-full-path")  # (select, mode) of the skeleton's location call
+
+
+def _drop_verdict_free_patterns(root: etree._Element, main: etree._Element) -> int:
+    modes, calls = _modes(root), _outside_calls(root)
+    dropped = 0
+    for call in list(main.iter(_q("apply-templates"))):
+        name = call.get("mode") or ""
+        mode = modes.get(name)
+        pattern = call.getprevious()
+        if (mode is None or not mode.rules or call.get("select") != "/" or calls.get(name) != 1
+                or pattern is None or pattern.tag != f"{{{SVRL}}}active-pattern"
+                or not _defaults_are_the_skeletons(name, mode)
+                or not all(_verdict_free(rule, name, mode) for rule in mode.rules)):
+            continue
+        pattern.set(VERDICT_FREE, "true")
+        _remove_keeping_tail(call)
+        dropped += 1
+    return dropped
+
+
+def _verdict_free(rule: etree._Element, name: str, mode: _Mode) -> bool:
+    """The rule can write no failing assertion and raise no error (see R10)."""
+    elements = [c for c in rule if isinstance(c.tag, str)]
+    if not elements or not _is_recursion(elements[-1], name, mode):
+        return False
+    for top in elements[:-1]:
+        for node in top.iter(etree.Element):
+            if any("{" in value for value in node.attrib.values()):  # an attribute value template
+                return False
+            if node.tag in (f"{{{SVRL}}}failed-assert", f"{{{SVRL}}}successful-report") and not _reports_only(node):
+                return False
+            if not str(node.tag).startswith(f"{{{XSL}}}"):
+                continue
+            local = etree.QName(node).localname
+            if local not in _SCAFFOLDING:
+                return False
+            if local == "apply-templates" and ((node.get("select"), node.get("mode")) != _LOCATION or len(node)):
+                return False
+            if local == "value-of" and " ".join((node.get("select") or "").split()) not in STRUCTURAL_VALUES:
+                return False
+            if local in ("when", "if") and " ".join((node.get("test") or "").split()) not in _CANNOT_FAIL:
+                return False
+    return True
+
+
+def _reports_only(assertion: etree._Element) -> bool:
+    """Its role is a constant that does not fail (an assertion without a role fails)."""
+    roles = [a for a in assertion.findall(_q("attribute")) if a.get("name") == "role"]
+    if len(roles) != 1 or len(roles[0]) or assertion.get("role") is not None:
+        return False
+    return (roles[0].text or "").strip().lower() in NON_FAILING_ROLES
+
+
+def _remove_keeping_tail(element: etree._Element) -> None:
+    parent = element.getparent()
+    if parent is None:
+        return
+    if element.tail:
+        previous = element.getprevious()
+        if previous is not None:
+            previous.tail = (previous.tail or "") + element.tail
+        else:
+            parent.text = (parent.text or "") + element.tail
+    parent.remove(element)
 
 
 # ---------------------------------------------------------------------------------- R7

@@ -3,7 +3,8 @@
 Shared by the official run (:class:`SchematronValidator`) and the gate, so both count the
 same things: ``svrl:failed-assert`` whose role is not a warning or information, minus the one
 waived level-1 contradiction. The gate's texts hide what the ANS assertion quotes from the
-document (``<gate:value>``, see fastpath R7) behind ``…``.
+document (``<gate:value>``, see fastpath R7) behind ``…``; a pattern the gate does not run
+because it cannot fail (fastpath R10) is marked on its ``svrl:active-pattern``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from .fastpath import GATE_NS
+from .valuesets import GATE_NS
 
 __all__ = [
     "LEVEL1_WAIVER",
@@ -25,6 +26,7 @@ __all__ = [
     "is_level1",
     "refused_input",
     "svrl_entries",
+    "verdict_free_patterns",
 ]
 
 SVRL = "{http://purl.oclc.org/dsdl/svrl}"
@@ -44,6 +46,7 @@ REDACTED = "…"
 _NON_XML_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?nonXMLBody[\s>/]")
 _STRUCTURED_BODY = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?structuredBody[\s>/]")
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+VERDICT_FREE = f"{{{GATE_NS}}}verdict-free"  # on an active-pattern the rewritten stylesheet did not run
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,11 @@ class SvrlEntry:
     role: str
     location: str
     text: str
+    pattern: int = -1  # which svrl:active-pattern it follows (0 the first; -1 before any)
+
+    @property
+    def failing(self) -> bool:
+        return self.kind == "failed-assert" and self.role.lower() not in NON_FAILING_ROLES
 
 
 def refused_input(document: bytes) -> Failure | None:
@@ -92,10 +100,16 @@ def _waived(schematron: str, location: str, text: str) -> bool:
     return schematron == name and location == where and marker in text
 
 
-def _reports(svrl: str) -> Iterator[tuple[str, etree._Element]]:
+def _reports(svrl: str) -> Iterator[tuple[str, etree._Element, int]]:
+    """(kind, element, pattern index) of every assertion and report, in document order."""
     root = etree.fromstring(svrl.encode("utf-8"), _PARSER)
-    for element in root.iter(f"{SVRL}failed-assert", f"{SVRL}successful-report"):
-        yield etree.QName(element).localname, element
+    pattern = -1
+    for element in root.iter(f"{SVRL}active-pattern", f"{SVRL}failed-assert", f"{SVRL}successful-report"):
+        kind = etree.QName(element).localname
+        if kind == "active-pattern":
+            pattern += 1
+        else:
+            yield kind, element, pattern
 
 
 def _text(element: etree._Element, *, redact: bool) -> str:
@@ -115,8 +129,10 @@ def _text(element: etree._Element, *, redact: bool) -> str:
 
 def failures_of(name: str, svrl: str, *, level1: bool, redact: bool = False) -> list[Failure]:
     """The failing assertions of one schematron's SVRL; ``level1`` applies :data:`LEVEL1_WAIVER`."""
+    if "failed-assert" not in svrl:  # the common case, a valid document: nothing to parse
+        return []
     out = []
-    for kind, element in _reports(svrl):
+    for kind, element, _ in _reports(svrl):
         if kind != "failed-assert" or (element.get("role") or "").lower() in NON_FAILING_ROLES:
             continue
         location = element.get("location", "")
@@ -129,5 +145,12 @@ def failures_of(name: str, svrl: str, *, level1: bool, redact: bool = False) -> 
 def svrl_entries(name: str, svrl: str) -> list[SvrlEntry]:
     """Every assertion and report, any role, with its full text, in the order the SVRL gives them."""
     return [SvrlEntry(schematron=name, kind=kind, role=element.get("role") or "",
-                      location=element.get("location", ""), text=_text(element, redact=False))
-            for kind, element in _reports(svrl)]
+                      location=element.get("location", ""), text=_text(element, redact=False), pattern=pattern)
+            for kind, element, pattern in _reports(svrl)]
+
+
+def verdict_free_patterns(svrl: str) -> frozenset[int]:
+    """Indexes of the active-patterns a rewritten stylesheet marked as not run (fastpath R10)."""
+    root = etree.fromstring(svrl.encode("utf-8"), _PARSER)
+    return frozenset(i for i, pattern in enumerate(root.iter(f"{SVRL}active-pattern"))
+                     if pattern.get(VERDICT_FREE) is not None)

@@ -107,3 +107,8 @@ __all__ = [
     "Text",
     "UnresolvedRecipient",
 ]
+
+from . import delivery, mapped, outcomes, report, transfer, values
+
+# Workers receive these pickled, a mapped report per build: the fast reducer (see transfer.py).
+transfer.register(values, report, mapped, delivery, outcomes)

@@ -18,6 +18,7 @@ from typing import Any
 
 __all__ = ["register"]
 
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """How one class's values are read (one C call) and set back (its slots' descriptors)."""

@@ -80,7 +80,12 @@ class SvrlEntry:
 
     @property
     def failing(self) -> bool:
-        return self.kind == "failed-assert" and self.role.lower() not in NON_FAILING_ROLES
+        return _fails(self.kind, self.role)
+
+
+def _fails(kind: str, role: str) -> bool:
+    """What the gate and the official run count: a failed assertion whose role is not a warning or info."""
+    return kind == "failed-assert" and role.lower() not in NON_FAILING_ROLES
 
 
 def refused_input(document: bytes) -> Failure | None:
@@ -133,7 +138,7 @@ def failures_of(name: str, svrl: str, *, level1: bool, redact: bool = False) -> 
         return []
     out = []
     for kind, element, _ in _reports(svrl):
-        if kind != "failed-assert" or (element.get("role") or "").lower() in NON_FAILING_ROLES:
+        if not _fails(kind, element.get("role") or ""):
             continue
         location = element.get("location", "")
         if level1 and _waived(name, location, _text(element, redact=False)):
